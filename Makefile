@@ -1,0 +1,60 @@
+# Swarm staking & slashing service. `make run` and `make test` install what they need and are
+# fast when nothing changed (stamp files under .venv/ and node_modules/).
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+NODE_BIN := node_modules/.bin
+SOL := $(wildcard contracts/*.sol)
+ARTIFACT := artifacts/contracts/SwarmStaking.sol/SwarmStaking.json
+PYTEST_ARGS ?=
+
+.PHONY: setup run devnet test lint format typecheck pytest compile clean help
+
+help:
+	@echo "make run      - devnet + deployed contracts (Ctrl-C stops)"
+	@echo "make test     - install, lint, type check, and the whole test suite"
+	@echo "make compile  - compile the contracts"
+	@echo "make lint     - ruff + mypy"
+	@echo "make clean    - remove build outputs (keeps installs)"
+
+setup: $(VENV)/.installed node_modules/.installed $(ARTIFACT)
+
+$(VENV)/.installed: pyproject.toml requirements.lock
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c requirements.lock -e '.[dev]'
+	@touch $@
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+$(ARTIFACT): node_modules/.installed $(SOL) hardhat.config.js
+	PATH="$(CURDIR)/$(NODE_BIN):$$PATH" $(NODE_BIN)/hardhat build
+	@touch $@
+
+compile: node_modules/.installed $(ARTIFACT)
+
+run: setup
+	$(BIN)/swarm-staking devnet
+
+devnet: run
+
+lint: $(VENV)/.installed
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+typecheck: lint
+
+format: $(VENV)/.installed
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+pytest: setup
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+test: setup lint pytest
+
+clean:
+	rm -rf artifacts cache var .pytest_cache .mypy_cache .ruff_cache

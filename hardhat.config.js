@@ -1,0 +1,26 @@
+// Hardhat 3 config. The Solidity compiler is the npm `solc` package (solcjs, WebAssembly)
+// so builds work offline; its version must equal `version` below (package.json pins it).
+import { fileURLToPath } from "node:url";
+
+export default {
+  solidity: {
+    version: "0.8.28",
+    path: fileURLToPath(import.meta.resolve("solc/soljson.js")),
+    settings: {
+      optimizer: { enabled: true, runs: 200 },
+      evmVersion: "cancun",
+    },
+  },
+  paths: {
+    sources: "./contracts",
+    artifacts: "./artifacts",
+    cache: "./cache",
+  },
+  networks: {
+    // `npx hardhat node` serves this in-process EDR chain (the alternative devnet).
+    hardhat: {
+      type: "edr-simulated",
+      chainId: 31337,
+    },
+  },
+};

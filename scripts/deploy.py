@@ -1,0 +1,92 @@
+#!/usr/bin/env python3
+"""Deploy SwarmStaking to a network from a keystore and write deployments/<network>.json.
+
+    SWARM_RPC_URL=https://rpc.example SWARM_SIGNER_KEYSTORE=gov.json \
+    SWARM_SIGNER_PASSWORD_FILE=pw.txt .venv/bin/python scripts/deploy.py --network mainnet \
+        --token 0x… --treasury 0x… --service 0x… --detector 0x… [--detector 0x…] [--dry-run]
+
+The keystore's account deploys and becomes governance (admin, governance, vetoer), then grants
+SLASHER_ROLE + REWARDS_ORACLE_ROLE to --service and DETECTOR_ROLE to each --detector.
+With no --token (devnet only) a SwarmToken is deployed too.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from eth_utils import is_address, to_checksum_address
+
+from staking.chain.connect import RpcUnavailable, wait_for_rpc
+from staking.chain.keys import SignerError, load_signer
+from staking.config import Settings
+from staking.deploy import RoleHolders, StakingParams, deploy_all
+from staking.deployment import Accounts, Contracts, Deployment
+from staking.devnet.accounts import DEVNET_CHAIN_ID
+
+
+def address(value: str) -> str:
+    if not is_address(value):
+        raise argparse.ArgumentTypeError(f"{value!r} is not an address")
+    return to_checksum_address(value)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--network", required=True, help="name of the deployment file to write")
+    ap.add_argument("--rpc-url", help="overrides SWARM_RPC_URL")
+    ap.add_argument("--token", type=address, help="existing ERC-20 stake token (required off the devnet)")
+    ap.add_argument("--treasury", type=address, required=True)
+    ap.add_argument("--service", type=address, required=True, help="the service signer")
+    ap.add_argument("--detector", type=address, action="append", required=True)
+    ap.add_argument("--veto-window", type=int, default=StakingParams.veto_window)
+    ap.add_argument("--max-verdict-age", type=int, default=StakingParams.max_verdict_age)
+    ap.add_argument("--epoch-length", type=int, default=StakingParams.epoch_length)
+    ap.add_argument("--dry-run", action="store_true", help="print the plan, send nothing")
+    args = ap.parse_args()
+
+    settings = Settings()
+    rpc_url = args.rpc_url or settings.rpc_url
+    if not rpc_url:
+        return fail("no RPC URL: pass --rpc-url or set SWARM_RPC_URL")
+    try:
+        w3 = wait_for_rpc(rpc_url, timeout=15)
+        chain_id = w3.eth.chain_id
+        raw = settings.signer_key.get_secret_value() if settings.signer_key else None
+        signer = load_signer(chain_id, settings.signer_keystore, settings.signer_password_file, raw)
+    except (RpcUnavailable, SignerError) as exc:
+        return fail(str(exc))
+    if args.token is None and chain_id != DEVNET_CHAIN_ID:
+        return fail("--token is required off the devnet (a devnet token is deployed only on chain 31337)")
+
+    params = StakingParams(args.veto_window, args.max_verdict_age, args.epoch_length)
+    roles = RoleHolders(governance=signer.address, service=args.service, detectors=tuple(args.detector))
+    print(f"chain {chain_id} at {rpc_url}; deployer/governance {signer.address}")
+    print(f"token {args.token or '(new SwarmToken)'} · treasury {args.treasury} · service {args.service}")
+    print(f"detectors {', '.join(args.detector)} · {params}")
+    if args.dry_run:
+        print("dry run: nothing sent")
+        return 0
+    deployed = deploy_all(w3, signer, roles, args.treasury, params, token=args.token)
+    out = Path("deployments") / f"{args.network}.json"
+    Deployment(
+        chain_id=chain_id,
+        rpc_url=rpc_url,
+        deployed_block=deployed.deployed_block,
+        contracts=Contracts(SwarmStaking=deployed.staking, SwarmToken=deployed.token),
+        accounts=Accounts(
+            governance=signer.address, service=args.service, detector=args.detector[0], treasury=args.treasury
+        ),
+    ).save(out)
+    print(f"SwarmStaking {deployed.staking} at block {deployed.deployed_block}; wrote {out}")
+    return 0
+
+
+def fail(message: str) -> int:
+    print(f"error: {message}", file=sys.stderr)
+    return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

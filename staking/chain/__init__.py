@@ -1,0 +1,1 @@
+"""Chain clients: artifacts, typed contract wrappers, connections and transaction sending."""

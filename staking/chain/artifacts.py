@@ -1,0 +1,34 @@
+"""ABIs and bytecode from the Hardhat build (`artifacts/`): the one place they are loaded."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from staking.config import REPO_ROOT
+
+DEFAULT_ARTIFACTS = REPO_ROOT / "artifacts"
+
+
+@dataclass(frozen=True)
+class Artifact:
+    name: str
+    abi: list[dict[str, Any]]
+    bytecode: str
+
+
+class ArtifactMissing(RuntimeError):
+    pass
+
+
+@lru_cache(maxsize=16)
+def load_artifact(name: str, artifacts_dir: Path = DEFAULT_ARTIFACTS) -> Artifact:
+    path = artifacts_dir / "contracts" / f"{name}.sol" / f"{name}.json"
+    try:
+        data = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise ArtifactMissing(f"{path} not found: compile the contracts first (`make compile`)") from None
+    return Artifact(name=name, abi=data["abi"], bytecode=data["bytecode"])

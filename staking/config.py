@@ -1,0 +1,42 @@
+"""Settings: one pydantic-settings class, read once at start-up and passed down.
+
+Every variable is prefixed `SWARM_` and may also come from a `.env` file. Secrets are
+`SecretStr` and are excluded from `Settings.loggable()`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="SWARM_", env_file=".env", extra="ignore")
+
+    rpc_url: str | None = None  # default: the deployment file's rpc_url
+    database_url: str = "sqlite:///var/swarm-staking.db"
+    deployment: Path = Path("deployments/localhost.json")
+    artifacts_dir: Path = REPO_ROOT / "artifacts"
+
+    # The service signer. A keystore (with its password in a file) everywhere; a raw key only on
+    # the devnet (chain id 31337), checked where the signer is loaded.
+    signer_keystore: Path | None = None
+    signer_password_file: Path | None = None
+    signer_key: SecretStr | None = None
+
+    def loggable(self) -> dict[str, object]:
+        """Settings safe to print: secret values are replaced by whether they are set."""
+        out: dict[str, object] = {}
+        for name, value in self.model_dump().items():
+            if name in SECRET_FIELDS:
+                out[name] = "<set>" if value is not None else None
+            else:
+                out[name] = str(value) if isinstance(value, Path) else value
+        return out
+
+
+SECRET_FIELDS = frozenset({"signer_key"})

@@ -1,0 +1,109 @@
+"""Deploying SwarmStaking (and, on a devnet, SwarmToken) and granting the service's roles.
+
+Used by `swarm-staking devnet` and by `scripts/deploy.py` for any other network.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from eth_account.signers.local import LocalAccount
+from web3 import Web3
+from web3.types import TxReceipt
+
+from staking.chain.artifacts import DEFAULT_ARTIFACTS, load_artifact
+from staking.chain.contracts import StakingContract
+from staking.chain.sender import Sender
+from staking.types import TOKEN, Address, Wei
+
+
+@dataclass(frozen=True)
+class StakingParams:
+    """Constructor parameters. Production defaults; `devnet()` shortens the clocks for demos."""
+
+    veto_window: int = 3 * 24 * 3600
+    max_verdict_age: int = 24 * 3600
+    epoch_length: int = 24 * 3600
+
+    @classmethod
+    def devnet(cls) -> StakingParams:
+        return cls(veto_window=120, max_verdict_age=3600, epoch_length=600)
+
+
+@dataclass(frozen=True)
+class RoleHolders:
+    governance: Address
+    service: Address  # SLASHER_ROLE + REWARDS_ORACLE_ROLE
+    detectors: tuple[Address, ...]
+    vetoers: tuple[Address, ...] = ()  # governance is always a vetoer
+
+
+@dataclass(frozen=True)
+class Deployed:
+    token: Address
+    staking: Address
+    deployed_block: int
+
+
+def _created(receipt: TxReceipt) -> Address:
+    created = receipt["contractAddress"]
+    if created is None:
+        raise RuntimeError("deployment receipt has no contract address")
+    return Web3.to_checksum_address(created)
+
+
+def deploy_token(sender: Sender, supply: Wei = Wei(100_000_000 * TOKEN)) -> Address:
+    art = load_artifact("SwarmToken", DEFAULT_ARTIFACTS)
+    receipt = sender.wait(
+        sender.deploy(art.abi, art.bytecode, sender.address, supply, label="deploy SwarmToken")
+    )
+    return _created(receipt)
+
+
+def deploy_staking(
+    sender: Sender, token: str, treasury: str, governance: str, params: StakingParams
+) -> tuple[Address, int]:
+    art = load_artifact("SwarmStaking", DEFAULT_ARTIFACTS)
+    pending = sender.deploy(
+        art.abi,
+        art.bytecode,
+        Web3.to_checksum_address(token),
+        Web3.to_checksum_address(treasury),
+        Web3.to_checksum_address(governance),
+        params.veto_window,
+        params.max_verdict_age,
+        params.epoch_length,
+        label="deploy SwarmStaking",
+    )
+    receipt = sender.wait(pending)
+    return _created(receipt), int(receipt["blockNumber"])
+
+
+def grant_service_roles(governance: Sender, staking: StakingContract, roles: RoleHolders) -> None:
+    """Grants the roles SPEC section 2 names; skips grants already in place, so re-runs are safe."""
+    wanted = [("SLASHER_ROLE", roles.service), ("REWARDS_ORACLE_ROLE", roles.service)]
+    wanted += [("DETECTOR_ROLE", d) for d in roles.detectors]
+    wanted += [("VETOER_ROLE", v) for v in roles.vetoers]
+    batch = [
+        governance.send(staking.grant_role(role, who), label=f"grant {role} to {who}")
+        for role, who in wanted
+        if not staking.has_role(role, who)
+    ]
+    governance.wait_all(batch)
+
+
+def deploy_all(
+    w3: Web3,
+    deployer: LocalAccount,
+    roles: RoleHolders,
+    treasury: str,
+    params: StakingParams,
+    token: str | None = None,
+) -> Deployed:
+    """Deploys (a devnet token if `token` is None and) SwarmStaking, then grants the roles.
+    The deployer must be `roles.governance` for the grants to succeed."""
+    sender = Sender(w3, deployer)
+    token_address = Address(Web3.to_checksum_address(token)) if token else deploy_token(sender)
+    staking_address, block = deploy_staking(sender, token_address, treasury, roles.governance, params)
+    grant_service_roles(sender, StakingContract(w3, staking_address), roles)
+    return Deployed(token=token_address, staking=staking_address, deployed_block=block)

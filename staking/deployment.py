@@ -1,0 +1,72 @@
+"""The deployment file `deployments/<network>.json` (SPEC section 6): read and written here only."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+
+from eth_utils import is_checksum_address
+from pydantic import BaseModel, Field, field_validator
+
+
+def _checksummed(value: str) -> str:
+    if not is_checksum_address(value):
+        raise ValueError(f"{value!r} is not a checksummed address")
+    return value
+
+
+class Contracts(BaseModel):
+    SwarmStaking: str
+    SwarmToken: str
+
+    _check = field_validator("SwarmStaking", "SwarmToken")(_checksummed)
+
+
+class Accounts(BaseModel):
+    governance: str
+    service: str
+    detector: str
+    treasury: str | None = None  # extra to SPEC section 6: where slashed tokens go
+    providers: list[str] = Field(default_factory=list)
+
+    _check = field_validator("governance", "service", "detector")(_checksummed)
+
+    @field_validator("treasury")
+    @classmethod
+    def _check_treasury(cls, value: str | None) -> str | None:
+        return None if value is None else _checksummed(value)
+
+    @field_validator("providers")
+    @classmethod
+    def _check_providers(cls, value: list[str]) -> list[str]:
+        return [_checksummed(v) for v in value]
+
+
+class Deployment(BaseModel):
+    chain_id: int
+    rpc_url: str
+    deployed_block: int
+    contracts: Contracts
+    accounts: Accounts
+
+    @classmethod
+    def load(cls, path: Path) -> Deployment:
+        try:
+            text = path.read_text()
+        except FileNotFoundError:
+            raise FileNotFoundError(
+                f"deployment file {path} not found: start a devnet (`make run` or `swarm-staking devnet`) "
+                "or point SWARM_DEPLOYMENT at an existing deployment"
+            ) from None
+        return cls.model_validate_json(text)
+
+    def save(self, path: Path) -> None:
+        """Atomic write: a reader never sees a half-written file."""
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+        with os.fdopen(fd, "w") as f:
+            json.dump(self.model_dump(), f, indent=2)
+            f.write("\n")
+        os.replace(tmp, path)

@@ -1,0 +1,1 @@
+"""Reward eligibility: weights per provider and their on-chain Merkle publication."""
