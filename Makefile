@@ -25,8 +25,11 @@ $(VENV)/.installed: pyproject.toml requirements.lock
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c requirements.lock -e '.[dev]'
 	@touch $@
 
+# `npm install` against the committed lock, not `npm ci`: the lock lists other platforms' optional
+# binaries (Anvil, EDR) that the reachable registry does not serve, which `npm ci` treats as an
+# out-of-sync lock. `npm install` installs exactly the locked versions and leaves the lock alone.
 node_modules/.installed: package.json package-lock.json
-	npm ci --no-audit --no-fund --loglevel=error
+	npm install --no-audit --no-fund --loglevel=error
 	@touch $@
 
 $(ARTIFACT): node_modules/.installed $(SOL) hardhat.config.js

@@ -31,7 +31,7 @@ def ensure_compiled() -> bool:
         return False
     hardhat = NODE_BIN / "hardhat"
     if not hardhat.exists():
-        raise BuildError(f"{hardhat} not found: run `npm ci` (or `make setup`) first")
+        raise BuildError(f"{hardhat} not found: run `make setup` (npm install) first")
     env = dict(os.environ, PATH=f"{NODE_BIN}{os.pathsep}{os.environ.get('PATH', '')}")
     result = subprocess.run(
         [str(hardhat), "build"], cwd=REPO_ROOT, env=env, capture_output=True, text=True, check=False

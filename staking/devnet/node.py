@@ -84,7 +84,7 @@ class LocalNode:
             raise NodeError(f"port {port} is already in use on 127.0.0.1; pick another with --port")
         cmd = _command(kind, port)
         if not Path(cmd[0]).exists():
-            raise NodeError(f"{cmd[0]} not found: run `npm ci` (or `make setup`) first")
+            raise NodeError(f"{cmd[0]} not found: run `make setup` (npm install) first")
         log_dir = log_dir or (REPO_ROOT / "var" / "log")
         log_dir.mkdir(parents=True, exist_ok=True)
         log_path = log_dir / f"{kind}-{port}.log"
