@@ -18,7 +18,11 @@ from rich.table import Table
 from staking.types import TOKEN
 
 if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
+    from indexer.runner import Indexer
     from staking.chain.contracts import StakingContract
+    from staking.config import Settings
     from staking.deployment import Deployment
 
 app = typer.Typer(
@@ -125,6 +129,120 @@ def _print_summary(
     console.print(
         "keys: the public default mnemonic 'test test … junk' (devnet only). Ctrl-C stops the chain."
     )
+
+
+db_app = typer.Typer(help="Database schema: upgrade, reset.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+
+
+def _settings() -> Settings:
+    from staking.config import Settings
+
+    try:
+        return Settings()
+    except Exception as exc:
+        fail(f"bad configuration: {exc}")
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Create or migrate the schema of SWARM_DATABASE_URL to the current version."""
+    from staking.db.engine import redacted, upgrade
+
+    settings = _settings()
+    try:
+        upgrade(settings.database_url)
+    except Exception as exc:
+        fail(f"upgrade of {redacted(settings.database_url)} failed: {type(exc).__name__}: {exc}")
+    console.print(f"database {redacted(settings.database_url)} is at the current schema")
+
+
+@db_app.command("reset")
+def db_reset(
+    yes: Annotated[bool, typer.Option("--yes", help="do not ask")] = False,
+) -> None:
+    """Drop every table of SWARM_DATABASE_URL and recreate them empty (after a devnet restart)."""
+    from staking.db.engine import make_engine, redacted, upgrade
+    from staking.db.lock import WriterBusy, single_writer
+    from staking.db.schema import metadata
+
+    settings = _settings()
+    where = redacted(settings.database_url)
+    if not yes and not typer.confirm(f"drop all indexed data in {where}?"):
+        fail("aborted", code=1)
+    engine = make_engine(settings.database_url)
+    try:
+        with single_writer(engine, "indexer"):
+            metadata.drop_all(engine)
+            with engine.begin() as conn:
+                conn.exec_driver_sql("DROP TABLE IF EXISTS alembic_version")
+    except WriterBusy as exc:
+        fail(f"{exc}; stop it before resetting")
+    upgrade(settings.database_url)
+    console.print(f"database {where} reset")
+
+
+def _open_indexer(settings: Settings, progress: bool) -> tuple[Engine, Indexer]:
+    from indexer.runner import Indexer, IndexerConfig, Progress
+    from staking.chain.connect import connect
+    from staking.db.engine import make_engine, require_current_schema
+    from staking.deployment import Deployment
+
+    try:
+        deployment = Deployment.load(settings.deployment)
+    except (FileNotFoundError, ValueError) as exc:
+        fail(str(exc))
+    engine = make_engine(settings.database_url)
+    try:
+        require_current_schema(engine)
+    except Exception as exc:
+        fail(str(exc))
+    w3 = connect(settings.rpc_url or deployment.rpc_url)
+    config = IndexerConfig(confirmations=settings.confirmations)
+    return engine, Indexer(engine, w3, deployment, config, progress=Progress() if progress else None)
+
+
+def _run_indexer(exit_at_head: bool) -> None:
+    import threading
+
+    from indexer.projection import ProjectionError
+    from indexer.store import ChainMismatch
+    from staking.db.lock import WriterBusy, single_writer
+    from staking.logs import configure_logging
+
+    settings = _settings()
+    configure_logging(settings.log_level, settings.log_json)
+    engine, indexer = _open_indexer(settings, progress=True)
+    stop = threading.Event()
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    try:
+        with single_writer(engine, "indexer", wait=0 if exit_at_head else 5):
+            indexer.run(stop, exit_at_head=exit_at_head)
+    except (WriterBusy, ChainMismatch, ProjectionError) as exc:
+        fail(str(exc))
+    s = indexer.status
+    console.print(
+        f"indexed to block {s.indexed} (head {s.head}); {s.events} events this run, {s.reorgs} reorgs"
+    )
+
+
+@app.command("index")
+def index_once() -> None:
+    """Index SwarmStaking events up to the current head, then exit (backfills, cron, tests)."""
+    _run_indexer(exit_at_head=True)
+
+
+@app.command()
+def serve(
+    role: Annotated[
+        str, typer.Option(help="all | indexer (api and worker arrive with their issues)")
+    ] = "all",
+) -> None:
+    """Run the service until SIGINT/SIGTERM: the indexer follows the chain into SQL."""
+    if role not in ("all", "indexer"):
+        fail(f"--role must be all or indexer, not {role!r}")
+    _run_indexer(exit_at_head=False)
 
 
 def main() -> None:

@@ -22,6 +22,10 @@ class Settings(BaseSettings):
     deployment: Path = Path("deployments/localhost.json")
     artifacts_dir: Path = REPO_ROOT / "artifacts"
 
+    confirmations: int = 0  # blocks behind head the indexer stays (0 on the devnet)
+    log_level: str = "INFO"
+    log_json: bool | None = None  # default: JSON when stderr is not a terminal
+
     # The service signer. A keystore (with its password in a file) everywhere; a raw key only on
     # the devnet (chain id 31337), checked where the signer is loaded.
     signer_keystore: Path | None = None

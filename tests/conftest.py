@@ -53,3 +53,52 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 
 os.environ.setdefault("HYPOTHESIS_STORAGE_DIRECTORY", os.path.join("var", "hypothesis"))
+
+
+# ---- databases: every test that takes `db_url` runs on SQLite and on PostgreSQL
+
+PG_ADMIN_URL = os.environ.get("SWARM_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+
+
+def _pg_available() -> str | None:
+    """None if PostgreSQL answers, else why not."""
+    try:
+        import psycopg
+
+        with psycopg.connect(PG_ADMIN_URL, connect_timeout=3):
+            return None
+    except Exception as exc:
+        return f"PostgreSQL at {PG_ADMIN_URL} unreachable: {type(exc).__name__}"
+
+
+_PG_MISSING = _pg_available()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A fresh, migrated database URL (SQLite file, or a new PostgreSQL database dropped afterwards)."""
+    from staking.db.engine import upgrade
+
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path_factory.mktemp('db')}/swarm.db"
+        upgrade(url)
+        yield url
+        return
+    if _PG_MISSING:
+        if os.environ.get("SWARM_REQUIRE_PG"):
+            pytest.fail(_PG_MISSING)
+        pytest.skip(_PG_MISSING)
+    import uuid
+
+    import psycopg
+
+    name = f"swarm_test_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    url = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+    try:
+        upgrade(url)
+        yield url
+    finally:
+        with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

@@ -1,0 +1,85 @@
+"""Reading the chain for the indexer: heads, block headers and logs over raw JSON-RPC.
+
+Raw `make_request` skips web3's result formatters (the indexer parses what it needs itself).
+Transport failures raise `RpcDown`; a node refusing a log range raises `RangeTooLarge`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import requests
+from web3 import Web3
+
+
+class RpcDown(RuntimeError):
+    pass
+
+
+class RangeTooLarge(RuntimeError):
+    pass
+
+
+# Phrases nodes use when a getLogs range or result set is too big (geth, erigon, anvil,
+# hosted providers); any other RPC error on getLogs is treated the same way once, then escalates.
+TOO_MANY = ("too many", "query returned more than", "limit exceeded", "range", "response size", "timeout")
+
+
+@dataclass(frozen=True)
+class Header:
+    number: int
+    hash: str
+    parent_hash: str
+    timestamp: int
+
+
+class ChainSource:
+    def __init__(self, w3: Web3, address: str) -> None:
+        self.w3 = w3
+        self.address = address
+
+    def _call(self, method: str, params: list[Any]) -> Any:
+        try:
+            response = self.w3.provider.make_request(method, params)  # type: ignore[arg-type]
+        except (requests.ConnectionError, requests.Timeout, ConnectionError, TimeoutError, OSError) as exc:
+            raise RpcDown(f"{method}: {type(exc).__name__}") from None
+        if "error" in response:
+            raise RpcError(method, dict(response["error"]))
+        return response["result"]
+
+    def chain_id(self) -> int:
+        return int(self._call("eth_chainId", []), 16)
+
+    def head(self) -> int:
+        return int(self._call("eth_blockNumber", []), 16)
+
+    def header(self, block: int | str) -> Header | None:
+        tag = hex(block) if isinstance(block, int) else block
+        raw = self._call("eth_getBlockByNumber", [tag, False])
+        if raw is None:
+            return None
+        return Header(int(raw["number"], 16), raw["hash"], raw["parentHash"], int(raw["timestamp"], 16))
+
+    def finalized(self) -> int | None:
+        try:
+            h = self.header("finalized")
+        except RpcError:
+            return None  # nodes without the tag
+        return h.number if h else None
+
+    def logs(self, from_block: int, to_block: int) -> list[dict[str, Any]]:
+        params = [{"address": self.address, "fromBlock": hex(from_block), "toBlock": hex(to_block)}]
+        try:
+            return list(self._call("eth_getLogs", params))
+        except RpcError as exc:
+            if any(p in exc.message.lower() for p in TOO_MANY) or exc.code in (-32005, -32602):
+                raise RangeTooLarge(exc.message) from None
+            raise
+
+
+class RpcError(RuntimeError):
+    def __init__(self, method: str, error: dict[str, Any]) -> None:
+        self.code = int(error.get("code", 0))
+        self.message = str(error.get("message", error))
+        super().__init__(f"{method}: {self.message}")

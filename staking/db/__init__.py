@@ -1,0 +1,1 @@
+"""The SQL projection every reader uses: schema, engine, migrations, the single-writer lock."""
