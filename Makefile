@@ -5,17 +5,18 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 NODE_BIN := node_modules/.bin
-SOL := $(wildcard contracts/*.sol)
+SOL := $(shell find contracts -name '*.sol')
 ARTIFACT := artifacts/contracts/SwarmStaking.sol/SwarmStaking.json
 PYTEST_ARGS ?=
 
-.PHONY: setup run devnet test lint format typecheck pytest compile clean help
+.PHONY: setup run devnet test lint format typecheck pytest compile clean help bench-indexer
 
 help:
 	@echo "make run      - devnet + deployed contracts (Ctrl-C stops)"
 	@echo "make test     - install, lint, type check, and the whole test suite"
 	@echo "make compile  - compile the contracts"
 	@echo "make lint     - ruff + mypy"
+	@echo "make bench-indexer - indexer backfill vs a plain web3.py baseline (JSON on stdout)"
 	@echo "make clean    - remove build outputs (keeps installs)"
 
 setup: $(VENV)/.installed node_modules/.installed $(ARTIFACT)
@@ -58,6 +59,9 @@ pytest: setup
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 test: setup lint pytest
+
+bench-indexer: setup
+	$(BIN)/python -m benchmarks.indexer_backfill $(BENCH_ARGS)
 
 clean:
 	rm -rf artifacts cache var .pytest_cache .mypy_cache .ruff_cache

@@ -16,11 +16,21 @@ from indexer.decoder import DecodedEvent
 
 PROVIDER_EVENTS = frozenset(
     {
-        "ProviderRegistered", "Staked", "UnbondRequested", "Withdrawn", "Jailed", "Unjailed",
-        "SlashProposed", "SlashVetoed", "SlashExecuted", "Tombstoned", "RecoveryBegun",
-        "RecoveryAdvanced", "Reinstated",
+        "ProviderRegistered",
+        "Staked",
+        "UnbondRequested",
+        "Withdrawn",
+        "Jailed",
+        "Unjailed",
+        "SlashProposed",
+        "SlashVetoed",
+        "SlashExecuted",
+        "Tombstoned",
+        "RecoveryBegun",
+        "RecoveryAdvanced",
+        "Reinstated",
     }
-)  # fmt: skip
+)
 SLASH_EVENTS = frozenset({"SlashProposed", "SlashVetoed", "SlashExecuted"})
 EPOCH_EVENTS = frozenset({"EligibilityPublished", "RewardsFunded", "RewardClaimed"})
 PARAM_EVENTS = {
@@ -32,8 +42,15 @@ PARAM_EVENTS = {
 }
 
 STATUSES = (
-    "unregistered", "active", "jailed", "in_recovery", "probation", "unbonding", "exited", "tombstoned",
-)  # fmt: skip
+    "unregistered",
+    "active",
+    "jailed",
+    "in_recovery",
+    "probation",
+    "unbonding",
+    "exited",
+    "tombstoned",
+)
 
 
 @dataclass
@@ -132,8 +149,11 @@ class Projection:
             key, arg = PARAM_EVENTS[name]
             self.params[key] = (str(a[arg]), ev.block_number)
         elif name == "ClassParamsSet":
-            value = {"base_min_stake": str(a["baseMinStake"]), "per_gpu_min_stake": str(a["perGpuMinStake"]),
-                     "unbonding_period": a["unbondingPeriod"]}  # fmt: skip
+            value = {
+                "base_min_stake": str(a["baseMinStake"]),
+                "per_gpu_min_stake": str(a["perGpuMinStake"]),
+                "unbonding_period": a["unbondingPeriod"],
+            }
             self.params[f"class.{a['class']}"] = (json.dumps(value, sort_keys=True), ev.block_number)
         elif name in ("Paused", "Unpaused"):
             self.params["paused"] = ("true" if name == "Paused" else "false", ev.block_number)
@@ -147,9 +167,13 @@ class Projection:
         address = a["provider"]
         if ev.name == "ProviderRegistered":
             self.providers[address] = ProviderRow(
-                address=address, provider_class=a["class"], gpus=a["gpus"], metadata_uri=a["metadataURI"],
-                registered_block=ev.block_number, updated_block=ev.block_number,
-            )  # fmt: skip
+                address=address,
+                provider_class=a["class"],
+                gpus=a["gpus"],
+                metadata_uri=a["metadataURI"],
+                registered_block=ev.block_number,
+                updated_block=ev.block_number,
+            )
             self.dirty_providers.add(address)
             return
         p = self.providers.get(address)
@@ -193,11 +217,19 @@ class Projection:
         sid = a["id"]
         if ev.name == "SlashProposed":
             self.slashes[sid] = SlashRow(
-                id=sid, provider=a["provider"], state=1, bps=a["bps"], amount=a["amount"],
-                event_type=a["eventType"], severity=a["severity"], evidence_hash=a["evidenceHash"],
-                executable_at=a["executableAt"], proposed_block=ev.block_number, proposed_tx=ev.tx_hash,
+                id=sid,
+                provider=a["provider"],
+                state=1,
+                bps=a["bps"],
+                amount=a["amount"],
+                event_type=a["eventType"],
+                severity=a["severity"],
+                evidence_hash=a["evidenceHash"],
+                executable_at=a["executableAt"],
+                proposed_block=ev.block_number,
+                proposed_tx=ev.tx_hash,
                 proposed_at=block_time,
-            )  # fmt: skip
+            )
         else:
             s = self.slashes.get(sid)
             if s is None:

@@ -67,12 +67,19 @@ class Progress:
         elapsed = max(1e-9, now - self.started)
         rate_b = done / elapsed
         eta = (target - indexed) / rate_b if rate_b > 0 else 0.0
-        fields = {"block": indexed, "target": target, "events": self.events,
-                  "events_per_s": round(self.events / elapsed), "eta_s": round(eta, 1)}  # fmt: skip
+        fields = {
+            "block": indexed,
+            "target": target,
+            "events": self.events,
+            "events_per_s": round(self.events / elapsed),
+            "eta_s": round(eta, 1),
+        }
         if self.stream.isatty():
             pct = 100 * done / total
-            line = (f"\rindexing block {indexed:,}/{target:,} ({pct:5.1f}%) · {self.events:,} events · "
-                    f"{fields['events_per_s']:,} events/s · ETA {eta:,.0f}s   ")  # fmt: skip
+            line = (
+                f"\rindexing block {indexed:,}/{target:,} ({pct:5.1f}%) · {self.events:,} events · "
+                f"{fields['events_per_s']:,} events/s · ETA {eta:,.0f}s   "
+            )
             self.stream.write(line)
             self.stream.flush()
         elif now - self._last >= self.every or indexed >= target:
@@ -85,8 +92,14 @@ class Progress:
 
 
 class Indexer:
-    def __init__(self, engine: Engine, w3: Web3, deployment: Deployment, config: IndexerConfig | None = None,
-                 progress: Progress | None = None) -> None:  # fmt: skip
+    def __init__(
+        self,
+        engine: Engine,
+        w3: Web3,
+        deployment: Deployment,
+        config: IndexerConfig | None = None,
+        progress: Progress | None = None,
+    ) -> None:
         self.config = config or IndexerConfig()
         self.store = Store(engine)
         self.deployment = deployment
@@ -104,10 +117,13 @@ class Indexer:
         assert genesis is not None
         fns = self.staking.contract.functions
         return ChainIdentity(
-            chain_id=self.source.chain_id(), genesis_hash=genesis.hash, staking_address=self.staking.address,
-            deployed_block=self.deployment.deployed_block, epoch_genesis=int(fns.epochGenesis().call()),
+            chain_id=self.source.chain_id(),
+            genesis_hash=genesis.hash,
+            staking_address=self.staking.address,
+            deployed_block=self.deployment.deployed_block,
+            epoch_genesis=int(fns.epochGenesis().call()),
             epoch_length=int(fns.epochLength().call()),
-        )  # fmt: skip
+        )
 
     # ---- one step
     def step(self) -> int:
@@ -125,8 +141,8 @@ class Indexer:
         head = self.source.head()
         self.status.head, self.status.rpc_ok = head, True
         target = head - self.config.confirmations
-        if cp.block >= target:
-            self.status.caught_up = True
+        self.status.caught_up = cp.block >= target
+        if self.status.caught_up:
             return 0
         to = min(target, cp.block + self.span)
         before = self.source.header(to)
@@ -144,8 +160,12 @@ class Indexer:
         if any(ev.block_number == to and ev.block_hash != after.hash for ev in events):
             return 0  # logs from another fork than the header: retry
         times = self._block_times(events)
-        self.store.apply_batch(events, times, (after.number, after.hash, after.timestamp),
-                               extra_meta={"head_block": str(head)})  # fmt: skip
+        finalized = self.source.finalized()
+        self.status.finalized = finalized
+        meta = {"head_block": str(head)} | (
+            {"finalized_block": str(finalized)} if finalized is not None else {}
+        )
+        self.store.apply_batch(events, times, (after.number, after.hash, after.timestamp), extra_meta=meta)
         self.status.indexed, self.status.events = to, self.status.events + len(events)
         if to - cp.block >= self.span:
             self.span = min(self.config.max_span, self.span * 2)
@@ -187,9 +207,15 @@ class Indexer:
             removed = self.store.rollback_to(ancestor.number, ancestor.hash, ancestor.timestamp)
             depth = cp.block - ancestor.number
         self.status.reorgs += 1
-        log.warning("reorg: rolled back to the common ancestor",
-                    extra={"from_block": cp.block, "ancestor": cp.block - depth, "depth": depth,
-                           "orphaned_events": removed})  # fmt: skip
+        log.warning(
+            "reorg: rolled back to the common ancestor",
+            extra={
+                "from_block": cp.block,
+                "ancestor": cp.block - depth,
+                "depth": depth,
+                "orphaned_events": removed,
+            },
+        )
 
     # ---- the loop
     def run(self, stop: threading.Event | None = None, exit_at_head: bool = False) -> None:

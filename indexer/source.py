@@ -17,6 +17,10 @@ class RpcDown(RuntimeError):
     pass
 
 
+class RpcTimeout(RpcDown):
+    pass
+
+
 class RangeTooLarge(RuntimeError):
     pass
 
@@ -42,7 +46,9 @@ class ChainSource:
     def _call(self, method: str, params: list[Any]) -> Any:
         try:
             response = self.w3.provider.make_request(method, params)  # type: ignore[arg-type]
-        except (requests.ConnectionError, requests.Timeout, ConnectionError, TimeoutError, OSError) as exc:
+        except (requests.Timeout, TimeoutError) as exc:
+            raise RpcTimeout(f"{method}: {type(exc).__name__}") from None
+        except (requests.ConnectionError, ConnectionError, OSError) as exc:
             raise RpcDown(f"{method}: {type(exc).__name__}") from None
         if "error" in response:
             raise RpcError(method, dict(response["error"]))
@@ -72,6 +78,8 @@ class ChainSource:
         params = [{"address": self.address, "fromBlock": hex(from_block), "toBlock": hex(to_block)}]
         try:
             return list(self._call("eth_getLogs", params))
+        except RpcTimeout as exc:
+            raise RangeTooLarge(f"timed out: {exc}") from None  # a slow page is a too-large page
         except RpcError as exc:
             if any(p in exc.message.lower() for p in TOO_MANY) or exc.code in (-32005, -32602):
                 raise RangeTooLarge(exc.message) from None

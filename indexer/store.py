@@ -31,6 +31,7 @@ GLOBAL_EVENTS = frozenset(
     {*PARAM_EVENTS, "ClassParamsSet", "Paused", "Unpaused", "RoleGranted", "RoleRevoked"}
 )
 CHUNK = 500  # keys per IN (...) query
+_JSON = json.JSONEncoder(separators=(",", ":"))  # one encoder for all rows (Python's json keeps big ints)
 
 
 class ChainMismatch(RuntimeError):
@@ -87,10 +88,13 @@ class Store:
                 self.write_meta(conn, identity.as_meta())
                 return
         stored = ChainIdentity(
-            chain_id=int(meta["chain_id"]), genesis_hash=meta["genesis_hash"],
-            staking_address=meta["staking_address"], deployed_block=int(meta["deployed_block"]),
-            epoch_genesis=int(meta["epoch_genesis"]), epoch_length=int(meta["epoch_length"]),
-        )  # fmt: skip
+            chain_id=int(meta["chain_id"]),
+            genesis_hash=meta["genesis_hash"],
+            staking_address=meta["staking_address"],
+            deployed_block=int(meta["deployed_block"]),
+            epoch_genesis=int(meta["epoch_genesis"]),
+            epoch_length=int(meta["epoch_length"]),
+        )
         for name in ("chain_id", "genesis_hash", "staking_address"):
             if getattr(stored, name) != getattr(identity, name):
                 raise ChainMismatch(
@@ -146,12 +150,20 @@ class Store:
         rows = []
         for ev in events:
             provider, slash_id, epoch = event_keys(ev)
-            rows.append({
-                "block_number": ev.block_number, "block_hash": ev.block_hash, "log_index": ev.log_index,
-                "tx_hash": ev.tx_hash, "block_time": block_times[ev.block_number], "name": ev.name,
-                "provider": provider, "slash_id": slash_id, "epoch": epoch,
-                "args": json.dumps(ev.args, separators=(",", ":")),  # Python's json keeps big ints exact
-            })  # fmt: skip
+            rows.append(
+                {
+                    "block_number": ev.block_number,
+                    "block_hash": ev.block_hash,
+                    "log_index": ev.log_index,
+                    "tx_hash": ev.tx_hash,
+                    "block_time": block_times[ev.block_number],
+                    "name": ev.name,
+                    "provider": provider,
+                    "slash_id": slash_id,
+                    "epoch": epoch,
+                    "args": _JSON.encode(ev.args),
+                }
+            )
         conn.execute(t.events.insert(), rows)
 
     def _load_working_set(self, conn: Connection, events: Iterable[DecodedEvent]) -> Projection:
@@ -198,8 +210,12 @@ class Store:
     # ---- reorgs
     def stored_blocks_desc(self, below_or_at: int, limit: int = 64) -> list[tuple[int, str]]:
         with self.engine.connect() as conn:
-            q = (select(t.blocks.c.number, t.blocks.c.hash).where(t.blocks.c.number <= below_or_at)
-                 .order_by(t.blocks.c.number.desc()).limit(limit))  # fmt: skip
+            q = (
+                select(t.blocks.c.number, t.blocks.c.hash)
+                .where(t.blocks.c.number <= below_or_at)
+                .order_by(t.blocks.c.number.desc())
+                .limit(limit)
+            )
             return [(r.number, r.hash) for r in conn.execute(q)]
 
     def rollback_to(self, ancestor: int, ancestor_hash: str | None, ancestor_time: int | None) -> int:
@@ -259,6 +275,11 @@ def stored_event(r: Any) -> DecodedEvent:
     """A row of `events` back as a DecodedEvent."""
     args = json.loads(r["args"])
     return DecodedEvent(
-        name=r["name"], block_number=r["block_number"], block_hash=r["block_hash"], log_index=r["log_index"],
-        tx_hash=r["tx_hash"], block_time=r["block_time"], args=args,
-    )  # fmt: skip
+        name=r["name"],
+        block_number=r["block_number"],
+        block_hash=r["block_hash"],
+        log_index=r["log_index"],
+        tx_hash=r["tx_hash"],
+        block_time=r["block_time"],
+        args=args,
+    )

@@ -18,7 +18,7 @@ class BuildError(RuntimeError):
 
 def needs_build() -> bool:
     sources = list(CONTRACTS.rglob("*.sol"))
-    outputs = [ARTIFACTS / "contracts" / f"{s.stem}.sol" / f"{s.stem}.json" for s in sources]
+    outputs = [ARTIFACTS / s.relative_to(REPO_ROOT) / f"{s.stem}.json" for s in sources]
     if not all(o.exists() for o in outputs):
         return True
     newest_source = max(s.stat().st_mtime for s in sources)

@@ -1,0 +1,172 @@
+"""Slashing matrix and escalation ladder.
+
+`decide(verdict, history, policy)` is a pure function: the same verdict and history always give
+the same decision, so a replayed or recovered verdict is decided identically.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from staking.types import EventType, RecoveryPath, Severity
+
+Level = Literal["none", "warning", "penalty", "severe"]
+LEVEL_ORDER: dict[str, int] = {"none": 0, "warning": 1, "penalty": 2, "severe": 3}
+ActionKind = Literal[
+    "warn", "jail", "propose_slash", "begin_recovery", "open_investigation", "propose_tombstone"
+]
+DEFAULT_POLICY = Path(__file__).with_name("default.toml")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Caps(_Strict):
+    max_slash_bps: int = Field(ge=0, le=10_000)
+    max_jail_seconds: int = Field(gt=0)
+
+
+class LevelRule(_Strict):
+    slash_bps: int = Field(ge=0, le=10_000)
+    jail_seconds: int = Field(default=0, ge=0)
+    jail_until_recovery: bool = False
+    propose_tombstone: bool = False
+
+
+class EventRule(_Strict):
+    deadline_seconds: int = Field(gt=0)
+    ladder: tuple[Literal["warning", "penalty", "severe"], ...] = Field(min_length=1)
+    isolate: bool = False
+    investigate: bool = False
+    severity_floor: dict[
+        Literal["low", "medium", "high", "critical"], Literal["warning", "penalty", "severe"]
+    ] = {}
+    recovery_path: Literal["service_improvement", "security_review", "compliance_verification"] | None = None
+
+    @field_validator("ladder")
+    @classmethod
+    def _monotone(cls, ladder: tuple[str, ...]) -> tuple[str, ...]:
+        ranks = [LEVEL_ORDER[x] for x in ladder]
+        if ranks != sorted(ranks):
+            raise ValueError(f"ladder must never de-escalate: {list(ladder)}")
+        return ladder
+
+
+class Policy(_Strict):
+    window_days: int = Field(gt=0, le=3650)
+    caps: Caps
+    levels: dict[Literal["warning", "penalty", "severe"], LevelRule]
+    event_types: dict[str, EventRule]
+
+    @model_validator(mode="after")
+    def _complete(self) -> Policy:
+        missing = {e.wire for e in EventType} - set(self.event_types)
+        unknown = set(self.event_types) - {e.wire for e in EventType}
+        if missing or unknown:
+            raise ValueError(
+                f"event_types must cover exactly {[e.wire for e in EventType]} "
+                f"(missing {sorted(missing)}, unknown {sorted(unknown)})"
+            )
+        if set(self.levels) != {"warning", "penalty", "severe"}:
+            raise ValueError("levels must define warning, penalty and severe")
+        return self
+
+    @property
+    def window_seconds(self) -> int:
+        return self.window_days * 86_400
+
+    def rule(self, event_type: EventType) -> EventRule:
+        return self.event_types[event_type.wire]
+
+
+def load_policy(path: Path | None = None) -> Policy:
+    """Reads and validates a policy TOML file (the packaged defaults when `path` is None)."""
+    source = path or DEFAULT_POLICY
+    try:
+        data = tomllib.loads(source.read_text())
+    except FileNotFoundError:
+        raise ValueError(f"policy file {source} not found") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ValueError(f"policy file {source} is not valid TOML: {exc}") from None
+    return Policy.model_validate(data)
+
+
+@dataclass(frozen=True)
+class Offence:
+    """A past decided verdict of the same provider (investigations are not offences)."""
+
+    detected_at: int
+    event_type: EventType
+    level: Level
+
+
+@dataclass(frozen=True)
+class VerdictFacts:
+    event_type: EventType
+    severity: Severity
+    detected_at: int
+
+
+@dataclass(frozen=True)
+class Decision:
+    level: Level
+    offence_number: int  # this verdict's position in the rolling window (1 = first)
+    slash_bps: int
+    jail_seconds: int | None  # None: no jail; 0: until recovery; >0: timed
+    recovery_path: RecoveryPath
+    deadline_seconds: int  # from detection to the first on-chain action
+    actions: tuple[ActionKind, ...]  # in the order they must go out: isolation first
+
+
+def _max_level(a: Level, b: Level) -> Level:
+    return a if LEVEL_ORDER[a] >= LEVEL_ORDER[b] else b
+
+
+def decide(verdict: VerdictFacts, history: list[Offence], policy: Policy) -> Decision:
+    rule = policy.rule(verdict.event_type)
+    if rule.investigate:
+        return Decision("none", 0, 0, None, RecoveryPath.NONE, rule.deadline_seconds, ("open_investigation",))
+
+    since = verdict.detected_at - policy.window_seconds
+    prior = [o for o in history if since < o.detected_at <= verdict.detected_at and o.level != "none"]
+    n = len(prior) + 1
+    level: Level = rule.ladder[min(n, len(rule.ladder)) - 1]
+    floor = rule.severity_floor.get(verdict.severity.wire)  # type: ignore[call-overload]
+    if floor is not None:
+        level = _max_level(level, floor)
+    lv = policy.levels[level]  # type: ignore[index]
+
+    slash_bps = min(lv.slash_bps, policy.caps.max_slash_bps)
+    jail: int | None = None
+    if rule.isolate or lv.jail_until_recovery:
+        jail = 0
+    elif lv.jail_seconds:
+        jail = min(lv.jail_seconds, policy.caps.max_jail_seconds)
+    path = (
+        RecoveryPath.from_wire(rule.recovery_path)
+        if rule.recovery_path and level != "warning"
+        else RecoveryPath.NONE
+    )
+    if jail == 0 and path == RecoveryPath.NONE:
+        path = RecoveryPath.SECURITY_REVIEW  # an open-ended jail always needs a way out
+
+    actions: list[ActionKind] = []
+    if jail is not None:
+        actions.append("jail")  # isolation goes out first
+    if level == "warning":
+        actions.append("warn")
+    if slash_bps:
+        actions.append("propose_slash")
+    if jail == 0:
+        # Only an open-ended jail opens the path on chain; after a timed jail the provider unjails
+        # itself, and `recovery_path` is the guidance shown to it.
+        actions.append("begin_recovery")
+    if lv.propose_tombstone:
+        actions.append("propose_tombstone")
+    return Decision(level, n, slash_bps, jail, RecoveryPath(path), rule.deadline_seconds, tuple(actions))
