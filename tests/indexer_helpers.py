@@ -11,9 +11,11 @@
 from __future__ import annotations
 
 import contextlib
+import gzip
 import json
 import os
 import random
+import subprocess
 import threading
 import time
 import uuid
@@ -30,10 +32,15 @@ from web3.contract.contract import ContractFunction
 
 from indexer.projection import EpochClock, ProviderRow, row_from
 from indexer.runner import Indexer, IndexerConfig
+from staking.chain.connect import wait_for_rpc
 from staking.chain.contracts import ROLE_NAMES, EpochRecord, ProviderRecord, SlashRecord, role_id
+from staking.config import REPO_ROOT
 from staking.db import schema as t
 from staking.db.engine import make_engine, upgrade
+from staking.deployment import Deployment
 from staking.devnet.accounts import devnet_account
+from staking.devnet.node import LocalNode, _command, _terminate, free_port
+from staking.devnet.provision import provision_devnet
 from staking.rewards.merkle import WeightTree
 from staking.types import TOKEN, Bps, EventType, ProviderClass, RecoveryPath, RecoveryStage, SlashState, Wei
 from tests.chain_helpers import STRANGER_INDEX, Chain
@@ -79,8 +86,13 @@ def index_to_head(
         timer.cancel()
     assert not stop.is_set(), f"indexer did not reach the head within {timeout}s: {indexer.status}"
     head = chain.w3.eth.block_number
-    assert indexer.status.indexed == head, (
-        f"run(exit_at_head=True) returned at block {indexer.status.indexed}, head is {head}: {indexer.status}"
+    checkpoint = indexer.store.checkpoint().block
+    assert checkpoint == head, (
+        f"run(exit_at_head=True) returned with the database at block {checkpoint}, head is {head}: "
+        f"{indexer.status}"
+    )
+    assert indexer.status.indexed == checkpoint, (
+        f"status.indexed {indexer.status.indexed} != the database's checkpoint {checkpoint}"
     )
     return indexer
 
@@ -802,8 +814,36 @@ def fresh_database(like: str, directory: Path) -> Iterator[str]:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+def dump_provisioned_state(path: Path) -> Deployment:
+    """Provision a throwaway Anvil like the devnet and write its full state (blocks and logs
+    included) to `path` for `anvil --load-state`. Returns its deployment."""
+    with LocalNode.start("anvil") as node:
+        deployment = provision_devnet(node.w3, node.rpc_url)
+        dumped = node.w3.provider.make_request("anvil_dumpState", [])  # type: ignore[arg-type]
+    path.write_bytes(gzip.decompress(bytes.fromhex(dumped["result"][2:])))
+    return deployment
+
+
+@contextlib.contextmanager
+def anvil_from_state(state: Path, port: int | None = None) -> Iterator[tuple[Web3, str]]:
+    """An Anvil that starts already holding `state` (on `port`, or a free one); stopped afterwards."""
+    port = port or free_port()
+    process = subprocess.Popen(
+        [*_command("anvil", port), "--load-state", str(state)], cwd=REPO_ROOT,
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+    )  # fmt: skip
+    try:
+        url = f"http://127.0.0.1:{port}"
+        yield wait_for_rpc(url, timeout=30), url
+    finally:
+        _terminate(process)
+
+
 def cli_env(db_url: str, deployment: Path, rpc_url: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SWARM_")}
+    # No COLUMNS/LINES: the CLI's output must not depend on the caller's terminal size.
+    env = {
+        k: v for k, v in os.environ.items() if not k.startswith("SWARM_") and k not in ("COLUMNS", "LINES")
+    }
     env |= {"SWARM_DATABASE_URL": db_url, "SWARM_DEPLOYMENT": str(deployment), "SWARM_RPC_URL": rpc_url,
             "SWARM_LOG_JSON": "true"}  # fmt: skip
     return env

@@ -82,6 +82,12 @@ class ClassParams:
     unbonding_period: int
 
 
+def _abi_type(inp: dict[str, Any]) -> str:
+    if inp["type"].startswith("tuple"):
+        return "(" + ",".join(_abi_type(c) for c in inp["components"]) + ")" + inp["type"][5:]
+    return str(inp["type"])
+
+
 class StakingContract:
     """SwarmStaking at `address`."""
 
@@ -95,6 +101,16 @@ class StakingContract:
     @property
     def abi(self) -> list[dict[str, Any]]:
         return [dict(item) for item in self.contract.abi]
+
+    def error_name(self, revert_data: str) -> str:
+        """Name of the custom error whose selector starts `revert_data` (or the raw selector)."""
+        if not hasattr(self, "_errors"):
+            self._errors = {}
+            for item in self.abi:
+                if item["type"] == "error":
+                    types = ",".join(_abi_type(i) for i in item["inputs"])
+                    self._errors["0x" + Web3.keccak(text=f"{item['name']}({types})")[:4].hex()] = item["name"]
+        return self._errors.get(revert_data[:10], revert_data[:10])
 
     def domain(self) -> Domain:
         return Domain(chain_id=self.w3.eth.chain_id, verifying_contract=self.address)

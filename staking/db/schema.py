@@ -153,3 +153,102 @@ params = Table(
 )
 
 PROJECTION_TABLES = (providers, slashes, epochs, roles, params)
+
+
+# ---- the service's own records (not derived from events): verdicts, their actions, and the
+# transaction manager's write-ahead log. Times are unix milliseconds (latency is measured in ms).
+
+verdicts = Table(
+    "verdicts",
+    metadata,
+    Column("id", HASH, primary_key=True),
+    Column("provider", ADDRESS, nullable=False, index=True),
+    Column("event_type", Integer, nullable=False),
+    Column("severity", Integer, nullable=False),
+    Column("detected_at", BigInteger, nullable=False),
+    Column("evidence_hash", HASH, nullable=False),
+    Column("evidence_uri", Text),
+    Column("signature", String(132), nullable=False),
+    Column("signer", ADDRESS, nullable=False),
+    Column("content_hash", String(64), nullable=False),
+    Column("status", String(16), nullable=False, index=True),  # received|executing|done|rejected|failed
+    Column("level", String(16), nullable=False),  # none|warning|penalty|severe
+    Column("offence_number", Integer, nullable=False),
+    Column("slash_bps", Integer, nullable=False),
+    Column("jail_seconds", BigInteger),  # None: no jail; 0: until recovery
+    Column("recovery_path", Integer, nullable=False),
+    Column("deadline_ms", BigInteger, nullable=False),
+    Column("received_ms", BigInteger, nullable=False),
+    Column("updated_ms", BigInteger, nullable=False),
+)
+
+actions = Table(
+    "actions",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("verdict_id", HASH, nullable=False),
+    Column("seq", Integer, nullable=False),  # order within the verdict: isolation first
+    Column("kind", String(24), nullable=False),
+    Column("state", String(16), nullable=False, index=True),  # pending|submitted|confirmed|failed|skipped
+    Column("intent_id", BigInteger),
+    Column("deadline_ms", BigInteger, nullable=False),
+    Column("confirmed_ms", BigInteger),
+    Column("note", Text),
+    UniqueConstraint("verdict_id", "seq", name="uq_actions_verdict_seq"),
+)
+
+investigations = Table(
+    "investigations",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("verdict_id", HASH, nullable=False, unique=True),
+    Column("provider", ADDRESS, nullable=False, index=True),
+    Column("status", String(16), nullable=False, index=True),  # open|resolved
+    Column("resolution", Text),
+    Column("resolved_by", String(80)),
+    Column("opened_ms", BigInteger, nullable=False),
+    Column("resolved_ms", BigInteger),
+)
+
+# Write-ahead record of every transaction the service means to send. A row exists (with its
+# signed payload) before the payload reaches the node, so a crash can never lose or double it.
+tx_intents = Table(
+    "tx_intents",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("idempotency_key", String(100), nullable=False, unique=True),  # e.g. jail:<verdict id>
+    Column("signer", ADDRESS, nullable=False),
+    Column("nonce", BigInteger),
+    Column("to_address", ADDRESS, nullable=False),
+    Column("data", Text, nullable=False),
+    Column("gas", BigInteger, nullable=False),
+    Column("state", String(16), nullable=False, index=True),  # planned|sent|mined|confirmed|failed
+    Column("tx_hash", HASH),  # latest attempt
+    Column("attempts", Integer, nullable=False),
+    Column("mined_block", BigInteger),
+    Column("mined_block_hash", HASH),
+    Column("created_ms", BigInteger, nullable=False),
+    Column("sent_ms", BigInteger),
+    Column("confirmed_ms", BigInteger),
+    Column("error", Text),
+    UniqueConstraint("signer", "nonce", name="uq_tx_intents_signer_nonce"),
+)
+
+# Every signed payload sent for an intent (replacements share the nonce): any one may be mined.
+tx_attempts = Table(
+    "tx_attempts",
+    metadata,
+    Column("tx_hash", HASH, primary_key=True),
+    Column("intent_id", BigInteger, nullable=False, index=True),
+    Column("raw_tx", Text, nullable=False),
+    Column("max_fee", Amount, nullable=False),
+    Column("priority_fee", Amount, nullable=False),
+    Column("created_ms", BigInteger, nullable=False),
+)
+
+signer_nonces = Table(
+    "signer_nonces",
+    metadata,
+    Column("signer", ADDRESS, primary_key=True),
+    Column("next_nonce", BigInteger, nullable=False),
+)

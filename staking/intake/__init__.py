@@ -1,0 +1,1 @@
+"""Verdict intake: parse, check and store signed verdicts (SPEC section 3)."""

@@ -1,0 +1,170 @@
+"""The transaction manager on a real Anvil: once per key, no burnt nonces, replacement of dropped
+transactions with the same nonce, restart reconciliation, and fee rules."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import func, select
+
+from staking.db import schema as t
+from staking.db.engine import make_engine
+from staking.devnet.accounts import devnet_account
+from staking.txmanager.fees import FeeCapExceeded, FeePolicy, Fees, bumped, fees_from_history
+from staking.txmanager.manager import CONFIRMED, FAILED, SimulationReverted, TxConfig, TxManager
+from tests.chain_helpers import Chain
+
+GWEI = 10**9
+
+
+def manager(db_url: str, chain: Chain, **config: object) -> TxManager:
+    m = TxManager(
+        make_engine(db_url),
+        chain.w3,
+        devnet_account(1),
+        TxConfig(**config),  # type: ignore[arg-type]
+        error_name=chain.staking.error_name,
+    )
+    m.reconcile()
+    return m
+
+
+def state(db_url: str, intent_id: int) -> dict[str, object]:
+    with make_engine(db_url).connect() as conn:
+        return dict(conn.execute(select(t.tx_intents).where(t.tx_intents.c.id == intent_id)).mappings().one())
+
+
+@pytest.mark.integration
+def test_a_key_is_sent_once_and_confirmed(db_url: str, chain: Chain) -> None:
+    m = manager(db_url, chain)
+    v, sig = chain.signed(chain.providers[0])
+    first = m.submit(f"jail:{v.id.hex()}", chain.staking.jail(v, sig, 0))
+    again = m.submit(f"jail:{v.id.hex()}", chain.staking.jail(v, sig, 0))
+    assert first == again
+    m.tick()
+    assert state(db_url, first)["state"] == CONFIRMED
+    assert chain.staking.is_jailed(chain.providers[0])
+    with make_engine(db_url).connect() as conn:
+        assert conn.execute(select(func.count()).select_from(t.tx_intents)).scalar() == 1
+
+
+@pytest.mark.integration
+def test_a_call_that_would_revert_records_nothing_and_burns_no_nonce(db_url: str, chain: Chain) -> None:
+    m = manager(db_url, chain)
+    nonce_before = chain.w3.eth.get_transaction_count(chain.service)
+    stale, sig = chain.signed(chain.providers[0], detected_at=chain.now() - 10 * 3600)
+    with pytest.raises(SimulationReverted) as exc:
+        m.submit("jail:stale", chain.staking.jail(stale, sig, 0))
+    assert exc.value.error == "VerdictExpired"
+    assert m.intent_for("jail:stale") is None
+    v, sig = chain.signed(chain.providers[1])
+    iid = m.submit("jail:fresh", chain.staking.jail(v, sig, 0))
+    assert state(db_url, iid)["nonce"] == nonce_before
+
+
+@pytest.mark.integration
+def test_many_intents_go_out_pipelined_with_consecutive_nonces(db_url: str, chain: Chain) -> None:
+    m = manager(db_url, chain)
+    chain.rpc("evm_setAutomine", False)
+    try:
+        ids = []
+        for p in chain.providers:
+            v, sig = chain.signed(p)
+            ids.append(m.submit(f"jail:{v.id.hex()}", chain.staking.jail(v, sig, 0)))
+        assert chain.w3.eth.get_block("pending")["transactions"], "all should wait in the mempool together"
+        chain.rpc("evm_mine")
+    finally:
+        chain.rpc("evm_setAutomine", True)
+    m.tick()
+    nonces = [state(db_url, i)["nonce"] for i in ids]
+    assert nonces == list(range(nonces[0], nonces[0] + len(ids)))
+    assert all(state(db_url, i)["state"] == CONFIRMED for i in ids)
+    assert all(chain.staking.is_jailed(p) for p in chain.providers)
+
+
+@pytest.mark.integration
+def test_a_dropped_transaction_is_replaced_with_the_same_nonce_and_a_higher_fee(
+    db_url: str, chain: Chain
+) -> None:
+    m = manager(db_url, chain, stuck_after=0.0)
+    chain.rpc("evm_setAutomine", False)
+    try:
+        v, sig = chain.signed(chain.providers[2])
+        iid = m.submit("jail:dropped", chain.staking.jail(v, sig, 0))
+        first = state(db_url, iid)
+        chain.rpc("anvil_dropTransaction", first["tx_hash"])
+        m.tick()  # no receipt, stuck: replaced
+        second = state(db_url, iid)
+        assert second["nonce"] == first["nonce"] and second["tx_hash"] != first["tx_hash"]
+        assert second["attempts"] == 2
+        chain.rpc("evm_mine")
+    finally:
+        chain.rpc("evm_setAutomine", True)
+    m.tick()
+    assert state(db_url, iid)["state"] == CONFIRMED
+    assert chain.staking.is_jailed(chain.providers[2])
+    # and the signer is not stalled: the next intent confirms too
+    v2, sig2 = chain.signed(chain.providers[3])
+    nxt = m.submit("jail:next", chain.staking.jail(v2, sig2, 0))
+    m.tick()
+    assert state(db_url, nxt)["state"] == CONFIRMED and state(db_url, nxt)["nonce"] == first["nonce"] + 1
+
+
+@pytest.mark.integration
+def test_a_restart_resends_what_was_recorded_but_never_reached_the_node(db_url: str, chain: Chain) -> None:
+    m = manager(db_url, chain)
+    chain.rpc("evm_setAutomine", False)
+    try:
+        v, sig = chain.signed(chain.providers[4])
+        iid = m.submit("jail:crash", chain.staking.jail(v, sig, 0))
+        # Simulate a crash after the write-ahead record but before the node kept the payload.
+        chain.rpc("anvil_dropTransaction", state(db_url, iid)["tx_hash"])
+        with make_engine(db_url).begin() as conn:
+            conn.execute(t.tx_intents.update().where(t.tx_intents.c.id == iid).values(state="planned"))
+        restarted = manager(db_url, chain)  # reconcile() re-sends the recorded payload as is
+        chain.rpc("evm_mine")
+    finally:
+        chain.rpc("evm_setAutomine", True)
+    restarted.tick()
+    assert state(db_url, iid)["state"] == CONFIRMED and state(db_url, iid)["attempts"] == 1
+    assert chain.staking.is_jailed(chain.providers[4])
+
+
+@pytest.mark.integration
+def test_an_intent_that_became_invalid_while_stuck_is_voided_without_a_nonce_gap(
+    db_url: str, chain: Chain
+) -> None:
+    m = manager(db_url, chain, stuck_after=0.0)
+    chain.rpc("evm_setAutomine", False)
+    try:
+        v, sig = chain.signed(chain.providers[5])
+        iid = m.submit("slash:void", chain.staking.propose_slash(v, sig, 100))
+        chain.rpc("anvil_dropTransaction", state(db_url, iid)["tx_hash"])
+        chain.rpc("evm_setAutomine", True)
+        chain.tx(chain.staking.pause(), chain.governance)  # now proposeSlash would revert
+        chain.rpc("evm_setAutomine", False)
+        m.tick()  # stuck -> re-simulation fails -> nonce filled with a no-op
+        chain.rpc("evm_mine")
+    finally:
+        chain.rpc("evm_setAutomine", True)
+    m.tick()
+    s = state(db_url, iid)
+    assert s["state"] == FAILED and "no longer valid" in str(s["error"])
+    assert chain.w3.eth.get_transaction_count(chain.service) == s["nonce"] + 1  # nonce consumed, no gap
+
+
+@pytest.mark.unit
+def test_fees_follow_the_market_and_respect_the_cap() -> None:
+    history = {"baseFeePerGas": ["0x3b9aca00", "0x3b9aca00"], "reward": [["0x77359400"], ["0x3b9aca00"]]}
+    fees = fees_from_history(history, FeePolicy())
+    assert fees.max_fee == 2 * GWEI + fees.priority_fee and fees.priority_fee >= GWEI
+    with pytest.raises(FeeCapExceeded):
+        fees_from_history({"baseFeePerGas": [hex(600 * GWEI)], "reward": []}, FeePolicy())
+
+
+@pytest.mark.unit
+def test_replacement_fees_rise_at_least_twelve_and_a_half_percent() -> None:
+    prev = Fees(max_fee=10 * GWEI, priority_fee=2 * GWEI)
+    new = bumped(prev, Fees(max_fee=1, priority_fee=1), FeePolicy(bump_percent=0))
+    assert new.max_fee * 1000 >= prev.max_fee * 1125 and new.priority_fee * 1000 >= prev.priority_fee * 1125
+    with pytest.raises(FeeCapExceeded):
+        bumped(Fees(max_fee=450 * GWEI, priority_fee=GWEI), prev, FeePolicy())
