@@ -168,7 +168,9 @@ def db_reset(
 
     settings = _settings()
     where = redacted(settings.database_url)
-    if not yes and not typer.confirm(f"drop all indexed data in {where}?"):
+    if not yes and not typer.confirm(
+        f"drop all data (indexed projection and the service's verdict records) in {where}?"
+    ):
         fail("aborted", code=1)
     engine = make_engine(settings.database_url)
     try:
@@ -235,14 +237,35 @@ def index_once() -> None:
 
 @app.command()
 def serve(
-    role: Annotated[
-        str, typer.Option(help="all | indexer (api and worker arrive with their issues)")
-    ] = "all",
+    role: Annotated[str, typer.Option(help="all | api | indexer | worker")] = "all",
+    host: Annotated[str, typer.Option(help="API bind address")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="API port")] = 8000,
 ) -> None:
-    """Run the service until SIGINT/SIGTERM: the indexer follows the chain into SQL."""
-    if role not in ("all", "indexer"):
-        fail(f"--role must be all or indexer, not {role!r}")
-    _run_indexer(exit_at_head=False)
+    """Run the service until SIGINT/SIGTERM: API, indexer and worker (or one role for scale-out)."""
+    from indexer.projection import ProjectionError
+    from indexer.store import ChainMismatch
+    from staking.chain.keys import SignerError
+    from staking.db.engine import SchemaOutdated
+    from staking.db.lock import WriterBusy
+    from staking.logs import configure_logging
+    from staking.service import ROLES
+    from staking.service import serve as run_service
+
+    if role not in ROLES:
+        fail(f"--role must be one of {', '.join(ROLES)}, not {role!r}")
+    settings = _settings()
+    configure_logging(settings.log_level, settings.log_json)
+    try:
+        run_service(settings, role, host, port)
+    except (
+        WriterBusy,
+        ChainMismatch,
+        ProjectionError,
+        SchemaOutdated,
+        SignerError,
+        FileNotFoundError,
+    ) as exc:
+        fail(str(exc))
 
 
 def main() -> None:

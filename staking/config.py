@@ -22,6 +22,7 @@ class Settings(BaseSettings):
     deployment: Path = Path("deployments/localhost.json")
     artifacts_dir: Path = REPO_ROOT / "artifacts"
 
+    policy_file: Path | None = None  # default: staking/policy/default.toml
     confirmations: int = 0  # blocks behind head the indexer stays (0 on the devnet)
     log_level: str = "INFO"
     log_json: bool | None = None  # default: JSON when stderr is not a terminal

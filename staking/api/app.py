@@ -1,0 +1,426 @@
+"""The HTTP API (SPEC section 4). Verdict intake and investigations live here; other routers plug in
+through `create_app(..., routers=[...])`.
+
+Every error is `application/problem+json` (see `staking.api.problems`).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Annotated, Any, Literal
+
+from fastapi import APIRouter, FastAPI, Path, Query, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel, Field
+from sqlalchemy import Engine
+
+import staking
+from staking.api.problems import (
+    PROBLEM_TYPES,
+    ProblemException,
+    install_problem_handlers,
+    problem_openapi,
+    problem_response,
+    problem_responses,
+)
+from staking.intake.service import IntakeService
+
+if TYPE_CHECKING:
+    from staking.config import Settings
+
+MAX_BODY = 16 * 1024  # a verdict is < 1 KiB; anything near this is not one
+VERDICT_ID_PATTERN = r"^0x[0-9a-fA-F]{64}$"
+RETRY_AFTER_S = 5
+
+EXAMPLE_ID = "0x5f1d3c6a2b0e4f8a9c7d6e5b4a39281706f5e4d3c2b1a09f8e7d6c5b4a392817"
+EXAMPLE_PROVIDER = "0x90F79bf6EB2c4f870365E785982E1f101E93b906"
+
+# ------------------------------------------------------------------------------------------ models
+# The response models document the wire format; the service builds plain dicts of the same shape.
+
+EventTypeName = Literal[
+    "security_breach",
+    "policy_violation",
+    "suspicious_activity",
+    "system_attack",
+    "performance_violation",
+    "operational_failure",
+]
+SeverityName = Literal["low", "medium", "high", "critical"]
+
+
+class VerdictSubmission(BaseModel):
+    """The body of `POST /v1/verdicts` (SPEC section 3). Read and checked by the intake itself, so
+    every bad field is reported at once; this model documents it."""
+
+    id: str = Field(pattern=VERDICT_ID_PATTERN, description="bytes32, also the on-chain slash id")
+    provider: str = Field(
+        pattern=r"^0x[0-9a-fA-F]{40}$", description="Provider address; mixed case must be valid EIP-55"
+    )
+    event_type: EventTypeName
+    severity: SeverityName
+    detected_at: int = Field(
+        gt=0, description="Unix seconds; not in the future, not older than the contract's maxVerdictAge"
+    )
+    evidence_hash: str = Field(pattern=VERDICT_ID_PATTERN)
+    evidence_uri: str | None = Field(default=None, max_length=2048, description="Not signed")
+    signature: str = Field(
+        pattern=r"^0x[0-9a-fA-F]{130}$",
+        description="EIP-712 signature (r, s, v; v 27/28, low s) by an account holding DETECTOR_ROLE",
+    )
+
+    model_config = {
+        "extra": "forbid",
+        "json_schema_extra": {
+            "examples": [
+                {
+                    "id": EXAMPLE_ID,
+                    "provider": EXAMPLE_PROVIDER,
+                    "event_type": "security_breach",
+                    "severity": "critical",
+                    "detected_at": 1795000000,
+                    "evidence_hash": "0x" + "ab" * 32,
+                    "evidence_uri": "ipfs://bafybeigdyrzt5sfp7udm7hu76uh7y26nf3efuylqabf3oclgtqy55fbzdi",
+                    "signature": "0x" + "11" * 64 + "1b",
+                }
+            ]
+        },
+    }
+
+
+class DecisionModel(BaseModel):
+    level: Literal["none", "warning", "penalty", "severe"]
+    offence_number: int = Field(description="Position in the provider's rolling window (0: not an offence)")
+    recovery_path: Literal["service_improvement", "security_review", "compliance_verification"] | None
+    slash_bps: int = Field(ge=0, le=10_000)
+    jail_seconds: int | None = Field(description="null: no jail; 0: until recovery; > 0: timed jail")
+    jail_until_recovery: bool
+
+
+class ActionModel(BaseModel):
+    kind: Literal[
+        "warn", "jail", "propose_slash", "begin_recovery", "open_investigation", "propose_tombstone"
+    ]
+    state: Literal["pending", "submitted", "confirmed", "failed", "skipped"]
+    tx_hash: str | None
+    block: int | None
+    deadline_at: str | None = Field(description="ISO-8601 UTC: detection time + the response deadline")
+    confirmed_at: str | None
+
+
+class VerdictResource(BaseModel):
+    id: str
+    status: Literal["received", "executing", "done", "rejected", "failed"]
+    provider: str
+    event_type: EventTypeName
+    severity: SeverityName
+    detected_at: int
+    evidence_hash: str
+    evidence_uri: str | None
+    signer: str
+    decision: DecisionModel
+    actions: list[ActionModel] = Field(description="In the order they go out: isolation first")
+    deadline_at: str | None
+    received_at: str | None
+    updated_at: str | None
+
+
+class Investigation(BaseModel):
+    id: int
+    verdict_id: str
+    provider: str
+    status: Literal["open", "resolved"]
+    event_type: EventTypeName
+    severity: SeverityName
+    detected_at: int
+    evidence_hash: str
+    evidence_uri: str | None
+    opened_at: str | None
+    resolved_at: str | None
+    resolution: str | None
+    resolved_by: str | None
+    verdict: str = Field(description="Link to the verdict resource")
+
+
+class InvestigationPage(BaseModel):
+    items: list[Investigation]
+    next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null on the last")
+
+
+class Health(BaseModel):
+    status: Literal["ok"]
+    version: str
+
+
+EXAMPLE_RESOURCE: dict[str, Any] = {
+    "id": EXAMPLE_ID,
+    "status": "received",
+    "provider": EXAMPLE_PROVIDER,
+    "event_type": "security_breach",
+    "severity": "critical",
+    "detected_at": 1795000000,
+    "evidence_hash": "0x" + "ab" * 32,
+    "evidence_uri": None,
+    "signer": "0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC",
+    "decision": {
+        "level": "severe",
+        "offence_number": 1,
+        "recovery_path": "security_review",
+        "slash_bps": 2000,
+        "jail_seconds": 0,
+        "jail_until_recovery": True,
+    },
+    "actions": [
+        {
+            "kind": kind,
+            "state": "pending",
+            "tx_hash": None,
+            "block": None,
+            "deadline_at": "2026-11-18T07:07:20.000Z",
+            "confirmed_at": None,
+        }
+        for kind in ("jail", "propose_slash", "begin_recovery", "propose_tombstone")
+    ],
+    "deadline_at": "2026-11-18T07:07:20.000Z",
+    "received_at": "2026-11-18T07:06:21.412Z",
+    "updated_at": "2026-11-18T07:06:21.412Z",
+}
+
+PROBLEM_EXAMPLES: dict[int, dict[str, Any]] = {
+    401: {
+        "type": "/problems/signer-not-detector",
+        "title": "Signer is not a detector",
+        "status": 401,
+        "detail": "the signature recovers to 0x70997970C51812dc3A010C7d01b50e0d17dc79C8, "
+        "which does not hold DETECTOR_ROLE (...)",
+        "signer": "0x70997970C51812dc3A010C7d01b50e0d17dc79C8",
+    },
+    409: {
+        "type": "/problems/verdict-conflict",
+        "title": "Verdict id already used",
+        "status": 409,
+        "detail": f"verdict {EXAMPLE_ID} was already submitted with different content; ...",
+        "verdict": f"/v1/verdicts/{EXAMPLE_ID}",
+    },
+    413: {
+        "type": "/problems/body-too-large",
+        "title": "Request body too large",
+        "status": 413,
+        "detail": f"the body exceeds {MAX_BODY} bytes",
+    },
+    422: {
+        "type": "/problems/invalid-verdict",
+        "title": "Malformed verdict",
+        "status": 422,
+        "detail": "1 field(s) are invalid: event_type: unknown EventType 'meteor_strike'; ...",
+        "errors": [
+            {"field": "event_type", "message": "unknown EventType 'meteor_strike'; expected one of: ..."}
+        ],
+    },
+    503: {
+        "type": "/problems/detector-check-unavailable",
+        "title": "Cannot verify the signer now",
+        "status": 503,
+        "detail": "0x... is not among the indexed detectors and the chain could not be asked; retry shortly",
+    },
+}
+
+
+# ---------------------------------------------------------------------------------------- the app
+async def read_body(request: Request, limit: int = MAX_BODY) -> bytes:
+    """The raw body, refusing (413) anything over `limit` bytes before reading it all."""
+    too_large = ProblemException(413, "body-too-large", f"the body exceeds {limit} bytes")
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise too_large
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise too_large
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def intake_router(intake: IntakeService) -> APIRouter:
+    router = APIRouter(tags=["verdicts"])
+
+    @router.post(
+        "/v1/verdicts",
+        status_code=202,
+        response_model=None,
+        summary="Submit a signed verdict",
+        description=(
+            "Authenticates the detector's EIP-712 signature, decides the consequences with the "
+            "slashing policy and records the verdict with its action plan. Idempotent by `id`: the "
+            "same verdict again answers 200 with the same resource; other content under a used id "
+            "is 409. Nothing is stored for a rejected verdict. Bodies over 16 KiB are refused (413)."
+        ),
+        responses={
+            202: {
+                "model": VerdictResource,
+                "description": "New verdict accepted; its actions are pending (see Location)",
+                "content": {"application/json": {"example": EXAMPLE_RESOURCE}},
+            },
+            200: {
+                "model": VerdictResource,
+                "description": "This exact verdict was accepted before: the same resource",
+                "content": {"application/json": {"example": EXAMPLE_RESOURCE}},
+            },
+            **problem_responses(401, 409, 413, 422, 503, examples=PROBLEM_EXAMPLES),
+        },
+        openapi_extra={
+            "requestBody": {
+                "required": True,
+                "content": {"application/json": {"schema": VerdictSubmission.model_json_schema()}},
+            }
+        },
+    )
+    async def submit_verdict(request: Request) -> Response:
+        raw = await read_body(request)
+        try:
+            body = json.loads(raw)
+        except (ValueError, UnicodeDecodeError) as exc:
+            error = {"field": "body", "message": f"not valid JSON ({exc})"}
+            raise ProblemException(
+                422, "invalid-verdict", "the body is not a JSON document", errors=[error]
+            ) from None
+        status, doc = await run_in_threadpool(intake.submit, body)
+        if status >= 400:
+            headers = {}
+            if status == 401:
+                headers["WWW-Authenticate"] = 'EIP712 realm="SwarmRiskFramework"'
+            elif status == 503:
+                headers["Retry-After"] = str(RETRY_AFTER_S)
+            return problem_response(doc, headers)
+        location = f"/v1/verdicts/{doc['id']}"
+        headers = {"Location": location} if status == 202 else {"Content-Location": location}
+        return JSONResponse(doc, status_code=status, headers=headers)
+
+    @router.get(
+        "/v1/verdicts/{verdict_id}",
+        response_model=VerdictResource,
+        summary="A verdict, its decision and the state of its actions",
+        responses=problem_responses(404, 422),
+    )
+    def get_verdict(
+        verdict_id: Annotated[str, Path(pattern=VERDICT_ID_PATTERN, examples=[EXAMPLE_ID])],
+    ) -> dict[str, Any]:
+        resource = intake.get(verdict_id)
+        if resource is None:
+            raise ProblemException(404, None, f"no verdict {verdict_id.lower()}")
+        return resource
+
+    @router.get(
+        "/v1/investigations",
+        response_model=InvestigationPage,
+        tags=["investigations"],
+        summary="Investigations opened for suspicious activity, newest first",
+        responses=problem_responses(422),
+    )
+    def list_investigations(
+        status: Annotated[Literal["open", "resolved"] | None, Query()] = None,
+        limit: Annotated[int, Query(ge=1, le=200)] = 50,
+        cursor: Annotated[
+            str | None, Query(max_length=200, description="`next_cursor` of the last page")
+        ] = None,
+    ) -> dict[str, Any]:
+        try:
+            return intake.list_investigations(status=status, limit=limit, cursor=cursor)
+        except ValueError as exc:
+            error = {"field": "cursor", "in": "query", "message": str(exc)}
+            raise ProblemException(422, "invalid-request", str(exc), errors=[error]) from None
+
+    return router
+
+
+def create_app(
+    engine: Engine,
+    intake: IntakeService,
+    *,
+    routers: Sequence[APIRouter] = (),
+    title: str = "Swarm staking & slashing service",
+) -> FastAPI:
+    """The API over `engine`, with verdict intake through `intake`; `routers` add more endpoints."""
+    app = FastAPI(
+        title=title,
+        version=staking.__version__,
+        description=(
+            "Turns Swarm risk-framework verdicts into on-chain staking consequences and shows node "
+            "providers where they stand. Errors are RFC 9457 `application/problem+json`; each "
+            "problem `type` is documented at that path."
+        ),
+    )
+    app.state.engine = engine
+    app.state.intake = intake
+    install_problem_handlers(app)
+
+    @app.get("/healthz", response_model=Health, tags=["operations"], summary="The process is up")
+    def healthz() -> dict[str, str]:
+        return {"status": "ok", "version": staking.__version__}
+
+    @app.get("/problems/{slug}", include_in_schema=False)
+    def problem_type(slug: str) -> dict[str, Any]:
+        if slug not in PROBLEM_TYPES:
+            raise ProblemException(404, None, f"no problem type {slug!r}")
+        status, title, description = PROBLEM_TYPES[slug]
+        return {"type": f"/problems/{slug}", "status": status, "title": title, "description": description}
+
+    app.include_router(intake_router(intake))
+    for router in routers:
+        app.include_router(router)
+    problem_openapi(app)
+    return app
+
+
+def app_from_settings(settings: Settings) -> FastAPI:
+    """The production wiring: database, chain, deployment and policy from `settings`."""
+    from eth_utils import to_checksum_address
+    from sqlalchemy import select
+
+    from staking.chain.connect import connect
+    from staking.chain.contracts import StakingContract
+    from staking.db import schema as t
+    from staking.db.engine import make_engine, require_current_schema
+    from staking.deployment import Deployment
+    from staking.policy import load_policy
+    from staking.verdict import Domain
+
+    deployment = Deployment.load(settings.deployment)
+    engine = make_engine(settings.database_url)
+    require_current_schema(engine)
+    w3 = connect(settings.rpc_url or deployment.rpc_url)
+    contract = StakingContract(w3, deployment.contracts.SwarmStaking, settings.artifacts_dir)
+    domain = Domain(chain_id=deployment.chain_id, verifying_contract=contract.address)
+
+    # The database must describe the same chain and contract the signatures are checked against.
+    with engine.connect() as conn:
+        meta = {r.key: r.value for r in conn.execute(select(t.meta))}
+    if "chain_id" in meta and int(meta["chain_id"]) != domain.chain_id:
+        raise RuntimeError(
+            f"database indexes chain {meta['chain_id']}, "
+            f"deployment {settings.deployment} is chain {domain.chain_id}"
+        )
+    if (
+        "staking_address" in meta
+        and to_checksum_address(meta["staking_address"]) != domain.verifying_contract
+    ):
+        raise RuntimeError(
+            f"database indexes SwarmStaking at {meta['staking_address']}, "
+            f"deployment has {domain.verifying_contract}"
+        )
+    node_chain = w3.eth.chain_id
+    if node_chain != domain.chain_id:
+        raise RuntimeError(f"node at the RPC URL is chain {node_chain}, deployment says {domain.chain_id}")
+
+    intake = IntakeService(
+        engine=engine,
+        domain=domain,
+        detector_check=lambda account: contract.has_role("DETECTOR_ROLE", account),
+        # SWARM_POLICY_FILE (see default.toml) once Settings carries `policy_file`.
+        policy=load_policy(getattr(settings, "policy_file", None)),
+        max_age=contract.max_verdict_age(),
+    )
+    return create_app(engine, intake)

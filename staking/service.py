@@ -1,0 +1,146 @@
+"""`swarm-staking serve`: the roles of the service in one process or one per process.
+
+- indexer: follows the chain into SQL (one writer per database)
+- worker:  executes decided actions through the transaction manager (one per database)
+- api:     the HTTP API on 127.0.0.1:8000 (any number)
+- all:     the three together, the embedded default
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from eth_account.signers.local import LocalAccount
+from sqlalchemy import Engine
+from web3 import Web3
+
+from staking.chain.connect import connect
+from staking.chain.contracts import StakingContract
+from staking.chain.keys import load_signer
+from staking.config import Settings
+from staking.db.engine import make_engine, require_current_schema
+from staking.db.lock import single_writer
+from staking.deployment import Deployment
+from staking.devnet.accounts import DEVNET_CHAIN_ID, SERVICE, devnet_account
+
+log = logging.getLogger("service")
+ROLES = ("all", "api", "indexer", "worker")
+
+
+@dataclass
+class Context:
+    settings: Settings
+    deployment: Deployment
+    engine: Engine
+    w3: Web3
+    staking: StakingContract
+
+
+def open_context(settings: Settings) -> Context:
+    deployment = Deployment.load(settings.deployment)
+    engine = make_engine(settings.database_url)
+    require_current_schema(engine)
+    w3 = connect(settings.rpc_url or deployment.rpc_url)
+    return Context(settings, deployment, engine, w3, StakingContract(w3, deployment.contracts.SwarmStaking))
+
+
+def service_signer(ctx: Context) -> LocalAccount:
+    s = ctx.settings
+    raw = s.signer_key.get_secret_value() if s.signer_key else None
+    if s.signer_keystore is None and raw is None and ctx.deployment.chain_id == DEVNET_CHAIN_ID:
+        log.info("no signer configured: using devnet account #1 (public default mnemonic)")
+        return devnet_account(SERVICE)
+    return load_signer(ctx.deployment.chain_id, s.signer_keystore, s.signer_password_file, raw, prompt=False)
+
+
+def indexer_loop(ctx: Context, stop: threading.Event) -> None:
+    from indexer.runner import Indexer, IndexerConfig, Progress
+
+    indexer = Indexer(
+        ctx.engine,
+        ctx.w3,
+        ctx.deployment,
+        IndexerConfig(confirmations=ctx.settings.confirmations),
+        progress=Progress(),
+    )
+    with single_writer(ctx.engine, "indexer", wait=5):
+        log.info("indexer started", extra={"deployed_block": ctx.deployment.deployed_block})
+        indexer.run(stop)
+
+
+def worker_loop(ctx: Context, stop: threading.Event) -> None:
+    from staking.txmanager.manager import TxConfig, TxManager
+    from staking.worker.executor import ActionExecutor
+
+    account = service_signer(ctx)
+    with single_writer(ctx.engine, "worker", wait=5):
+        txm = TxManager(
+            ctx.engine,
+            ctx.w3,
+            account,
+            TxConfig(confirmations=ctx.settings.confirmations),
+            error_name=ctx.staking.error_name,
+        )
+        txm.reconcile()
+        log.info("worker started", extra={"signer": account.address})
+        ActionExecutor(ctx.engine, ctx.staking, txm).run(stop)
+
+
+def _guarded(
+    name: str, target: Callable[[], None], stop: threading.Event, errors: list[BaseException]
+) -> None:
+    try:
+        target()
+    except BaseException as exc:
+        errors.append(exc)
+        log.error(f"{name} stopped: {exc}")
+        stop.set()
+
+
+def serve(settings: Settings, role: str, host: str = "127.0.0.1", port: int = 8000) -> None:
+    """Runs `role` until SIGINT/SIGTERM; raises the first fatal error of any part."""
+    import signal
+
+    ctx = open_context(settings)
+    stop = threading.Event()
+    errors: list[BaseException] = []
+    threads = []
+    parts: list[tuple[str, Callable[[], None]]] = []
+    if role in ("all", "indexer"):
+        parts.append(("indexer", lambda: indexer_loop(ctx, stop)))
+    if role in ("all", "worker"):
+        parts.append(("worker", lambda: worker_loop(ctx, stop)))
+    for name, fn in parts:
+        th = threading.Thread(target=_guarded, args=(name, fn, stop, errors), name=name, daemon=True)
+        th.start()
+        threads.append(th)
+
+    if role in ("all", "api"):
+        import uvicorn
+
+        from staking.api.app import app_from_settings
+
+        server = uvicorn.Server(
+            uvicorn.Config(
+                app_from_settings(settings), host=host, port=port, log_config=None, access_log=False
+            )
+        )
+
+        def stop_server_when_a_part_fails() -> None:
+            stop.wait()
+            server.should_exit = True
+
+        threading.Thread(target=stop_server_when_a_part_fails, daemon=True).start()
+        server.run()  # handles SIGINT/SIGTERM itself
+        stop.set()
+    else:
+        signal.signal(signal.SIGINT, lambda *_: stop.set())
+        signal.signal(signal.SIGTERM, lambda *_: stop.set())
+        stop.wait()
+    for th in threads:
+        th.join(timeout=10)
+    if errors:
+        raise errors[0]
