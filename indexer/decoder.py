@@ -86,9 +86,14 @@ class EventDecoder:
             for i, (name, typ) in enumerate(spec.data):
                 args[name] = _word(data[i * 64 : (i + 1) * 64], typ)
         elif spec.data:
-            values = abi_decode([t for _, t in spec.data], bytes.fromhex(data))
+            # Strings are decoded as bytes: anyone can register a metadata URI, and invalid UTF-8
+            # or a NUL byte (which PostgreSQL text cannot hold) must not stop the indexer.
+            types = ["bytes" if t == "string" else t for _, t in spec.data]
+            values = abi_decode(types, bytes.fromhex(data))
             for (name, typ), value in zip(spec.data, values, strict=True):
-                if typ == "address":
+                if typ == "string":
+                    value = value.decode("utf-8", "replace").replace("\x00", "\ufffd")
+                elif typ == "address":
                     value = to_checksum_address(value)
                 elif isinstance(value, bytes):
                     value = "0x" + value.hex()

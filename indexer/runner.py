@@ -15,7 +15,7 @@ from web3 import Web3
 
 from indexer.decoder import DecodedEvent, EventDecoder
 from indexer.source import ChainSource, Header, RangeTooLarge, RpcDown
-from indexer.store import ChainIdentity, Checkpoint, Store
+from indexer.store import ChainIdentity, ChainMismatch, Checkpoint, Store
 from staking.chain.contracts import StakingContract
 from staking.deployment import Deployment
 
@@ -115,6 +115,11 @@ class Indexer:
     def identity(self) -> ChainIdentity:
         genesis = self.source.header(0)
         assert genesis is not None
+        if self.source.code_size() == 0:
+            raise ChainMismatch(
+                f"no contract at {self.staking.address} on chain {self.source.chain_id()}: the deployment "
+                "file does not match this node (a restarted devnet? run `swarm-staking devnet` again)"
+            )
         fns = self.staking.contract.functions
         return ChainIdentity(
             chain_id=self.source.chain_id(),
@@ -156,6 +161,12 @@ class Indexer:
         if before is None or after is None or before.hash != after.hash:
             log.info("chain moved under a batch; retrying", extra={"block": to})
             return 0
+        if cp.hash is not None:
+            # The batch must extend what is stored: a reorg that landed after the checkpoint check
+            # is caught here, and the next step rolls back.
+            anchor = self.source.header(cp.block)
+            if anchor is None or anchor.hash != cp.hash:
+                return 0
         events = [ev for ev in map(self.decoder.decode, raw) if ev is not None]
         if any(ev.block_number == to and ev.block_hash != after.hash for ev in events):
             return 0  # logs from another fork than the header: retry
@@ -207,6 +218,8 @@ class Indexer:
             removed = self.store.rollback_to(ancestor.number, ancestor.hash, ancestor.timestamp)
             depth = cp.block - ancestor.number
         self.status.reorgs += 1
+        self.status.caught_up = False
+        self.status.indexed = cp.block - depth
         log.warning(
             "reorg: rolled back to the common ancestor",
             extra={

@@ -57,6 +57,10 @@ class ChainSource:
     def chain_id(self) -> int:
         return int(self._call("eth_chainId", []), 16)
 
+    def code_size(self) -> int:
+        code = self._call("eth_getCode", [self.address, "latest"])
+        return (len(code) - 2) // 2
+
     def head(self) -> int:
         return int(self._call("eth_blockNumber", []), 16)
 

@@ -34,7 +34,7 @@ app = typer.Typer(
 )
 # Addresses must never be cut: give piped output a wide line.
 console = Console(width=None if sys.stdout.isatty() else 160)
-err_console = Console(stderr=True)
+err_console = Console(stderr=True, soft_wrap=True)  # an error stays one line, whatever the width
 
 
 @app.callback()
@@ -178,6 +178,7 @@ def db_reset(
             metadata.drop_all(engine)
             with engine.begin() as conn:
                 conn.exec_driver_sql("DROP TABLE IF EXISTS alembic_version")
+                conn.exec_driver_sql("DROP TABLE IF EXISTS scheduler_jobs")
     except WriterBusy as exc:
         fail(f"{exc}; stop it before resetting")
     upgrade(settings.database_url)
@@ -200,7 +201,11 @@ def _open_indexer(settings: Settings, progress: bool) -> tuple[Engine, Indexer]:
     except Exception as exc:
         fail(str(exc))
     w3 = connect(settings.rpc_url or deployment.rpc_url)
-    config = IndexerConfig(confirmations=settings.confirmations)
+    config = IndexerConfig(
+        confirmations=settings.confirmations,
+        initial_span=settings.indexer_initial_span,
+        max_span=settings.indexer_max_span,
+    )
     return engine, Indexer(engine, w3, deployment, config, progress=Progress() if progress else None)
 
 

@@ -24,6 +24,8 @@ class Settings(BaseSettings):
 
     policy_file: Path | None = None  # default: staking/policy/default.toml
     confirmations: int = 0  # blocks behind head the indexer stays (0 on the devnet)
+    indexer_initial_span: int = 2_000  # blocks per eth_getLogs page at start (adapts)
+    indexer_max_span: int = 50_000
     log_level: str = "INFO"
     log_json: bool | None = None  # default: JSON when stderr is not a terminal
 

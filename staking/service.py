@@ -63,7 +63,11 @@ def indexer_loop(ctx: Context, stop: threading.Event) -> None:
         ctx.engine,
         ctx.w3,
         ctx.deployment,
-        IndexerConfig(confirmations=ctx.settings.confirmations),
+        IndexerConfig(
+            confirmations=ctx.settings.confirmations,
+            initial_span=ctx.settings.indexer_initial_span,
+            max_span=ctx.settings.indexer_max_span,
+        ),
         progress=Progress(),
     )
     with single_writer(ctx.engine, "indexer", wait=5):
@@ -74,6 +78,7 @@ def indexer_loop(ctx: Context, stop: threading.Event) -> None:
 def worker_loop(ctx: Context, stop: threading.Event) -> None:
     from staking.txmanager.manager import TxConfig, TxManager
     from staking.worker.executor import ActionExecutor
+    from staking.worker.jobs import start_scheduler
 
     account = service_signer(ctx)
     with single_writer(ctx.engine, "worker", wait=5):
@@ -85,8 +90,12 @@ def worker_loop(ctx: Context, stop: threading.Event) -> None:
             error_name=ctx.staking.error_name,
         )
         txm.reconcile()
+        scheduler = start_scheduler(ctx.engine, ctx.staking, txm)
         log.info("worker started", extra={"signer": account.address})
-        ActionExecutor(ctx.engine, ctx.staking, txm).run(stop)
+        try:
+            ActionExecutor(ctx.engine, ctx.staking, txm).run(stop)
+        finally:
+            scheduler.shutdown(wait=False)
 
 
 def _guarded(

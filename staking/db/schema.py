@@ -19,7 +19,7 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 
-from staking.db.types import Amount
+from staking.db.types import Amount, Uint64
 
 metadata = MetaData(
     naming_convention={
@@ -63,7 +63,7 @@ events = Table(
     Column("name", String(40), nullable=False),
     Column("provider", ADDRESS),
     Column("slash_id", HASH),
-    Column("epoch", BigInteger),
+    Column("epoch", Uint64()),
     Column("args", Text, nullable=False),  # JSON; ints as decimal strings
     UniqueConstraint("block_hash", "log_index", name="uq_events_block_log"),
     Index("ix_events_block_number", "block_number", "log_index"),
@@ -125,7 +125,7 @@ slashes = Table(
 epochs = Table(
     "epochs",
     metadata,
-    Column("epoch", BigInteger, primary_key=True),
+    Column("epoch", Uint64(), primary_key=True),
     Column("pool", Amount, nullable=False),
     Column("claimed", Amount, nullable=False),
     Column("published", Boolean, nullable=False),

@@ -28,7 +28,7 @@ def upgrade() -> None:
     )
     op.create_table(
         "epochs",
-        sa.Column("epoch", sa.BigInteger(), nullable=False),
+        sa.Column("epoch", staking.db.types.Uint64(), nullable=False),
         sa.Column("pool", staking.db.types.Amount(), nullable=False),
         sa.Column("claimed", staking.db.types.Amount(), nullable=False),
         sa.Column("published", sa.Boolean(), nullable=False),
@@ -52,7 +52,7 @@ def upgrade() -> None:
         sa.Column("name", sa.String(length=40), nullable=False),
         sa.Column("provider", sa.String(length=42), nullable=True),
         sa.Column("slash_id", sa.String(length=66), nullable=True),
-        sa.Column("epoch", sa.BigInteger(), nullable=True),
+        sa.Column("epoch", staking.db.types.Uint64(), nullable=True),
         sa.Column("args", sa.Text(), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_events")),
         sa.UniqueConstraint("block_hash", "log_index", name="uq_events_block_log"),
