@@ -374,8 +374,12 @@ def _compare_providers(
     slashed: dict[str, int] = {}
     for ev in _web3_events(chain, "SlashExecuted", upto):
         slashed[ev.args.provider] = slashed.get(ev.args.provider, 0) + ev.args.amount
+    # From raw topics: web3 cannot decode a metadata URI that is not valid UTF-8 (anyone can register one).
+    registered_topic = "0x" + keccak(text="ProviderRegistered(address,uint8,uint32,string)").hex()
     registered_at = {
-        ev.args.provider: ev.blockNumber for ev in _web3_events(chain, "ProviderRegistered", upto)
+        to_checksum_address("0x" + log["topics"][1][-40:]): int(log["blockNumber"], 16)
+        for log in _chain_logs(chain, upto)
+        if log["topics"][0] == registered_topic
     }
     records = Views(chain).providers(sorted(set(accounts()) | set(rows) | set(registered_at)))
     for address, rec in records.items():
