@@ -130,7 +130,7 @@ def test_a_security_breach_isolates_proposes_a_slash_and_opens_a_security_review
     body = service.body(provider, EventType.SECURITY_BREACH)
     assert service.http.post("/v1/verdicts", json=body).status_code == 202
     done = service.wait_done(body["id"])
-    assert done["status"] == "done", done
+    assert done["status"] == "done", done["actions"]
     assert kinds(done)[0] == ("jail", "confirmed")
     assert service.staking.is_jailed(provider)
     assert service.staking.slash_state(bytes.fromhex(body["id"][2:])) == 1  # pending, vetoable

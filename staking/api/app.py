@@ -108,6 +108,7 @@ class ActionModel(BaseModel):
     block: int | None
     deadline_at: str | None = Field(description="ISO-8601 UTC: detection time + the response deadline")
     confirmed_at: str | None
+    note: str | None = Field(default=None, description="why an action was skipped or failed, or what it did")
 
 
 class VerdictResource(BaseModel):

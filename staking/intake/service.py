@@ -311,6 +311,7 @@ class IntakeService:
                 t.actions.c.state,
                 t.actions.c.deadline_ms,
                 t.actions.c.confirmed_ms,
+                t.actions.c.note,
                 t.tx_intents.c.tx_hash,
                 t.tx_intents.c.mined_block,
             )
@@ -345,6 +346,7 @@ class IntakeService:
                     "block": a.mined_block,
                     "deadline_at": iso_ms(a.deadline_ms),
                     "confirmed_at": iso_ms(a.confirmed_ms),
+                    "note": a.note,
                 }
                 for a in rows
             ],

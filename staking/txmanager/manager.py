@@ -285,7 +285,13 @@ class TxManager:
             return
         latest_nonce = self.w3.eth.get_transaction_count(self.signer, "latest")
         if latest_nonce > intent["nonce"]:
-            # Our nonce is used, yet none of our payloads has a receipt: another sender used the key.
+            # The nonce is used. Our payload may have been mined between the receipt lookup above and
+            # the nonce read: look again before concluding anything.
+            receipt = self._receipt_of_any(iid)
+            if receipt is not None:
+                self._record_receipt(intent, receipt, self.w3.eth.block_number)
+                return
+            # None of our payloads has a receipt: another sender used the key.
             self._set(iid, state=FAILED, error="nonce consumed by a transaction this service did not send")
             log.error("nonce consumed elsewhere", extra={"intent": iid, "nonce": intent["nonce"]})
             return
