@@ -29,6 +29,10 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     log_json: bool | None = None  # default: JSON when stderr is not a terminal
 
+    # Webhooks for decisions, isolations, investigations and failures (comma-separated URLs).
+    webhook_urls: str = ""
+    webhook_secret: SecretStr | None = None
+
     # The service signer. A keystore (with its password in a file) everywhere; a raw key only on
     # the devnet (chain id 31337), checked where the signer is loaded.
     signer_keystore: Path | None = None
@@ -46,4 +50,4 @@ class Settings(BaseSettings):
         return out
 
 
-SECRET_FIELDS = frozenset({"signer_key"})
+SECRET_FIELDS = frozenset({"signer_key", "webhook_secret"})

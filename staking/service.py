@@ -19,12 +19,13 @@ from web3 import Web3
 
 from staking.chain.connect import connect
 from staking.chain.contracts import StakingContract
-from staking.chain.keys import load_signer
+from staking.chain.keys import SignerError, load_signer
 from staking.config import Settings
 from staking.db.engine import make_engine, require_current_schema
 from staking.db.lock import single_writer
 from staking.deployment import Deployment
 from staking.devnet.accounts import DEVNET_CHAIN_ID, SERVICE, devnet_account
+from staking.notify.webhooks import WebhookNotifier
 
 log = logging.getLogger("service")
 ROLES = ("all", "api", "indexer", "worker")
@@ -91,11 +92,23 @@ def worker_loop(ctx: Context, stop: threading.Event) -> None:
         )
         txm.reconcile()
         scheduler = start_scheduler(ctx.engine, ctx.staking, txm)
-        log.info("worker started", extra={"signer": account.address})
+        notifier = webhook_notifier(ctx.settings)
+        log.info("worker started", extra={"signer": account.address, "webhooks": len(notifier.urls)})
         try:
-            ActionExecutor(ctx.engine, ctx.staking, txm).run(stop)
+            ActionExecutor(ctx.engine, ctx.staking, txm, notify=notifier).run(stop)
         finally:
             scheduler.shutdown(wait=False)
+            notifier.stop()
+
+
+def webhook_notifier(settings: Settings) -> WebhookNotifier:
+    urls = [u.strip() for u in settings.webhook_urls.split(",") if u.strip()]
+    if urls and settings.webhook_secret is None:
+        raise SignerError(
+            "SWARM_WEBHOOK_URLS is set but SWARM_WEBHOOK_SECRET is not: webhooks must be signed"
+        )
+    secret = settings.webhook_secret.get_secret_value().encode() if settings.webhook_secret else b""
+    return WebhookNotifier(urls, secret).start()
 
 
 def _guarded(

@@ -4,6 +4,8 @@ result; replays must not add actions."""
 
 from __future__ import annotations
 
+import hmac
+import json
 import os
 import signal
 import subprocess
@@ -21,17 +23,21 @@ from staking.chain.contracts import StakingContract
 from staking.devnet.accounts import devnet_account
 from staking.devnet.node import LocalNode, free_port
 from staking.devnet.provision import provision_devnet
+from staking.notify.webhooks import signature
 from staking.types import EventType, Severity
 from staking.verdict import Verdict, sign_verdict
+from tests.test_webhooks import Receiver
 
 pytestmark = pytest.mark.e2e
 CLI = str(Path(sys.executable).parent / "swarm-staking")
+HOOK_SECRET = b"e2e-webhook-secret"
 
 
 class Service:
     def __init__(self, node: LocalNode, staking: StakingContract, base: str, providers: list[str]) -> None:
         self.node, self.staking, self.base, self.providers = node, staking, base, providers
         self.http = httpx.Client(base_url=base, timeout=10)
+        self.hooks: Receiver
         self._n = 0
 
     def body(
@@ -81,11 +87,14 @@ def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
         dep = tmp / "localhost.json"
         deployment.save(dep)
         port = free_port()
+        hooks = Receiver(fail_first=0)
         env = dict(
             os.environ,
             SWARM_DEPLOYMENT=str(dep),
             SWARM_DATABASE_URL=f"sqlite:///{tmp}/svc.db",
             SWARM_LOG_JSON="true",
+            SWARM_WEBHOOK_URLS=hooks.url,
+            SWARM_WEBHOOK_SECRET=HOOK_SECRET.decode(),
         )
         subprocess.run([CLI, "db", "upgrade"], env=env, check=True, capture_output=True, timeout=60)
         log = open(tmp / "service.log", "wb")  # noqa: SIM115 - closed in the finally below
@@ -106,12 +115,14 @@ def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
                     time.sleep(0.2)
             else:
                 raise AssertionError((tmp / "service.log").read_text()[-3000:])
-            yield Service(
+            svc = Service(
                 node,
                 StakingContract(node.w3, deployment.contracts.SwarmStaking),
                 base,
                 deployment.accounts.providers,
             )
+            svc.hooks = hooks
+            yield svc
         finally:
             proc.send_signal(signal.SIGTERM)
             try:
@@ -119,6 +130,7 @@ def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
             except subprocess.TimeoutExpired:
                 proc.kill()
             log.close()
+            hooks.server.shutdown()
 
 
 def kinds(resource: dict[str, Any]) -> list[tuple[str, str]]:
@@ -137,6 +149,19 @@ def test_a_security_breach_isolates_proposes_a_slash_and_opens_a_security_review
     assert service.staking.provider(provider).recovery_path == 2  # security_review
     jail = next(a for a in done["actions"] if a["kind"] == "jail")
     assert jail["tx_hash"] and jail["block"]
+    # The isolation was announced by a webhook signed with the shared secret.
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and not any(
+        json.loads(b)["type"] == "isolation" and json.loads(b)["data"]["verdict_id"] == body["id"]
+        for _, b in service.hooks.requests
+    ):
+        time.sleep(0.1)
+    headers, raw = next(
+        (h, b)
+        for h, b in service.hooks.requests
+        if json.loads(b)["type"] == "isolation" and json.loads(b)["data"]["verdict_id"] == body["id"]
+    )
+    assert hmac.compare_digest(headers["x-swarm-signature"], signature(HOOK_SECRET, raw))
 
 
 def test_replaying_a_verdict_ten_times_yields_one_set_of_actions(service: Service) -> None:

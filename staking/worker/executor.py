@@ -164,12 +164,14 @@ class ActionExecutor:
         return changed
 
     def _update_verdicts(self) -> None:
+        """Verdict status follows its actions; each change is announced once (webhook "decision")."""
         a, v = t.actions, t.verdicts
+        changes: list[tuple[str, str]] = []
         with self.engine.begin() as conn:
-            open_ids = [
-                r.id for r in conn.execute(select(v.c.id).where(v.c.status.in_(["received", "executing"])))
-            ]
-            for vid in open_ids:
+            open_rows = conn.execute(
+                select(v.c.id, v.c.status).where(v.c.status.in_(["received", "executing"]))
+            ).all()
+            for vid, current in open_rows:
                 states = [r.state for r in conn.execute(select(a.c.state).where(a.c.verdict_id == vid))]
                 if any(s == "failed" for s in states):
                     status = "failed"
@@ -179,7 +181,11 @@ class ActionExecutor:
                     status = "executing"
                 else:
                     continue
-                conn.execute(update(v).where(v.c.id == vid).values(status=status, updated_ms=now_ms()))
+                if status != current:
+                    conn.execute(update(v).where(v.c.id == vid).values(status=status, updated_ms=now_ms()))
+                    changes.append((vid, status))
+        for vid, status in changes:
+            self.notify("decision", {"verdict_id": vid, "status": status})
 
     def _set_action(self, action_id: int, **values: Any) -> None:
         with self.engine.begin() as conn:
