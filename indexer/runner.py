@@ -14,9 +14,10 @@ from sqlalchemy import Engine
 from web3 import Web3
 
 from indexer.decoder import DecodedEvent, EventDecoder
-from indexer.source import ChainSource, Header, RangeTooLarge, RpcDown
+from indexer.source import ChainSource, Header, RangeTooLarge
 from indexer.store import ChainIdentity, ChainMismatch, Checkpoint, Store
 from staking.chain.contracts import StakingContract
+from staking.chain.rpc import RpcDown
 from staking.deployment import Deployment
 
 log = logging.getLogger("indexer")

@@ -9,16 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-import requests
 from web3 import Web3
 
-
-class RpcDown(RuntimeError):
-    pass
-
-
-class RpcTimeout(RpcDown):
-    pass
+from staking.chain.rpc import RawRpc, RpcError, RpcTimeout
 
 
 class RangeTooLarge(RuntimeError):
@@ -42,17 +35,10 @@ class ChainSource:
     def __init__(self, w3: Web3, address: str) -> None:
         self.w3 = w3
         self.address = address
+        self.rpc = RawRpc(w3)
 
     def _call(self, method: str, params: list[Any]) -> Any:
-        try:
-            response = self.w3.provider.make_request(method, params)  # type: ignore[arg-type]
-        except (requests.Timeout, TimeoutError) as exc:
-            raise RpcTimeout(f"{method}: {type(exc).__name__}") from None
-        except (requests.ConnectionError, ConnectionError, OSError) as exc:
-            raise RpcDown(f"{method}: {type(exc).__name__}") from None
-        if "error" in response:
-            raise RpcError(method, dict(response["error"]))
-        return response["result"]
+        return self.rpc.call(method, params)
 
     def chain_id(self) -> int:
         return int(self._call("eth_chainId", []), 16)
@@ -88,10 +74,3 @@ class ChainSource:
             if any(p in exc.message.lower() for p in TOO_MANY) or exc.code in (-32005, -32602):
                 raise RangeTooLarge(exc.message) from None
             raise
-
-
-class RpcError(RuntimeError):
-    def __init__(self, method: str, error: dict[str, Any]) -> None:
-        self.code = int(error.get("code", 0))
-        self.message = str(error.get("message", error))
-        super().__init__(f"{method}: {self.message}")

@@ -19,9 +19,10 @@ from sqlalchemy import Engine, select
 from web3 import Web3
 
 from indexer.runner import Indexer, IndexerConfig
-from indexer.source import ChainSource, RangeTooLarge, RpcDown
+from indexer.source import ChainSource, RangeTooLarge
 from indexer.store import ChainMismatch
 from staking.chain.connect import connect
+from staking.chain.rpc import RpcDown
 from staking.config import REPO_ROOT
 from staking.db import schema as t
 from staking.db.engine import make_engine

@@ -168,3 +168,36 @@ def test_replacement_fees_rise_at_least_twelve_and_a_half_percent() -> None:
     assert new.max_fee * 1000 >= prev.max_fee * 1125 and new.priority_fee * 1000 >= prev.priority_fee * 1125
     with pytest.raises(FeeCapExceeded):
         bumped(Fees(max_fee=450 * GWEI, priority_fee=GWEI), prev, FeePolicy())
+
+
+@pytest.mark.integration
+def test_a_batch_records_each_call_or_the_reason_it_cannot_be_sent(db_url: str, chain: Chain) -> None:
+    m = manager(db_url, chain)
+    fresh, sig = chain.signed(chain.providers[0])
+    stale, stale_sig = chain.signed(chain.providers[1], detected_at=chain.now() - 10 * 3600)
+    results = m.submit_many(
+        [
+            ("jail:fresh", chain.staking.jail(fresh, sig, 0)),
+            ("jail:stale", chain.staking.jail(stale, stale_sig, 0)),
+            ("jail:fresh", chain.staking.jail(fresh, sig, 0)),  # the same key twice: one intent
+        ]
+    )
+    assert isinstance(results[0], int) and results[2] == results[0]
+    assert isinstance(results[1], SimulationReverted) and results[1].error == "VerdictExpired"
+    assert m.intent_for("jail:stale") is None
+    m.tick()
+    assert state(db_url, results[0])["state"] == CONFIRMED
+
+
+@pytest.mark.integration
+def test_a_call_needing_more_gas_than_its_functions_cap_is_estimated_again(db_url: str, chain: Chain) -> None:
+    m = manager(db_url, chain)
+    first, sig = chain.signed(chain.providers[0])
+    m.submit("jail:first", chain.staking.jail(first, sig, 0))  # learns the gas cap of `jail`
+    selector = next(iter(m._gas_cap))
+    m._gas_cap[selector] = 30_000  # below what a jail needs: the eth_call at the cap runs out of gas
+    second, sig2 = chain.signed(chain.providers[1])
+    iid = m.submit("jail:second", chain.staking.jail(second, sig2, 0))
+    m.tick()
+    assert state(db_url, iid)["state"] == CONFIRMED, "sent with an estimated limit, not the short cap"
+    assert int(state(db_url, iid)["gas"]) > 30_000 and m._gas_cap[selector] > 30_000

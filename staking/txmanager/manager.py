@@ -22,13 +22,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from eth_account.signers.local import LocalAccount
-from hexbytes import HexBytes
 from sqlalchemy import Engine, select, update
 from web3 import Web3
 from web3.contract.contract import ContractFunction
-from web3.exceptions import ContractCustomError, ContractLogicError, TransactionNotFound
-from web3.types import RPCEndpoint
 
+from staking.chain.rpc import RawRpc, RpcDown, RpcError
 from staking.db import schema as t
 from staking.txmanager.fees import FeePolicy, Fees, bumped, fees_from_history
 
@@ -43,6 +41,9 @@ PLANNED, SENT, MINED, CONFIRMED, FAILED, VOIDING = (
     "voiding",
 )
 OPEN_STATES = (PLANNED, SENT, MINED, VOIDING)
+
+
+OnPlanned = Callable[[Any, int, int], None]
 
 
 class SimulationReverted(RuntimeError):
@@ -83,6 +84,14 @@ class TxManager:
         self._error_name = error_name or (lambda data: data[:10])
         self._lock = threading.RLock()
         self._send_failures: dict[int, int] = {}
+        self.rpc = RawRpc(w3)
+        self._fees: tuple[float, Fees] | None = None
+        self._gas_cap: dict[str, int] = {}  # selector -> gas limit (see _simulate_many)
+        # intent id -> head block hash at which it had no receipt: it cannot get one before the
+        # head changes, so it is not looked up again until then.
+        self._no_receipt_at: dict[int, str] = {}
+        self._rechecked_at: str | None = None
+        self._conn: Any = None  # the transaction `_set` joins while tick() records receipts
 
     # ---------------------------------------------------------------- start-up
     def reconcile(self) -> None:
@@ -125,47 +134,153 @@ class TxManager:
             )
             return dict(row) if row else None
 
+    def intent_state(self, intent_id: int) -> str | None:
+        with self.engine.connect() as conn:
+            return conn.execute(select(t.tx_intents.c.state).where(t.tx_intents.c.id == intent_id)).scalar()
+
     def simulate(self, fn: ContractFunction) -> int:
-        """eth_call + gas estimate; raises SimulationReverted with the custom error's name."""
+        """Gas estimate, which runs the call; raises SimulationReverted with the custom error's name."""
+        return self._estimate(fn.address, fn._encode_transaction_data())
+
+    def _estimate(self, to: str, data: str) -> int:
         try:
-            fn.call({"from": self.signer})
-            return int(fn.estimate_gas({"from": self.signer}))
-        except ContractCustomError as exc:
-            data = exc.data if isinstance(exc.data, str) else str(exc.message)
-            raise SimulationReverted(self._error_name(data), data) from None
-        except ContractLogicError as exc:
-            raise SimulationReverted("Revert", str(exc)) from None
+            return int(self.rpc.call("eth_estimateGas", [{"from": self.signer, "to": to, "data": data}]), 16)
+        except RpcError as exc:
+            raise self._simulation_error(exc) from None
 
     def submit(self, key: str, fn: ContractFunction) -> int:
         """Sends `fn` once for `key` and returns the intent id (the existing one on a repeat).
         Raises SimulationReverted (nothing recorded, no nonce used) if the call would revert."""
+        result = self.submit_many([(key, fn)])[0]
+        if isinstance(result, Exception):
+            raise result
+        return result
+
+    def submit_many(
+        self, calls: list[tuple[str, ContractFunction]], on_planned: OnPlanned | None = None
+    ) -> list[int | Exception]:
+        """`submit` for a batch, in one simulation request, one write-ahead database transaction
+        and one send request. Each slot holds the intent id, or the exception for that call
+        (SimulationReverted: nothing recorded, no nonce used; RpcError/RpcDown: retry later).
+
+        `on_planned(conn, slot, intent_id)` runs inside the write-ahead transaction for each new
+        intent, so the caller's own record of it commits atomically with the intent."""
         with self._lock:
-            existing = self.intent_for(key)
-            if existing is not None:
-                return int(existing["id"])
-            gas = self.simulate(fn) * (100 + self.config.gas_margin_percent) // 100
-            data = fn._encode_transaction_data()
-            fees = self._market_fees()
-            with self.engine.begin() as conn:
-                nonce = self._take_nonce(conn)
-                inserted = conn.execute(
-                    t.tx_intents.insert().values(
-                        idempotency_key=key,
-                        signer=self.signer,
-                        nonce=nonce,
-                        to_address=fn.address,
-                        data=data,
-                        gas=gas,
-                        state=PLANNED,
-                        attempts=0,
-                        created_ms=now_ms(),
-                    )
-                ).inserted_primary_key
-                assert inserted is not None
-                intent_id = int(inserted[0])
-                self._record_attempt(conn, intent_id, nonce, fn.address, data, gas, fees)
-            self._send_latest(intent_id)
-            return int(intent_id)
+            results: list[int | Exception | None] = [None] * len(calls)
+            existing = self._intent_ids([key for key, _ in calls])
+            todo: list[tuple[int, str, str, str]] = []  # (slot, key, to, data)
+            seen: dict[str, int] = {}
+            for slot, (key, fn) in enumerate(calls):
+                if key in existing:
+                    results[slot] = existing[key]
+                elif key not in seen:
+                    seen[key] = slot
+                    todo.append((slot, key, fn.address, fn._encode_transaction_data()))
+            gases = self._simulate_many([(to, data) for _, _, to, data in todo])
+            planned: list[int] = []
+            if todo:
+                fees = self._market_fees()
+                with self.engine.begin() as conn:
+                    for (slot, key, to, data), gas in zip(todo, gases, strict=True):
+                        if isinstance(gas, Exception):
+                            results[slot] = gas
+                            continue
+                        intent_id = self._plan(conn, key, to, data, gas, fees)
+                        if on_planned is not None:
+                            on_planned(conn, slot, intent_id)
+                        results[slot] = intent_id
+                        planned.append(intent_id)
+            self._send(planned)
+            for slot, (key, _) in enumerate(calls):
+                if results[slot] is None:  # a repeated key within the batch
+                    results[slot] = results[seen[key]]
+            return [r for r in results if r is not None]
+
+    def _simulate_many(self, calls: list[tuple[str, str]]) -> list[int | Exception]:
+        """The gas limit to send each call with, or why it cannot be sent.
+
+        A function seen before is simulated with one `eth_call` at the gas limit it will be sent
+        with (the highest margin-padded estimate seen for its selector): if the call succeeds
+        within that limit, the transaction will too, on the same state. Only new functions, and
+        calls that need more gas than that, pay for `eth_estimateGas`, which runs the call many
+        times over to search for the limit."""
+        out: list[int | Exception | None] = [None] * len(calls)
+        capped = [i for i, (_, data) in enumerate(calls) if data[:10] in self._gas_cap]
+        answers = self.rpc.batch(
+            [
+                (
+                    "eth_call",
+                    [
+                        {
+                            "from": self.signer,
+                            "to": calls[i][0],
+                            "data": calls[i][1],
+                            "gas": hex(self._gas_cap[calls[i][1][:10]]),
+                        },
+                        "latest",
+                    ],
+                )
+                for i in capped
+            ]
+        )
+        for i, answer in zip(capped, answers, strict=True):
+            if not isinstance(answer, RpcError):
+                out[i] = self._gas_cap[calls[i][1][:10]]
+            elif answer.data and len(answer.data) >= 10:
+                out[i] = self._simulation_error(answer)  # a revert, not a gas shortage
+        rest = [i for i in range(len(calls)) if out[i] is None]
+        estimates = self.rpc.batch(
+            [
+                ("eth_estimateGas", [{"from": self.signer, "to": calls[i][0], "data": calls[i][1]}])
+                for i in rest
+            ]
+        )
+        for i, estimate in zip(rest, estimates, strict=True):
+            if isinstance(estimate, RpcError):
+                out[i] = self._simulation_error(estimate)
+                continue
+            gas = int(estimate, 16) * (100 + self.config.gas_margin_percent) // 100
+            selector = calls[i][1][:10]
+            self._gas_cap[selector] = max(gas, self._gas_cap.get(selector, 0))
+            out[i] = gas
+        return [r for r in out if r is not None]
+
+    def _intent_ids(self, keys: list[str]) -> dict[str, int]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(t.tx_intents.c.idempotency_key, t.tx_intents.c.id).where(
+                    t.tx_intents.c.idempotency_key.in_(keys)
+                )
+            ).all()
+        return {k: int(i) for k, i in rows}
+
+    def _simulation_error(self, exc: RpcError) -> Exception:
+        if exc.data and len(exc.data) >= 10:
+            return SimulationReverted(self._error_name(exc.data), exc.data)
+        if "revert" in exc.message.lower():
+            return SimulationReverted("Revert", exc.message)
+        return exc
+
+    def _plan(self, conn: Any, key: str, to: str, data: str, gas: int, fees: Fees) -> int:
+        """The write-ahead record: an intent with its nonce and its signed payload."""
+        nonce = self._take_nonce(conn)
+        inserted = conn.execute(
+            t.tx_intents.insert().values(
+                idempotency_key=key,
+                signer=self.signer,
+                nonce=nonce,
+                to_address=to,
+                data=data,
+                gas=gas,
+                state=PLANNED,
+                attempts=0,
+                created_ms=now_ms(),
+            )
+        ).inserted_primary_key
+        assert inserted is not None
+        intent_id = int(inserted[0])
+        self._record_attempt(conn, intent_id, nonce, to, data, gas, fees)
+        return intent_id
 
     def _take_nonce(self, conn: Any) -> int:
         q = select(t.signer_nonces.c.next_nonce).where(t.signer_nonces.c.signer == self.signer)
@@ -182,10 +297,12 @@ class TxManager:
         return int(nonce)
 
     def _market_fees(self) -> Fees:
-        history = self.w3.provider.make_request(
-            RPCEndpoint("eth_feeHistory"), [5, "latest", [self.config.fees.reward_percentile]]
-        )["result"]
-        return fees_from_history(history, self.config.fees)
+        """From `eth_feeHistory`, asked at most once a second (a burst shares one answer)."""
+        now = time.monotonic()
+        if self._fees is None or now - self._fees[0] >= 1.0:
+            history = self.rpc.call("eth_feeHistory", [5, "latest", [self.config.fees.reward_percentile]])
+            self._fees = (now, fees_from_history(history, self.config.fees))
+        return self._fees[1]
 
     def _record_attempt(
         self, conn: Any, intent_id: int, nonce: int, to: str, data: str, gas: int, fees: Fees
@@ -221,36 +338,58 @@ class TxManager:
         return tx_hash
 
     def _send_latest(self, intent_id: int) -> bool:
+        return self._send([intent_id]) == [True]
+
+    def _send(self, intent_ids: list[int]) -> list[bool]:
+        """Sends each intent's latest payload (one batch request); marks the accepted ones sent.
+        A payload the node already has, or whose nonce is already mined, counts as accepted:
+        tick() finds out which."""
+        if not intent_ids:
+            return []
         with self.engine.connect() as conn:
-            intent = conn.execute(select(t.tx_intents).where(t.tx_intents.c.id == intent_id)).mappings().one()
-            raw = conn.execute(
-                select(t.tx_attempts.c.raw_tx).where(t.tx_attempts.c.tx_hash == intent["tx_hash"])
-            ).scalar_one()
+            rows = {
+                r.id: r
+                for r in conn.execute(
+                    select(t.tx_intents.c.id, t.tx_intents.c.state, t.tx_attempts.c.raw_tx)
+                    .join(t.tx_attempts, t.tx_attempts.c.tx_hash == t.tx_intents.c.tx_hash)
+                    .where(t.tx_intents.c.id.in_(intent_ids))
+                )
+            }
         try:
-            self.w3.eth.send_raw_transaction(HexBytes(raw))
-        except Exception as exc:
-            message = str(exc).lower()
-            if "already known" in message or "nonce too low" in message:
-                pass  # the node has it, or a transaction with this nonce is mined: tick() finds out which
-            else:
+            answers: list[Any] = self.rpc.batch(
+                [("eth_sendRawTransaction", [rows[i].raw_tx]) for i in intent_ids]
+            )
+        except RpcDown as exc:
+            answers = [exc] * len(intent_ids)
+        accepted: list[bool] = []
+        for intent_id, answer in zip(intent_ids, answers, strict=True):
+            message = str(answer).lower() if isinstance(answer, Exception) else ""
+            ok = not isinstance(answer, Exception) or "already known" in message or "nonce too low" in message
+            if not ok:
                 n = self._send_failures[intent_id] = self._send_failures.get(intent_id, 0) + 1
                 log.warning(
                     "node refused a transaction",
-                    extra={"intent": intent_id, "attempt": n, "error": str(exc)[:200]},
+                    extra={"intent": intent_id, "attempt": n, "error": str(answer)[:200]},
                 )
-                return False
-        state = VOIDING if intent["state"] == VOIDING else SENT
+            accepted.append(ok)
+        sent_ms = now_ms()
         with self.engine.begin() as conn:
-            conn.execute(
-                update(t.tx_intents)
-                .where(t.tx_intents.c.id == intent_id)
-                .values(state=state, sent_ms=now_ms())
-            )
-        return True
+            for intent_id, ok in zip(intent_ids, accepted, strict=True):
+                if ok:
+                    state = VOIDING if rows[intent_id].state == VOIDING else SENT
+                    conn.execute(
+                        update(t.tx_intents)
+                        .where(t.tx_intents.c.id == intent_id)
+                        .values(state=state, sent_ms=sent_ms)
+                    )
+        return accepted
 
     # ---------------------------------------------------------------- tracking
     def tick(self) -> None:
-        """One pass over open intents: resend, record receipts, replace stuck ones, undo reorged ones."""
+        """One pass over open intents: resend, record receipts, replace stuck ones, undo reorged ones.
+
+        Receipts are asked for in one batch, and only for intents not yet seen without one at the
+        current head: a receipt can appear only with a new (or a replaced) head block."""
         with self._lock:
             with self.engine.connect() as conn:
                 open_intents = [
@@ -261,20 +400,40 @@ class TxManager:
                         .order_by(t.tx_intents.c.nonce)
                     ).mappings()
                 ]
-            head = self.w3.eth.block_number
-            for intent in open_intents:
+            head_block = self.rpc.call("eth_getBlockByNumber", ["latest", False])
+            head, head_hash = int(head_block["number"], 16), head_block["hash"]
+            open_ids = {i["id"] for i in open_intents}
+            self._no_receipt_at = {k: v for k, v in self._no_receipt_at.items() if k in open_ids}
+            to_check = [i for i in open_intents if self._no_receipt_at.get(i["id"]) != head_hash]
+            receipts = self._receipts([i["id"] for i in to_check])
+            with self.engine.begin() as conn:  # all receipts of this tick in one transaction
+                self._conn = conn
                 try:
-                    self._track(intent, head)
+                    for intent in open_intents:
+                        if intent["id"] in receipts:
+                            self._record_receipt(intent, receipts[intent["id"]], head)
+                finally:
+                    self._conn = None
+            latest_nonce: int | None = None
+            for intent in open_intents:
+                iid = intent["id"]
+                try:
+                    if iid in receipts:
+                        continue
+                    if any(i is intent for i in to_check):
+                        self._no_receipt_at[iid] = head_hash
+                    if intent["state"] == SENT and latest_nonce is None:
+                        latest_nonce = self.w3.eth.get_transaction_count(self.signer, "latest")
+                    self._track(intent, head, latest_nonce)
                 except Exception:
-                    log.exception("tracking an intent failed", extra={"intent": intent["id"]})
-            self._recheck_recent(head)
+                    log.exception("tracking an intent failed", extra={"intent": iid})
+            if head_hash != self._rechecked_at:
+                self._recheck_recent(head)
+                self._rechecked_at = head_hash
 
-    def _track(self, intent: dict[str, Any], head: int) -> None:
+    def _track(self, intent: dict[str, Any], head: int, latest_nonce: int | None) -> None:
+        """An open intent without a receipt: send, resend, or replace it."""
         iid = intent["id"]
-        receipt = self._receipt_of_any(iid)
-        if receipt is not None:
-            self._record_receipt(intent, receipt, head)
-            return
         if intent["state"] == PLANNED:
             if not self._send_latest(iid) and self._send_failures.get(iid, 0) >= self.config.send_retries:
                 self._void(intent, "the node refused the payload")
@@ -283,13 +442,12 @@ class TxManager:
             self._set(iid, state=SENT, mined_block=None, mined_block_hash=None)
             self._send_latest(iid)
             return
-        latest_nonce = self.w3.eth.get_transaction_count(self.signer, "latest")
-        if latest_nonce > intent["nonce"]:
-            # The nonce is used. Our payload may have been mined between the receipt lookup above and
-            # the nonce read: look again before concluding anything.
-            receipt = self._receipt_of_any(iid)
+        if latest_nonce is not None and latest_nonce > intent["nonce"]:
+            # The nonce is used. Our payload may have been mined after the receipt lookup: look
+            # again before concluding anything.
+            receipt = self._receipts([iid]).get(iid)
             if receipt is not None:
-                self._record_receipt(intent, receipt, self.w3.eth.block_number)
+                self._record_receipt(intent, receipt, self.rpc_head())
                 return
             # None of our payloads has a receipt: another sender used the key.
             self._set(iid, state=FAILED, error="nonce consumed by a transaction this service did not send")
@@ -299,29 +457,36 @@ class TxManager:
         if waited >= self.config.stuck_after:
             self._replace(intent)
 
-    def _receipt_of_any(self, intent_id: int) -> Any:
-        with self.engine.connect() as conn:
-            hashes = [
-                r.tx_hash
-                for r in conn.execute(
-                    select(t.tx_attempts.c.tx_hash)
-                    .where(t.tx_attempts.c.intent_id == intent_id)
-                    .order_by(t.tx_attempts.c.created_ms.desc())
-                )
-            ]
-        for h in hashes:
-            try:
-                receipt = self.w3.eth.get_transaction_receipt(HexBytes(h))
-            except TransactionNotFound:
-                continue
-            if receipt is not None:
-                return receipt
-        return None
+    def rpc_head(self) -> int:
+        return int(self.rpc.call("eth_blockNumber", []), 16)
 
-    def _record_receipt(self, intent: dict[str, Any], receipt: Any, head: int) -> None:
+    def _receipts(self, intent_ids: list[int]) -> dict[int, dict[str, Any]]:
+        """The receipt of any payload of each intent (one batch request), normalized."""
+        if not intent_ids:
+            return {}
+        with self.engine.connect() as conn:
+            attempts = conn.execute(
+                select(t.tx_attempts.c.intent_id, t.tx_attempts.c.tx_hash)
+                .where(t.tx_attempts.c.intent_id.in_(intent_ids))
+                .order_by(t.tx_attempts.c.created_ms.desc())
+            ).all()
+        found: dict[int, dict[str, Any]] = {}
+        answers = self.rpc.batch([("eth_getTransactionReceipt", [a.tx_hash]) for a in attempts])
+        for attempt, raw in zip(attempts, answers, strict=True):
+            if isinstance(raw, RpcError):
+                raise raw
+            if raw is not None and raw.get("blockNumber") and attempt.intent_id not in found:
+                found[attempt.intent_id] = {
+                    "block": int(raw["blockNumber"], 16),
+                    "block_hash": raw["blockHash"],
+                    "tx_hash": raw["transactionHash"],
+                    "status": int(raw["status"], 16),
+                }
+        return found
+
+    def _record_receipt(self, intent: dict[str, Any], receipt: dict[str, Any], head: int) -> None:
         iid = intent["id"]
-        block, block_hash = int(receipt["blockNumber"]), "0x" + bytes(receipt["blockHash"]).hex()
-        tx_hash = "0x" + bytes(receipt["transactionHash"]).hex()
+        block, block_hash, tx_hash = receipt["block"], receipt["block_hash"], receipt["tx_hash"]
         if intent["state"] == VOIDING or receipt["status"] != 1:
             error = intent["error"] or "reverted on chain"
             self._set(
@@ -362,9 +527,15 @@ class TxManager:
                     )
                 ).mappings()
             ]
+        hashes: dict[int, str | None] = {}
         for r in recent:
-            block = self.w3.eth.get_block(r["mined_block"]) if r["mined_block"] <= head else None
-            if block is None or "0x" + bytes(block["hash"]).hex() != r["mined_block_hash"]:
+            number = r["mined_block"]
+            if number not in hashes:
+                block = (
+                    self.rpc.call("eth_getBlockByNumber", [hex(number), False]) if number <= head else None
+                )
+                hashes[number] = block["hash"] if block else None
+            if hashes[number] != r["mined_block_hash"]:
                 log.warning(
                     "transaction's block was reorged away; tracking it again", extra={"intent": r["id"]}
                 )
@@ -388,9 +559,9 @@ class TxManager:
         to, data = intent["to_address"], intent["data"]
         if intent["state"] != VOIDING:
             try:
-                self.w3.eth.call({"from": self.signer, "to": to, "data": data})
-            except (ContractCustomError, ContractLogicError) as exc:
-                self._void(intent, f"no longer valid: {exc}")
+                self._estimate(to, data)
+            except SimulationReverted as exc:
+                self._void(intent, f"no longer valid: {exc.error}")
                 return
         with self.engine.begin() as conn:
             new_hash = self._record_attempt(conn, iid, intent["nonce"], to, data, intent["gas"], fees)
@@ -423,5 +594,9 @@ class TxManager:
         self._send_latest(iid)
 
     def _set(self, intent_id: int, **values: Any) -> None:
+        statement = update(t.tx_intents).where(t.tx_intents.c.id == intent_id).values(**values)
+        if self._conn is not None:
+            self._conn.execute(statement)
+            return
         with self.engine.begin() as conn:
-            conn.execute(update(t.tx_intents).where(t.tx_intents.c.id == intent_id).values(**values))
+            conn.execute(statement)

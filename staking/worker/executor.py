@@ -1,7 +1,10 @@
 """From decided actions to on-chain transactions, and back to action and verdict states.
 
 Pending actions go out in priority order: every isolation (`jail`) first, then the rest by
-deadline, so a breach is isolated before anything else uses the signer's next nonce. Chain
+deadline, so a breach is isolated before anything else uses the signer's next nonce. Jails are
+ordered by an internal target of 1/20 of their response deadline (3 s for a breach's 60 s, 1.5 s
+for an attack's 30 s): plain earliest-deadline-first would hold every breach of a burst behind
+every attack received up to 30 s later, although both would meet their deadline in FIFO order. Chain
 actions are idempotent by key (`<kind>:<verdict id>`) in the transaction manager, and by the
 verdict id on chain, so re-running a step after a crash never doubles an action.
 """
@@ -13,12 +16,19 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import Engine, case, select, update
+from sqlalchemy import Engine, case, literal, select, update
 from web3.contract.contract import ContractFunction
 
 from staking.chain.contracts import StakingContract
 from staking.db import schema as t
-from staking.txmanager.manager import CONFIRMED, FAILED, SimulationReverted, TxManager, now_ms
+from staking.txmanager.manager import (
+    CONFIRMED,
+    FAILED,
+    OPEN_STATES,
+    SimulationReverted,
+    TxManager,
+    now_ms,
+)
 from staking.types import EventType, RecoveryPath, Severity
 from staking.verdict import Verdict
 
@@ -36,7 +46,19 @@ NOT_APPLICABLE = {
     "jail": {"ProviderIsTombstoned"},
     "begin_recovery": {"RecoveryOpen", "ProviderIsTombstoned"},
 }
+JAIL_TARGET_DIVISOR = 20
 Notify = Callable[[str, dict[str, Any]], None]
+
+
+def verdict_status(action_states: list[str]) -> str | None:
+    """A verdict's status from its actions' states (None: still untouched, stays "received")."""
+    if any(s == "failed" for s in action_states):
+        return "failed"
+    if all(s in ("confirmed", "skipped") for s in action_states):
+        return "done"
+    if any(s != "pending" for s in action_states):
+        return "executing"
+    return None
 
 
 class ActionExecutor:
@@ -46,73 +68,140 @@ class ActionExecutor:
         staking: StakingContract,
         txm: TxManager,
         notify: Notify | None = None,
-        batch: int = 200,
+        batch: int = 25,
     ) -> None:
         self.engine = engine
         self.staking = staking
         self.txm = txm
         self.notify = notify or (lambda kind, payload: None)
         self.batch = batch
+        self._chain_now: int | None = None
+        self._updates: list[tuple[int, dict[str, Any]]] = []
 
     def step(self) -> int:
         """Submit pending actions, track transactions, settle actions and verdicts. Returns the
-        number of actions that changed state."""
+        number of actions that changed state.
+
+        A step submits at most `batch` actions, so tracking runs often during a burst and a
+        breach that arrives mid-burst is isolated in the next step, ahead of older proposals."""
+        self._chain_now = None
         changed = self._submit_pending()
+        self._flush()
         self.txm.tick()
         changed += self._settle()
-        self._update_verdicts()
+        self._update_verdicts()  # flushes the settled action states in the same transaction
         return changed
 
     # ---- submitting
     def _submit_pending(self) -> int:
         a, v = t.actions, t.verdicts
         priority = case((a.c.kind == "jail", 0), else_=1)
+        target = case(
+            (a.c.kind == "jail", v.c.received_ms + (a.c.deadline_ms - v.c.received_ms) / JAIL_TARGET_DIVISOR),
+            else_=a.c.deadline_ms,
+        )
         with self.engine.connect() as conn:
             rows = (
                 conn.execute(
                     select(a, v)
                     .join(v, v.c.id == a.c.verdict_id)
                     .where(a.c.state == "pending")
-                    .order_by(priority, a.c.deadline_ms, v.c.received_ms, a.c.seq)
+                    .order_by(priority, target, v.c.received_ms, a.c.seq)
                     .limit(self.batch)
                 )
                 .mappings()
                 .all()
             )
         done = 0
+        chain_rows: list[Any] = []
+        recovering: set[str] = set()  # providers with a beginRecovery in this batch
         for row in rows:
-            try:
-                done += self._submit_one(row)
-            except Exception:
-                log.exception("action submission failed; will retry", extra={"verdict": row["verdict_id"]})
+            kind = row["kind"]
+            if kind in DB_ONLY:
+                self._set_action(row["id"], state="confirmed", confirmed_ms=now_ms(), note=DB_ONLY[kind])
+                self.notify(kind, {"verdict_id": row["verdict_id"], "provider": row["provider"]})
+                done += 1
+            elif kind not in CHAIN_ACTIONS:
+                self._set_action(row["id"], state="failed", note=f"unknown action kind {kind!r}")
+                done += 1
+            elif kind == "begin_recovery" and (
+                row["provider"] in recovering or self._recovery_in_flight(row["provider"], row["verdict_id"])
+            ):
+                continue  # decided after the one in flight settles: it then simulates as RecoveryOpen
+            else:
+                if kind == "begin_recovery":
+                    recovering.add(row["provider"])
+                chain_rows.append(row)
+        if not chain_rows:
+            return done
+        try:
+            calls = [(f"{r['kind']}:{r['verdict_id']}", self._call_for(r["kind"], r)) for r in chain_rows]
+            planned: set[int] = set()
+
+            def mark_submitted(conn: Any, slot: int, intent_id: int) -> None:
+                conn.execute(
+                    update(t.actions)
+                    .where(t.actions.c.id == chain_rows[slot]["id"])
+                    .values(state="submitted", intent_id=intent_id)
+                )
+                planned.add(slot)
+
+            results = self.txm.submit_many(calls, on_planned=mark_submitted)
+        except Exception:
+            log.exception("action submission failed; will retry", extra={"actions": len(chain_rows)})
+            return done
+        for slot, (row, result) in enumerate(zip(chain_rows, results, strict=True)):
+            done += self._settle_submission(row, result, recorded=slot in planned)
         return done
 
-    def _submit_one(self, row: Any) -> int:
+    def _settle_submission(self, row: Any, result: int | Exception, recorded: bool) -> int:
         kind, vid, aid = row["kind"], row["verdict_id"], row["id"]
-        if kind in DB_ONLY:
-            self._set_action(aid, state="confirmed", confirmed_ms=now_ms(), note=DB_ONLY[kind])
-            self.notify(kind, {"verdict_id": vid, "provider": row["provider"]})
-            return 1
-        if kind not in CHAIN_ACTIONS:
-            self._set_action(aid, state="failed", note=f"unknown action kind {kind!r}")
-            return 1
-        try:
-            intent_id = self.txm.submit(f"{kind}:{vid}", self._call_for(kind, row))
-        except SimulationReverted as exc:
-            if exc.error in ALREADY_DONE.get(kind, ()):
+        if isinstance(result, SimulationReverted):
+            if result.error in ALREADY_DONE.get(kind, ()):
                 self._set_action(
-                    aid, state="confirmed", confirmed_ms=now_ms(), note=f"already on chain ({exc.error})"
+                    aid, state="confirmed", confirmed_ms=now_ms(), note=f"already on chain ({result.error})"
                 )
-            elif exc.error in NOT_APPLICABLE.get(kind, ()):
-                self._set_action(aid, state="skipped", note=exc.error)
+            elif result.error in NOT_APPLICABLE.get(kind, ()):
+                self._set_action(aid, state="skipped", note=result.error)
             else:
-                self._set_action(aid, state="failed", note=f"would revert: {exc.error}")
-                self.notify("failure", {"verdict_id": vid, "action": kind, "error": exc.error})
+                self._set_action(aid, state="failed", note=f"would revert: {result.error}")
+                self.notify("failure", {"verdict_id": vid, "action": kind, "error": result.error})
             return 1
-        self._set_action(aid, state="submitted", intent_id=intent_id)
+        if isinstance(result, Exception):
+            log.warning(
+                "action not submitted; will retry", extra={"verdict": vid, "error": str(result)[:200]}
+            )
+            return 0
+        if not recorded:  # an intent planned before a crash: its action was never marked
+            self._set_action(aid, state="submitted", intent_id=result)
         if kind == "jail":
             self.notify("isolation", {"verdict_id": vid, "provider": row["provider"]})
         return 1
+
+    def _chain_time(self) -> int:
+        """The head block's timestamp, read once per step."""
+        if self._chain_now is None:
+            self._chain_now = int(
+                self.txm.rpc.call("eth_getBlockByNumber", ["latest", False])["timestamp"], 16
+            )
+        return self._chain_now
+
+    def _recovery_in_flight(self, provider: str, verdict_id: str) -> bool:
+        """Whether another verdict's `beginRecovery` for `provider` is sent but not settled.
+
+        A provider has one recovery at a time; two sent together both simulate fine and the second
+        reverts on chain. Waiting for the first turns the second into a clean "skipped"."""
+        i, v = t.tx_intents, t.verdicts
+        with self.engine.connect() as conn:
+            return (
+                conn.execute(
+                    select(i.c.id)
+                    .join(v, i.c.idempotency_key == literal("begin_recovery:") + v.c.id)
+                    .where(v.c.provider == provider, v.c.id != verdict_id, i.c.state.in_(OPEN_STATES))
+                    .limit(1)
+                ).first()
+                is not None
+            )
 
     def _call_for(self, kind: str, row: Any) -> ContractFunction:
         verdict = Verdict(
@@ -126,7 +215,7 @@ class ActionExecutor:
         signature = bytes.fromhex(row["signature"][2:])
         if kind == "jail":
             seconds = row["jail_seconds"] or 0
-            until = 0 if seconds == 0 else int(self.staking.w3.eth.get_block("latest")["timestamp"]) + seconds
+            until = 0 if seconds == 0 else self._chain_time() + seconds
             return self.staking.jail(verdict, signature, until)
         if kind == "propose_slash":
             return self.staking.propose_slash(verdict, signature, row["slash_bps"])
@@ -168,28 +257,42 @@ class ActionExecutor:
         a, v = t.actions, t.verdicts
         changes: list[tuple[str, str]] = []
         with self.engine.begin() as conn:
-            open_rows = conn.execute(
-                select(v.c.id, v.c.status).where(v.c.status.in_(["received", "executing"]))
+            self._flush(conn)
+            rows = conn.execute(
+                select(v.c.id, v.c.status, a.c.state)
+                .outerjoin(a, a.c.verdict_id == v.c.id)
+                .where(v.c.status.in_(["received", "executing"]))
             ).all()
-            for vid, current in open_rows:
-                states = [r.state for r in conn.execute(select(a.c.state).where(a.c.verdict_id == vid))]
-                if any(s == "failed" for s in states):
-                    status = "failed"
-                elif all(s in ("confirmed", "skipped") for s in states):
-                    status = "done"
-                elif any(s != "pending" for s in states):
-                    status = "executing"
-                else:
-                    continue
-                if status != current:
+            states: dict[str, list[str]] = {}
+            current: dict[str, str] = {}
+            for vid, status, state in rows:
+                states.setdefault(vid, [])
+                if state is not None:  # a verdict decided without actions is done at once
+                    states[vid].append(state)
+                current[vid] = status
+            for vid, action_states in states.items():
+                status = verdict_status(action_states)
+                if status is not None and status != current[vid]:
                     conn.execute(update(v).where(v.c.id == vid).values(status=status, updated_ms=now_ms()))
                     changes.append((vid, status))
         for vid, status in changes:
             self.notify("decision", {"verdict_id": vid, "status": status})
 
     def _set_action(self, action_id: int, **values: Any) -> None:
-        with self.engine.begin() as conn:
+        """Queued and written by `_flush` in one transaction per phase of a step. Safe to lose in
+        a crash: action states are re-derived from the intents (keyed by action) on the next step."""
+        self._updates.append((action_id, values))
+
+    def _flush(self, conn: Any = None) -> None:
+        if not self._updates:
+            return
+        if conn is None:
+            with self.engine.begin() as own:
+                self._flush(own)
+            return
+        for action_id, values in self._updates:
             conn.execute(update(t.actions).where(t.actions.c.id == action_id).values(**values))
+        self._updates.clear()
 
     def run(self, stop: Any, interval: float = 0.25) -> None:
         while not stop.is_set():
