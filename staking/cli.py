@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from staking.types import TOKEN
@@ -43,7 +44,7 @@ def _root() -> None:
 
 
 def fail(message: str, code: int = 1) -> NoReturn:
-    err_console.print(f"[bold red]error:[/] {message}", highlight=False)
+    err_console.print(f"[bold red]error:[/] {escape(message)}", highlight=False)
     raise typer.Exit(code)
 
 
@@ -183,6 +184,128 @@ def db_reset(
         fail(f"{exc}; stop it before resetting")
     upgrade(settings.database_url)
     console.print(f"database {where} reset")
+
+
+investigation_app = typer.Typer(
+    help="Investigations opened by suspicious activity: list, resolve.", no_args_is_help=True
+)
+app.add_typer(investigation_app, name="investigation")
+
+
+def _service_engine() -> Engine:
+    """The engine of SWARM_DATABASE_URL, refused unless the schema is current."""
+    from staking.db.engine import make_engine, require_current_schema
+
+    settings = _settings()
+    try:
+        engine = make_engine(settings.database_url)
+        require_current_schema(engine)
+    except Exception as exc:
+        fail(f"{type(exc).__name__}: {str(exc).splitlines()[0]}" if str(exc) else type(exc).__name__)
+    return engine
+
+
+@investigation_app.command("list")
+def investigation_list(
+    status: Annotated[str | None, typer.Option(help="open or resolved (default: both)")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="a JSON array, as GET /v1/investigations")] = False,
+) -> None:
+    """List investigations, newest first."""
+    from staking.intake.service import INVESTIGATION_STATUSES, MAX_PAGE, list_investigations
+
+    if status is not None and status not in INVESTIGATION_STATUSES:
+        fail(f"--status must be one of {', '.join(INVESTIGATION_STATUSES)}, not {status!r}")
+    engine = _service_engine()
+    items: list[dict[str, object]] = []
+    cursor: str | None = None
+    try:
+        while True:
+            page = list_investigations(engine, status, MAX_PAGE, cursor)
+            items += page["items"]
+            if (cursor := page["next_cursor"]) is None:
+                break
+    except Exception as exc:
+        fail(f"cannot read investigations: {type(exc).__name__}: {str(exc).splitlines()[0]}")
+    if as_json:
+        import json
+
+        typer.echo(json.dumps(items, indent=2))
+        return
+    for i in items:
+        console.print(
+            f"{i['verdict_id']}  {i['status']:8}  {i['event_type']}/{i['severity']}  "
+            f"provider {i['provider']}  opened {i['opened_at']}",
+            soft_wrap=True,
+            highlight=False,
+            markup=False,
+        )
+        if i["status"] == "resolved":
+            console.print(
+                f"    resolved {i['resolved_at']} by {i['resolved_by']}: {i['resolution']}",
+                soft_wrap=True,
+                highlight=False,
+                markup=False,
+            )
+    noun = "investigation" if len(items) == 1 else "investigations"
+    opened = sum(1 for i in items if i["status"] == "open")
+    what = f"{status} {noun}" if status else f"{noun} ({opened} open)"
+    console.print(f"{len(items)} {what}", highlight=False)
+
+
+@investigation_app.command("resolve")
+def investigation_resolve(
+    verdict_id: Annotated[str, typer.Argument(help="id of the verdict that opened the investigation")],
+    outcome: Annotated[str, typer.Option(help="cleared or confirmed")],
+    note: Annotated[str, typer.Option(help="why: kept with the resolution")],
+    by: Annotated[str | None, typer.Option(help="who resolves it (default: $USER)")] = None,
+    yes: Annotated[bool, typer.Option("--yes", help="do not ask")] = False,
+) -> None:
+    """Resolve an open investigation as cleared or confirmed (governance / security team)."""
+    import os
+
+    from staking.intake.service import (
+        InvestigationError,
+        check_resolution,
+        open_investigation,
+        resolve_investigation,
+    )
+
+    resolver = by if by is not None else os.environ.get("USER") or os.environ.get("LOGNAME")
+    if resolver is None:
+        fail("who resolves it? $USER is not set: pass --by NAME")
+    try:
+        vid, resolution, resolver = check_resolution(verdict_id, outcome, note, resolver)
+    except ValueError as exc:
+        fail(str(exc))
+    engine = _service_engine()
+    try:
+        item = open_investigation(engine, vid)
+    except InvestigationError as exc:
+        fail(str(exc))
+    if not yes and not typer.confirm(
+        f"resolve the investigation of verdict {vid} (provider {item['provider']}) as {resolution}?"
+    ):
+        fail("aborted", code=1)
+    try:
+        done = resolve_investigation(engine, vid, outcome, note, resolver, int(time.time() * 1000))
+    except (InvestigationError, ValueError) as exc:
+        fail(str(exc))
+    console.print(
+        f"investigation of verdict {vid} resolved by {done['resolved_by']}: {done['resolution']}",
+        soft_wrap=True,
+        highlight=False,
+        markup=False,
+    )
+    if outcome == "confirmed":
+        console.print(
+            f"no penalty follows from this by itself: to penalize provider {done['provider']}, a "
+            "detector must sign and submit a new verdict of the confirmed event type (e.g. "
+            "security_breach or policy_violation); a suspicious_activity verdict never penalizes "
+            "(SPEC section 1)",
+            soft_wrap=True,
+            highlight=False,
+            markup=False,
+        )
 
 
 def _open_indexer(settings: Settings, progress: bool) -> tuple[Engine, Indexer]:

@@ -26,6 +26,7 @@ from staking.api.problems import (
     problem_responses,
 )
 from staking.intake.service import IntakeService
+from staking.metrics import CONTENT_TYPE, metrics_registry, render
 
 if TYPE_CHECKING:
     from staking.config import Settings
@@ -361,6 +362,23 @@ def create_app(
     @app.get("/healthz", response_model=Health, tags=["operations"], summary="The process is up")
     def healthz() -> dict[str, str]:
         return {"status": "ok", "version": staking.__version__}
+
+    metrics = metrics_registry(engine)
+
+    @app.get(
+        "/metrics",
+        response_class=Response,
+        tags=["operations"],
+        summary="Prometheus metrics (text format 0.0.4)",
+        description=(
+            "Scheduled job runs, verdicts, actions, transaction intents, investigations and indexer "
+            "progress, counted from the service database: every API process answers for the whole "
+            "service."
+        ),
+        responses={200: {"content": {CONTENT_TYPE: {"schema": {"type": "string"}}}}},
+    )
+    def prometheus_metrics() -> Response:
+        return Response(render(metrics), media_type=CONTENT_TYPE)
 
     @app.get("/problems/{slug}", include_in_schema=False)
     def problem_type(slug: str) -> dict[str, Any]:

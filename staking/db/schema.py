@@ -252,3 +252,19 @@ signer_nonces = Table(
     Column("signer", ADDRESS, primary_key=True),
     Column("next_nonce", BigInteger, nullable=False),
 )
+
+# One row per scheduled job of the worker: every run is counted here, so any API process (not only
+# the worker that ran it) can expose it at /metrics.
+job_runs = Table(
+    "job_runs",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("runs", BigInteger, nullable=False),  # finished runs
+    Column("failures", BigInteger, nullable=False),
+    Column("last_started_ms", BigInteger),
+    Column("last_finished_ms", BigInteger),
+    Column("last_duration_ms", BigInteger),
+    Column("last_success_ms", BigInteger),  # finish time of the latest run that did not fail
+    Column("last_status", String(16)),  # ok|failed
+    Column("last_result", Text),  # what the run did, or the error of a failed run
+)

@@ -1,0 +1,131 @@
+"""Prometheus metrics for `GET /metrics`, read from the service database at scrape time.
+
+The service runs as several processes (API replicas, worker, indexer), so nothing is counted in
+process memory: the worker records every scheduled job run in `job_runs`, and the rest is counted
+from the service's own tables. Any API process therefore answers for the whole service.
+
+The collector is registered on a fresh `CollectorRegistry` per app, never on the global one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
+from prometheus_client.metrics_core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+from sqlalchemy import Column, Connection, Engine, func, select
+
+from staking.db import schema as t
+from staking.intake.service import INVESTIGATION_STATUSES
+from staking.txmanager.manager import CONFIRMED, FAILED, MINED, PLANNED, SENT, VOIDING
+
+CONTENT_TYPE = CONTENT_TYPE_PLAIN_0_0_4  # text/plain; version=0.0.4; charset=utf-8
+
+# Known label values are always exposed (0 when absent), so alerts and rates see every series.
+VERDICT_STATUSES = ("received", "executing", "done", "rejected", "failed")
+INTENT_STATES = (PLANNED, SENT, MINED, VOIDING, CONFIRMED, FAILED)
+
+
+# Row counts by label: (metric, help, grouped columns = labels, label values always exposed).
+COUNTED: tuple[tuple[str, str, tuple[Column[Any], ...], tuple[str, ...]], ...] = (
+    ("swarm_verdicts", "Verdicts by status", (t.verdicts.c.status,), VERDICT_STATUSES),
+    ("swarm_actions", "Decided actions by kind and state", (t.actions.c.kind, t.actions.c.state), ()),
+    ("swarm_tx_intents", "Transaction intents by state", (t.tx_intents.c.state,), INTENT_STATES),
+    (
+        "swarm_investigations",
+        "Investigations by status",
+        (t.investigations.c.status,),
+        INVESTIGATION_STATUSES,
+    ),
+)
+
+
+class ServiceCollector(Collector):
+    """Job runs, verdicts, actions, transaction intents, investigations and indexer progress."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def collect(self) -> Iterator[Metric]:
+        with self.engine.connect() as conn:
+            yield from self._jobs(conn)
+            for name, doc, columns, known in COUNTED:
+                counts = _counts(conn, *columns)
+                yield _by_label(name, doc, [c.name for c in columns], counts, known)
+            yield from self._indexer(conn)
+
+    @staticmethod
+    def _jobs(conn: Connection) -> Iterator[Metric]:
+        runs = CounterMetricFamily("swarm_job_runs", "Finished runs of a scheduled job", labels=["job"])
+        failures = CounterMetricFamily(
+            "swarm_job_failures", "Runs of a scheduled job that raised", labels=["job"]
+        )
+        duration = GaugeMetricFamily(
+            "swarm_job_last_duration_seconds", "Duration of the job's latest run", labels=["job"]
+        )
+        success = GaugeMetricFamily(
+            "swarm_job_last_success_timestamp_seconds",
+            "Unix time the job's latest successful run finished",
+            labels=["job"],
+        )
+        failed = GaugeMetricFamily(
+            "swarm_job_last_run_failed", "1 if the job's latest run failed, else 0", labels=["job"]
+        )
+        for r in conn.execute(select(t.job_runs).order_by(t.job_runs.c.name)):
+            runs.add_metric([r.name], r.runs)
+            failures.add_metric([r.name], r.failures)
+            if r.last_duration_ms is not None:
+                duration.add_metric([r.name], r.last_duration_ms / 1000)
+            if r.last_success_ms is not None:
+                success.add_metric([r.name], r.last_success_ms / 1000)
+            if r.last_status is not None:
+                failed.add_metric([r.name], float(r.last_status == "failed"))
+        yield from (runs, failures, duration, success, failed)
+
+    @staticmethod
+    def _indexer(conn: Connection) -> Iterator[Metric]:
+        keys = ("head_block", "checkpoint_block", "checkpoint_time")
+        meta = {r.key: r.value for r in conn.execute(select(t.meta).where(t.meta.c.key.in_(keys)))}
+        for key, name, doc in (
+            ("head_block", "swarm_indexer_head_block", "Chain head the indexer last saw"),
+            ("checkpoint_block", "swarm_indexer_last_indexed_block", "Last block indexed into SQL"),
+            (
+                "checkpoint_time",
+                "swarm_indexer_last_indexed_block_timestamp_seconds",
+                "Timestamp of the last indexed block",
+            ),
+        ):
+            if meta.get(key, "").isdigit():
+                yield GaugeMetricFamily(name, doc, value=int(meta[key]))
+
+
+def _counts(conn: Connection, *columns: Column[Any]) -> dict[tuple[str, ...], int]:
+    rows = conn.execute(select(*columns, func.count()).group_by(*columns))
+    return {tuple(str(v) for v in r[:-1]): int(r[-1]) for r in rows}
+
+
+def _by_label(
+    name: str,
+    doc: str,
+    labels: list[str],
+    counts: dict[tuple[str, ...], int],
+    known: tuple[str, ...] = (),
+) -> GaugeMetricFamily:
+    gauge = GaugeMetricFamily(name, doc, labels=labels)
+    for key in sorted({(k,) for k in known} | set(counts)):
+        gauge.add_metric(list(key), counts.get(key, 0))
+    return gauge
+
+
+def metrics_registry(engine: Engine) -> CollectorRegistry:
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(ServiceCollector(engine))
+    return registry
+
+
+def render(registry: CollectorRegistry) -> bytes:
+    """The Prometheus text exposition (format 0.0.4) of `registry`."""
+    return generate_latest(registry)
