@@ -9,7 +9,7 @@ SOL := $(shell find contracts -name '*.sol')
 ARTIFACT := artifacts/contracts/SwarmStaking.sol/SwarmStaking.json
 PYTEST_ARGS ?=
 
-.PHONY: setup run devnet test lint format typecheck pytest compile clean help bench-indexer
+.PHONY: setup run devnet test lint format typecheck pytest compile clean help bench-indexer bench-latency crash
 
 help:
 	@echo "make run      - devnet + deployed contracts (Ctrl-C stops)"
@@ -17,6 +17,8 @@ help:
 	@echo "make compile  - compile the contracts"
 	@echo "make lint     - ruff + mypy"
 	@echo "make bench-indexer - indexer backfill vs a plain web3.py baseline (JSON on stdout)"
+	@echo "make bench-latency - verdict received -> jail confirmed, pipelined vs send-and-wait (JSON)"
+	@echo "make crash    - 20 trials of SIGKILL during 200-verdict bursts, invariants checked (JSON)"
 	@echo "make clean    - remove build outputs (keeps installs)"
 
 setup: $(VENV)/.installed node_modules/.installed $(ARTIFACT)
@@ -61,7 +63,13 @@ pytest: setup
 test: setup lint pytest
 
 bench-indexer: setup
-	$(BIN)/python -m benchmarks.indexer_backfill $(BENCH_ARGS)
+	@$(BIN)/python -m benchmarks.indexer_backfill $(BENCH_ARGS)
+
+bench-latency: setup
+	@$(BIN)/python -m benchmarks.verdict_latency $(BENCH_ARGS)
+
+crash: setup
+	@$(BIN)/python -m faults.verdict_crash $(CRASH_ARGS)
 
 clean:
 	rm -rf artifacts cache var .pytest_cache .mypy_cache .ruff_cache

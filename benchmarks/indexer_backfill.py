@@ -30,9 +30,7 @@ import cProfile
 import json
 import math
 import os
-import platform
 import shutil
-import signal
 import statistics
 import sys
 import tempfile
@@ -40,7 +38,7 @@ import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -50,6 +48,7 @@ from eth_utils import keccak
 from sqlalchemy import Engine, func, select
 from web3 import Web3
 
+from benchmarks.common import machine, say, time_limit
 from indexer.runner import Indexer, IndexerConfig
 from staking.chain.contracts import StakingContract, TokenContract
 from staking.chain.sender import Sender
@@ -69,10 +68,6 @@ TARGET_RATIO = 1.0
 
 class BenchError(RuntimeError):
     """The benchmark could not measure, or a result failed its check against the chain."""
-
-
-def say(message: str) -> None:
-    print(f"[bench {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
 
 # ---------------------------------------------------------------------------- chain set-up
@@ -339,11 +334,7 @@ def report(chain: Chain, args: argparse.Namespace, runs: dict[str, list[Sample]]
     out["target_ratio"] = TARGET_RATIO
     out["target_met"] = all(r >= TARGET_RATIO for r in ratios)
     out["runs"] = {kind: [s.as_json() for s in samples] for kind, samples in runs.items()}
-    out["machine"] = {
-        "cpus": os.cpu_count(),
-        "python": platform.python_version(),
-        "platform": platform.platform(),
-    }
+    out["machine"] = machine()
     return out
 
 
@@ -377,31 +368,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
-def _time_limit(seconds: int) -> Callable[[], None]:
-    """Raise in the main thread once `seconds` pass (the `finally` blocks then clean up)."""
-
-    def expired(_sig: int, _frame: object) -> None:
-        raise TimeoutError(f"benchmark time limit of {seconds}s reached")
-
-    if not hasattr(signal, "SIGALRM"):
-        return lambda: None
-    previous = signal.signal(signal.SIGALRM, expired)
-    signal.alarm(seconds)
-
-    def cancel() -> None:
-        signal.alarm(0)
-        signal.signal(signal.SIGALRM, previous)
-
-    return cancel
-
-
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     kinds = ["sqlite"] if args.skip_postgres else ["sqlite", "postgresql"]
     if "postgresql" in kinds and (why := pg_unavailable()):
         say(f"{why}; pass --skip-postgres to measure SQLite only")
         return 2
-    cancel_limit = _time_limit(args.time_limit)
+    cancel_limit = time_limit(args.time_limit)
     workdir = Path(tempfile.mkdtemp(prefix="swarm_bench_"))
     wall = time.monotonic()
     try:

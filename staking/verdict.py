@@ -105,3 +105,19 @@ def recover_signer(verdict: Verdict, domain: Domain, signature: bytes) -> Addres
         raise ValueError("signature must be 65 bytes")
     signable = encode_typed_data(full_message=typed_data(verdict, domain))
     return Address(Account.recover_message(signable, signature=signature))
+
+
+def to_wire(verdict: Verdict, signature: bytes, evidence_uri: str | None = None) -> dict[str, Any]:
+    """The JSON body of `POST /v1/verdicts` (SPEC section 3) for a signed verdict."""
+    body: dict[str, Any] = {
+        "id": "0x" + verdict.id.hex(),
+        "provider": to_checksum_address(verdict.provider),
+        "event_type": verdict.event_type.wire,
+        "severity": verdict.severity.wire,
+        "detected_at": verdict.detected_at,
+        "evidence_hash": "0x" + verdict.evidence_hash.hex(),
+        "signature": "0x" + signature.hex(),
+    }
+    if evidence_uri is not None:
+        body["evidence_uri"] = evidence_uri
+    return body

@@ -28,7 +28,7 @@ from staking.devnet.accounts import devnet_account
 from staking.intake.service import SECP256K1_N, IntakeService
 from staking.policy import load_policy
 from staking.types import EventType, Severity
-from staking.verdict import Verdict
+from staking.verdict import Verdict, to_wire
 from tests.chain_helpers import STRANGER_INDEX, Chain
 
 PROBLEM_JSON = "application/problem+json"
@@ -37,16 +37,7 @@ INTAKE_TABLES = (t.verdicts, t.actions, t.investigations)
 
 
 def wire(v: Verdict, signature: bytes, /, **changes: Any) -> dict[str, Any]:
-    body: dict[str, Any] = {
-        "id": "0x" + v.id.hex(),
-        "provider": v.provider,
-        "event_type": v.event_type.wire,
-        "severity": v.severity.wire,
-        "detected_at": v.detected_at,
-        "evidence_hash": "0x" + v.evidence_hash.hex(),
-        "evidence_uri": "ipfs://bafy-evidence",
-        "signature": "0x" + signature.hex(),
-    }
+    body = to_wire(v, signature, evidence_uri="ipfs://bafy-evidence")
     body.update(changes)
     return body
 

@@ -25,7 +25,7 @@ from staking.devnet.node import LocalNode, free_port
 from staking.devnet.provision import provision_devnet
 from staking.notify.webhooks import signature
 from staking.types import EventType, Severity
-from staking.verdict import Verdict, sign_verdict
+from staking.verdict import Verdict, sign_verdict, to_wire
 from tests.test_webhooks import Receiver
 
 pytestmark = pytest.mark.e2e
@@ -57,16 +57,7 @@ class Service:
             now,
             keccak(text=f"evidence-{self._n}"),
         )
-        sig = sign_verdict(v, self.staking.domain(), devnet_account(2).key)
-        return {
-            "id": "0x" + v.id.hex(),
-            "provider": provider,
-            "event_type": event.wire,
-            "severity": severity.wire,
-            "detected_at": now,
-            "evidence_hash": "0x" + v.evidence_hash.hex(),
-            "signature": "0x" + sig.hex(),
-        }
+        return to_wire(v, sign_verdict(v, self.staking.domain(), devnet_account(2).key))
 
     def wait_done(self, verdict_id: str, timeout: float = 45) -> dict[str, Any]:
         deadline = time.monotonic() + timeout

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from eth_account import Account
+from eth_account.signers.local import LocalAccount
+from eth_utils import keccak
 from web3 import Web3
 
 from staking.chain.contracts import StakingContract, TokenContract
@@ -79,3 +82,39 @@ def provision_devnet(w3: Web3, rpc_url: str, params: StakingParams | None = None
             providers=[p.address for p in providers],
         ),
     )
+
+
+def extra_provider_account(index: int) -> LocalAccount:
+    """A deterministic throw-away key for load and fault runs (derived from a public label, so
+    it is as public as the mnemonic's keys: devnet only)."""
+    return Account.from_key(keccak(text=f"swarm-devnet-extra-provider-{index}"))
+
+
+def provision_extra_providers(
+    w3: Web3,
+    deployment: Deployment,
+    count: int,
+    stake: Wei = Wei(5_000 * TOKEN),
+    gpus: int = 4,
+) -> list[Address]:
+    """Registers and stakes `count` more hardware providers beyond the demo ones, for benchmarks
+    and fault runs that need more providers than the mnemonic's ten accounts. Gas money comes
+    from the node's set-balance call, tokens from governance. Needs an automining chain."""
+    staking = StakingContract(w3, deployment.contracts.SwarmStaking)
+    token = TokenContract(w3, deployment.contracts.SwarmToken)
+    accounts = [extra_provider_account(i) for i in range(count)]
+    set_balance = "anvil_setBalance" if "anvil" in w3.client_version.lower() else "hardhat_setBalance"
+    for a in accounts:
+        w3.provider.make_request(set_balance, [a.address, hex(10**20)])  # type: ignore[arg-type]
+    gov = Sender(w3, devnet_account(GOVERNANCE))
+    gov.wait_all([gov.send(token.transfer(a.address, stake), gas=60_000) for a in accounts])
+    senders = [Sender(w3, a) for a in accounts]
+    batch = []
+    for s in senders:
+        batch.append(s.send(token.approve(staking.address, stake), gas=60_000))
+        batch.append(
+            s.send(staking.register(ProviderClass.HARDWARE_PROVIDER, gpus, "ipfs://extra"), gas=200_000)
+        )
+    gov.wait_all(batch)
+    gov.wait_all([s.send(staking.stake(stake), gas=150_000) for s in senders])
+    return [Address(a.address) for a in accounts]

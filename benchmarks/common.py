@@ -1,0 +1,45 @@
+"""What every benchmark shares: progress lines on stderr, a wall-clock limit, machine facts."""
+
+from __future__ import annotations
+
+import os
+import platform
+import signal
+import statistics
+import sys
+import time
+from collections.abc import Callable
+
+
+def say(message: str, tag: str = "bench") -> None:
+    print(f"[{tag} {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+def time_limit(seconds: int) -> Callable[[], None]:
+    """Raise TimeoutError in the main thread once `seconds` pass (the `finally` blocks then
+    clean up); returns the function that cancels the limit."""
+
+    def expired(_sig: int, _frame: object) -> None:
+        raise TimeoutError(f"benchmark time limit of {seconds}s reached")
+
+    if not hasattr(signal, "SIGALRM"):
+        return lambda: None
+    previous = signal.signal(signal.SIGALRM, expired)
+    signal.alarm(seconds)
+
+    def cancel() -> None:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+
+    return cancel
+
+
+def machine() -> dict[str, object]:
+    return {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()}
+
+
+def percentile(values: list[float], q: float) -> float:
+    """The q-th percentile (0-100) by the inclusive method; values must not be empty."""
+    if len(values) == 1:
+        return values[0]
+    return statistics.quantiles(values, n=100, method="inclusive")[max(0, min(98, round(q) - 1))]
