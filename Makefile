@@ -9,10 +9,11 @@ SOL := $(shell find contracts -name '*.sol')
 ARTIFACT := artifacts/contracts/SwarmStaking.sol/SwarmStaking.json
 PYTEST_ARGS ?=
 
-.PHONY: setup run devnet test lint format typecheck pytest compile clean help bench-indexer bench-latency crash
+.PHONY: setup run demo devnet test lint format typecheck pytest compile clean help bench-indexer bench-latency crash
 
 help:
-	@echo "make run      - devnet + deployed contracts (Ctrl-C stops)"
+	@echo "make run      - devnet + contracts + the service on http://127.0.0.1:8000 (Ctrl-C stops)"
+	@echo "make demo     - a narrated scenario against \`make run\` (run it in another terminal)"
 	@echo "make test     - install, lint, type check, and the whole test suite"
 	@echo "make compile  - compile the contracts"
 	@echo "make lint     - ruff + mypy"
@@ -42,9 +43,13 @@ $(ARTIFACT): node_modules/.installed $(SOL) hardhat.config.js
 compile: node_modules/.installed $(ARTIFACT)
 
 run: setup
-	$(BIN)/swarm-staking devnet
+	@$(BIN)/python -m staking.devnet.run
 
-devnet: run
+demo: setup
+	@$(BIN)/python -m staking.devnet.demo
+
+devnet: setup
+	$(BIN)/swarm-staking devnet
 
 lint: $(VENV)/.installed
 	$(BIN)/ruff check .

@@ -44,7 +44,7 @@ from web3.contract.contract import ContractFunction
 from benchmarks.common import machine, percentile, say, time_limit
 from staking.db.engine import make_engine, upgrade
 from staking.devnet.accounts import DETECTOR, SERVICE, devnet_account
-from staking.devnet.harness import ServiceProcess, Testnet, VerdictSigner, testnet
+from staking.devnet.harness import LocalDeployment, ServiceProcess, VerdictSigner, local_deployment
 from staking.txmanager.manager import CONFIRMED, TxManager
 from staking.types import EventType, Severity
 from staking.verdict import Verdict, sign_verdict
@@ -57,7 +57,7 @@ TARGET_RATIO = 5.0
 # ---------------------------------------------------------------------------- sender throughput
 
 
-def jail_calls(net: Testnet, count: int, label: str) -> list[ContractFunction]:
+def jail_calls(net: LocalDeployment, count: int, label: str) -> list[ContractFunction]:
     """`count` jail calls with fresh detector-signed verdicts (timed jails, round-robin)."""
     domain, key, now = net.staking.domain(), devnet_account(DETECTOR).key, net.now()
     calls = []
@@ -74,7 +74,7 @@ def jail_calls(net: Testnet, count: int, label: str) -> list[ContractFunction]:
     return calls
 
 
-def send_and_wait(net: Testnet, account: LocalAccount, calls: list[ContractFunction]) -> float:
+def send_and_wait(net: LocalDeployment, account: LocalAccount, calls: list[ContractFunction]) -> float:
     """The baseline: one transaction at a time, each waited for. Returns confirmed tx/s."""
     w3 = net.node.w3
     wait_mempool_drained(net, account.address)
@@ -91,7 +91,7 @@ def send_and_wait(net: Testnet, account: LocalAccount, calls: list[ContractFunct
     return len(calls) / (time.monotonic() - started)
 
 
-def wait_mempool_drained(net: Testnet, address: ChecksumAddress, timeout: float = 60.0) -> None:
+def wait_mempool_drained(net: LocalDeployment, address: ChecksumAddress, timeout: float = 60.0) -> None:
     """Until every transaction `address` has sent is mined (the previous run's service may have
     left some in the mempool), so the next measurement starts from a quiet signer."""
     w3, deadline = net.node.w3, time.monotonic() + timeout
@@ -102,7 +102,7 @@ def wait_mempool_drained(net: Testnet, address: ChecksumAddress, timeout: float 
 
 
 def pipelined(
-    net: Testnet, account: LocalAccount, calls: list[ContractFunction], workdir: Path, run: int
+    net: LocalDeployment, account: LocalAccount, calls: list[ContractFunction], workdir: Path, run: int
 ) -> float:
     """The service's transaction manager: submit all, then track until all are confirmed."""
     url = f"sqlite:///{workdir}/txm-bench-{run}.db"
@@ -227,7 +227,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
-def end_to_end(net: Testnet, args: argparse.Namespace, run: int, workdir: Path) -> dict[str, Any]:
+def end_to_end(net: LocalDeployment, args: argparse.Namespace, run: int, workdir: Path) -> dict[str, Any]:
     """One end-to-end run against a fresh service database; returns its latency summary."""
     rng = random.Random(args.seed + run)
     db = f"sqlite:///{workdir}/service-{run}.db"
@@ -276,7 +276,7 @@ def main(argv: list[str] | None = None) -> int:
     runs: list[dict[str, Any]] = []
     try:
         say(f"starting Anvil with {args.providers} providers, 1-second blocks")
-        with testnet(workdir, extra_providers=args.providers - 7, block_time=1) as net:
+        with local_deployment(workdir, extra_providers=args.providers - 7, block_time=1) as net:
             account = devnet_account(SERVICE)
             for run in range(1, args.repeat + 1):
                 say(f"run {run}: sender baseline (send-and-wait), {args.baseline_txs} jails")

@@ -41,7 +41,7 @@ import httpx
 from web3 import Web3
 
 from staking.devnet.accounts import SERVICE, devnet_account
-from staking.devnet.harness import ServiceProcess, Testnet, VerdictSigner, testnet
+from staking.devnet.harness import LocalDeployment, ServiceProcess, VerdictSigner, local_deployment
 from staking.types import EventType, Severity
 
 DETECTORS = 4  # concurrent posting threads
@@ -115,7 +115,7 @@ class Burst:
             th.join()
 
 
-def make_bodies(net: Testnet, rng: random.Random, count: int, label: str) -> list[dict[str, Any]]:
+def make_bodies(net: LocalDeployment, rng: random.Random, count: int, label: str) -> list[dict[str, Any]]:
     signer = VerdictSigner(net, label)
     now = net.now()
     events = list(EventType)
@@ -159,7 +159,7 @@ def signer_transactions(w3: Web3, signer: str, first_block: int) -> list[tuple[A
 
 
 def check(
-    net: Testnet,
+    net: LocalDeployment,
     burst: Burst,
     bodies: list[dict[str, Any]],
     settled: dict[str, dict[str, Any]],
@@ -255,7 +255,7 @@ def run_trial(seed: int, verdicts: int, workroot: Path, max_kills: int = 3) -> T
     rng = random.Random(seed)  # a reproducible fault schedule
     workdir = Path(tempfile.mkdtemp(prefix=f"trial-{seed}-", dir=workroot))
     started = time.monotonic()
-    with testnet(workdir, extra_providers=33) as net:
+    with local_deployment(workdir, extra_providers=33) as net:
         service = ServiceProcess(net, workdir, f"sqlite:///{workdir}/service.db")
         service.upgrade_db()
         first_block = net.node.w3.eth.block_number + 1

@@ -34,7 +34,7 @@ class HarnessError(RuntimeError):
 
 
 @dataclass
-class Testnet:
+class LocalDeployment:
     node: LocalNode
     deployment: Deployment
     deployment_path: Path
@@ -46,7 +46,9 @@ class Testnet:
 
 
 @contextmanager
-def testnet(workdir: Path, extra_providers: int = 0, block_time: int = 1) -> Iterator[Testnet]:
+def local_deployment(
+    workdir: Path, extra_providers: int = 0, block_time: int = 1
+) -> Iterator[LocalDeployment]:
     """Anvil with the devnet deployment, `extra_providers` more staked providers, then interval
     mining every `block_time` seconds (0 keeps automine)."""
     with LocalNode.start("anvil", log_dir=workdir) as node:
@@ -57,7 +59,7 @@ def testnet(workdir: Path, extra_providers: int = 0, block_time: int = 1) -> Ite
         node.set_block_time(block_time)
         path = workdir / "deployment.json"
         deployment.save(path)
-        yield Testnet(
+        yield LocalDeployment(
             node, deployment, path, StakingContract(node.w3, deployment.contracts.SwarmStaking), providers
         )
 
@@ -65,7 +67,7 @@ def testnet(workdir: Path, extra_providers: int = 0, block_time: int = 1) -> Ite
 class VerdictSigner:
     """Signs verdicts as the devnet detector (account #2)."""
 
-    def __init__(self, net: Testnet, label: str) -> None:
+    def __init__(self, net: LocalDeployment, label: str) -> None:
         self.domain = net.staking.domain()
         self.key = devnet_account(DETECTOR).key
         self.label = label
@@ -88,7 +90,7 @@ class VerdictSigner:
 class ServiceProcess:
     """`swarm-staking serve` in a child process, with its own database and log file."""
 
-    net: Testnet
+    net: LocalDeployment
     workdir: Path
     database_url: str
     role: str = "all"
