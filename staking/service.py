@@ -92,7 +92,7 @@ def worker_loop(ctx: Context, stop: threading.Event) -> None:
         )
         txm.reconcile()
         scheduler = start_scheduler(ctx.engine, ctx.staking, txm)
-        notifier = webhook_notifier(ctx.settings)
+        notifier = webhook_notifier(ctx.settings, ctx.engine)
         log.info("worker started", extra={"signer": account.address, "webhooks": len(notifier.urls)})
         try:
             ActionExecutor(ctx.engine, ctx.staking, txm, notify=notifier).run(stop)
@@ -101,14 +101,14 @@ def worker_loop(ctx: Context, stop: threading.Event) -> None:
             notifier.stop()
 
 
-def webhook_notifier(settings: Settings) -> WebhookNotifier:
+def webhook_notifier(settings: Settings, engine: Engine) -> WebhookNotifier:
     urls = [u.strip() for u in settings.webhook_urls.split(",") if u.strip()]
     if urls and settings.webhook_secret is None:
         raise SignerError(
             "SWARM_WEBHOOK_URLS is set but SWARM_WEBHOOK_SECRET is not: webhooks must be signed"
         )
     secret = settings.webhook_secret.get_secret_value().encode() if settings.webhook_secret else b""
-    return WebhookNotifier(urls, secret).start()
+    return WebhookNotifier(engine, urls, secret).start()
 
 
 def _guarded(

@@ -8,10 +8,13 @@ import json
 import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, HTTPServer
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+from sqlalchemy import Engine, select
 
+from staking.db import schema as t
+from staking.db.engine import make_engine
 from staking.notify.webhooks import WebhookNotifier, signature
 
 pytestmark = pytest.mark.integration
@@ -19,14 +22,16 @@ SECRET = b"shared-secret-for-tests"
 
 
 class Receiver:
-    def __init__(self, fail_first: int) -> None:
+    def __init__(self, fail_first: int, delay: float = 0.0) -> None:
         self.fail_first = fail_first
+        self.delay = delay
         self.requests: list[tuple[dict[str, str], bytes]] = []
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers["content-length"]))
+                time.sleep(receiver.delay)
                 receiver.requests.append(({k.lower(): v for k, v in self.headers.items()}, body))
                 self.send_response(500 if len(receiver.requests) <= receiver.fail_first else 204)
                 self.end_headers()
@@ -34,7 +39,7 @@ class Receiver:
             def log_message(self, *args: object) -> None:
                 pass
 
-        self.server = HTTPServer(("127.0.0.1", 0), Handler)
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
@@ -46,6 +51,13 @@ def receiver() -> Iterator[Receiver]:
     r.server.shutdown()
 
 
+@pytest.fixture
+def engine(db_url: str) -> Iterator[Engine]:
+    e = make_engine(db_url)
+    yield e
+    e.dispose()
+
+
 def wait_for(cond: object, timeout: float = 10.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -55,11 +67,20 @@ def wait_for(cond: object, timeout: float = 10.0) -> None:
     raise AssertionError("condition not met in time")
 
 
-def test_a_failing_receiver_gets_the_same_signed_delivery_until_it_accepts(receiver: Receiver) -> None:
-    notifier = WebhookNotifier([receiver.url], SECRET, backoff=0.05).start()
+def outbox(engine: Engine) -> list[dict[str, object]]:
+    with engine.connect() as conn:
+        return [
+            dict(r) for r in conn.execute(select(t.webhook_outbox).order_by(t.webhook_outbox.c.id)).mappings()
+        ]
+
+
+def test_a_failing_receiver_gets_the_same_signed_delivery_until_it_accepts(
+    receiver: Receiver, engine: Engine
+) -> None:
+    notifier = WebhookNotifier(engine, [receiver.url], SECRET, backoff=0.05).start()
     try:
         notifier("isolation", {"verdict_id": "0xab", "provider": "0xcd"})
-        wait_for(lambda: notifier.delivered == 1)
+        wait_for(lambda: [r["state"] for r in outbox(engine)] == ["delivered"])
     finally:
         notifier.stop()
     assert len(receiver.requests) == 3  # two 500s, then accepted
@@ -71,26 +92,64 @@ def test_a_failing_receiver_gets_the_same_signed_delivery_until_it_accepts(recei
     assert headers["x-swarm-event"] == "isolation"
     event = json.loads(body)
     assert event["type"] == "isolation" and event["data"]["verdict_id"] == "0xab"
+    assert outbox(engine)[0]["attempts"] == 3
 
 
-def test_a_receiver_that_never_accepts_is_given_up_after_the_attempt_limit(receiver: Receiver) -> None:
+def test_a_receiver_that_never_accepts_is_given_up_after_the_attempt_limit(
+    receiver: Receiver, engine: Engine
+) -> None:
     receiver.fail_first = 10**6
-    notifier = WebhookNotifier([receiver.url], SECRET, max_attempts=3, backoff=0.01).start()
+    notifier = WebhookNotifier(engine, [receiver.url], SECRET, max_attempts=3, backoff=0.01).start()
     try:
         notifier("failure", {"verdict_id": "0x01", "action": "jail", "error": "VerdictExpired"})
-        wait_for(lambda: len(receiver.requests) == 3)
+        wait_for(lambda: [r["state"] for r in outbox(engine)] == ["failed"])
         time.sleep(0.1)
     finally:
         notifier.stop()
-    assert len(receiver.requests) == 3 and notifier.delivered == 0
+    assert len(receiver.requests) == 3
+    assert outbox(engine)[0]["last_error"] == "HTTP 500"
+
+
+def test_events_survive_a_restart_and_are_delivered_by_the_next_process(
+    receiver: Receiver, engine: Engine
+) -> None:
+    receiver.fail_first = 0
+    first = WebhookNotifier(engine, [receiver.url], SECRET)  # never started: a process that died
+    first("decision", {"verdict_id": "0x02", "status": "done"})
+    first.flush()  # what the background thread does within 0.2 s of the event
+    assert receiver.requests == []
+    second = WebhookNotifier(engine, [receiver.url], SECRET).start()
+    try:
+        wait_for(lambda: len(receiver.requests) == 1)
+    finally:
+        second.stop()
+    assert json.loads(receiver.requests[0][1])["data"]["verdict_id"] == "0x02"
+
+
+def test_a_receiver_that_times_out_does_not_hold_back_another(engine: Engine) -> None:
+    slow = Receiver(fail_first=0, delay=2.0)
+    fast = Receiver(fail_first=0)
+    notifier = WebhookNotifier(engine, [slow.url, fast.url], SECRET, timeout=0.3, backoff=30).start()
+    try:
+        for i in range(5):
+            notifier("warn", {"verdict_id": f"0x{i:02x}"})
+        wait_for(lambda: len(fast.requests) == 5, timeout=8)
+    finally:
+        notifier.stop(drain_seconds=1)
+        slow.server.shutdown()
+        fast.server.shutdown()
+    slow_rows = [r for r in outbox(engine) if r["url"] == slow.url]
+    assert all(
+        r["state"] == "pending" and r["last_error"] == "ReadTimeout" for r in slow_rows if r["attempts"]
+    )
 
 
 @pytest.mark.unit
 def test_the_signature_changes_with_any_byte_and_queueing_never_blocks() -> None:
     assert signature(SECRET, b"{}") != signature(SECRET, b"{ }")
     assert signature(SECRET, b"{}") != signature(b"other", b"{}")
-    full = WebhookNotifier(["http://127.0.0.1:9/never-started"], SECRET, queue_size=1)
+    full = WebhookNotifier(None, ["http://127.0.0.1:9/never-started"], SECRET, buffer_limit=1)  # type: ignore[arg-type]
     full("warn", {})
     started = time.monotonic()
-    full("warn", {})  # queue full: dropped, not blocking
+    full("warn", {})  # buffer full: dropped, not blocking
     assert time.monotonic() - started < 0.1 and full.dropped == 1

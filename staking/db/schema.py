@@ -268,3 +268,22 @@ job_runs = Table(
     Column("last_status", String(16)),  # ok|failed
     Column("last_result", Text),  # what the run did, or the error of a failed run
 )
+
+# Webhook deliveries, one row per (event, receiver URL), kept until the receiver accepts or the
+# attempts run out; a restart resumes them, and a dead receiver's backoff never delays another's.
+webhook_outbox = Table(
+    "webhook_outbox",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("delivery", String(32), nullable=False),  # X-Swarm-Delivery, stable across retries
+    Column("url", Text, nullable=False),
+    Column("kind", String(40), nullable=False),
+    Column("body", Text, nullable=False),  # the exact JSON that is signed and sent
+    Column("state", String(16), nullable=False),  # pending|delivered|failed
+    Column("attempts", Integer, nullable=False),
+    Column("next_attempt_ms", BigInteger, nullable=False),
+    Column("last_error", Text),
+    Column("created_ms", BigInteger, nullable=False),
+    Column("delivered_ms", BigInteger),
+    Index("ix_webhook_outbox_due", "state", "next_attempt_ms"),
+)
