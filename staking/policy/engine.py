@@ -13,6 +13,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from staking.rewards.eligibility import RewardRules
 from staking.types import EventType, RecoveryPath, Severity
 
 Level = Literal["none", "warning", "penalty", "severe"]
@@ -63,6 +64,7 @@ class Policy(_Strict):
     caps: Caps
     levels: dict[Literal["warning", "penalty", "severe"], LevelRule]
     event_types: dict[str, EventRule]
+    rewards: RewardRules = Field(default_factory=RewardRules)
 
     @model_validator(mode="after")
     def _complete(self) -> Policy:
