@@ -79,7 +79,7 @@ class PerformanceBatch:
         """What identifies the batch's content (its id aside), for replay/conflict answers."""
         rows = [
             [
-                r.provider,
+                to_checksum_address(r.provider),
                 r.report.uptime_bps,
                 r.report.response_ms_p50,
                 r.report.error_rate_bps,
