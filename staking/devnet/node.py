@@ -10,6 +10,7 @@ import os
 import signal
 import socket
 import subprocess
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -127,17 +128,29 @@ class LocalNode:
 
 
 def _terminate(process: subprocess.Popen[bytes]) -> None:
-    """SIGINT, then SIGTERM, then SIGKILL, each with a wait (to the whole process group:
-    `hardhat` is a shell-less Node launcher that may have children)."""
+    """SIGINT, then SIGTERM, then SIGKILL, each with a wait, to the whole process group: the npm
+    `anvil` and `hardhat` commands are launchers whose child is the node itself, and a busy child
+    can outlive its launcher. The group is gone when this returns."""
     for sig, wait in ((signal.SIGINT, 5.0), (signal.SIGTERM, 5.0), (signal.SIGKILL, 5.0)):
-        if process.poll() is not None:
-            return
+        process.poll()  # reap the launcher: a zombie still counts as a member of the group
+        if not _group_alive(process.pid):
+            break
         try:
             os.killpg(process.pid, sig)
         except ProcessLookupError:
-            return
-        try:
-            process.wait(timeout=wait)
-            return
-        except subprocess.TimeoutExpired:
-            continue
+            break
+        deadline = time.monotonic() + wait
+        while time.monotonic() < deadline and (process.poll() is None or _group_alive(process.pid)):
+            time.sleep(0.05)
+    if process.poll() is None:
+        process.wait(timeout=5)
+
+
+def _group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
