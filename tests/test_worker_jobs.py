@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 import pytest
+from sqlalchemy import select
 
 from indexer.runner import Indexer
+from staking.db import schema as t
 from staking.db.engine import make_engine
 from staking.devnet.accounts import devnet_account
+from staking.intake.service import IntakeService
+from staking.policy import load_policy
 from staking.txmanager.manager import TxConfig, TxManager
+from staking.types import EventType
+from staking.verdict import to_wire
+from staking.worker.executor import ActionExecutor
 from staking.worker.jobs import execute_matured_slashes
 from tests.chain_helpers import Chain
 
@@ -35,3 +42,39 @@ def test_matured_slashes_are_executed_once_and_vetoed_or_immature_ones_never(
     assert s.slash_state(vetoed[0].id) == 2 and s.slash_state(young[0].id) == 1
     # Running again before the indexer saw the execution submits nothing new (one intent per slash).
     assert execute_matured_slashes(engine, s, txm) == 0
+
+
+def test_a_verdict_ahead_of_the_chain_clock_waits_for_it_instead_of_failing(
+    db_url: str, chain: Chain
+) -> None:
+    """A detector's clock runs ahead of the latest block's timestamp by up to a block interval:
+    the contract says VerdictFromFuture until the next block, which must not fail the action."""
+    engine = make_engine(db_url)
+    Indexer(engine, chain.w3, chain.deployment).run(exit_at_head=True)
+    s = chain.staking
+    intake = IntakeService(
+        engine,
+        s.domain(),
+        lambda a: True,
+        load_policy(),
+        max_age=s.max_verdict_age(),
+        clock=lambda: float(chain.now() + 20),
+    )
+    v, sig = chain.signed(
+        chain.providers[0], event_type=EventType.SECURITY_BREACH, detected_at=chain.now() + 15
+    )
+    status, body = intake.submit(to_wire(v, sig))
+    assert status == 202, body
+    txm = TxManager(engine, chain.w3, devnet_account(1), TxConfig(), error_name=s.error_name)
+    txm.reconcile()
+    executor = ActionExecutor(engine, s, txm)
+    executor.step()
+    with engine.connect() as conn:
+        states = {r.kind: r.state for r in conn.execute(select(t.actions.c.kind, t.actions.c.state))}
+    assert states["jail"] == "pending", states
+    chain.advance(30)
+    for _ in range(3):
+        executor.step()
+    with engine.connect() as conn:
+        states = {r.kind: r.state for r in conn.execute(select(t.actions.c.kind, t.actions.c.state))}
+    assert states["jail"] == "confirmed" and s.is_jailed(chain.providers[0]), states

@@ -42,6 +42,10 @@ DB_ONLY = {
 }
 # A simulated revert that means "the effect is already there" settles the action.
 ALREADY_DONE = {"jail": {"VerdictAlreadyUsed"}, "propose_slash": {"SlashAlreadyExists"}}
+# A simulated revert that will pass later: the chain's clock has not reached the verdict's
+# detection time yet (a block's timestamp trails the wall clock by up to a block interval), or the
+# contract is paused for an emergency. The action stays pending and is simulated again next step.
+NOT_YET = {"VerdictFromFuture", "EnforcedPause"}
 NOT_APPLICABLE = {
     "jail": {"ProviderIsTombstoned"},
     "begin_recovery": {"RecoveryOpen", "ProviderIsTombstoned"},
@@ -157,6 +161,11 @@ class ActionExecutor:
     def _settle_submission(self, row: Any, result: int | Exception, recorded: bool) -> int:
         kind, vid, aid = row["kind"], row["verdict_id"], row["id"]
         if isinstance(result, SimulationReverted):
+            if result.error in NOT_YET:
+                log.info(
+                    "action not possible yet; will retry", extra={"verdict": vid, "reason": result.error}
+                )
+                return 0
             if result.error in ALREADY_DONE.get(kind, ()):
                 self._set_action(
                     aid, state="confirmed", confirmed_ms=now_ms(), note=f"already on chain ({result.error})"
