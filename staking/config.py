@@ -26,6 +26,9 @@ class Settings(BaseSettings):
     confirmations: int = 0  # blocks behind head the indexer stays (0 on the devnet)
     indexer_initial_span: int = 2_000  # blocks per eth_getLogs page at start (adapts)
     indexer_max_span: int = 50_000
+    # GET /readyz fails when the indexer is more than this many blocks (beyond `confirmations`)
+    # behind the chain head.
+    max_indexer_lag_blocks: int = 20
     log_level: str = "INFO"
     log_json: bool | None = None  # default: JSON when stderr is not a terminal
 

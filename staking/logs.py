@@ -1,4 +1,9 @@
-"""Logging: JSON lines when not on a terminal (for collectors), readable lines on a terminal."""
+"""Logging: JSON lines when not on a terminal (for collectors), readable lines on a terminal.
+
+Every line written while the API handles a request carries its `request_id` (the caller's
+`X-Request-ID` or one the API made): the API sets `request_id` (a contextvar, which follows the
+request into the thread pool) and `RequestIdFilter` on the handler copies it into each record.
+"""
 
 from __future__ import annotations
 
@@ -6,9 +11,22 @@ import json
 import logging
 import sys
 import time
+from contextvars import ContextVar
 from typing import Any
 
 _STANDARD = set(logging.makeLogRecord({}).__dict__) | {"message", "asctime"}
+
+request_id: ContextVar[str | None] = ContextVar("request_id", default=None)
+
+
+class RequestIdFilter(logging.Filter):
+    """Adds `request_id` to records logged while a request is handled (never drops a record)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        rid = request_id.get()
+        if rid is not None and not hasattr(record, "request_id"):
+            record.request_id = rid
+        return True
 
 
 class JsonFormatter(logging.Formatter):
@@ -40,6 +58,7 @@ def configure_logging(level: str = "INFO", json_lines: bool | None = None) -> No
     use_json = (not sys.stderr.isatty()) if json_lines is None else json_lines
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter() if use_json else TextFormatter())
+    handler.addFilter(RequestIdFilter())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())

@@ -4,6 +4,9 @@ The service runs as several processes (API replicas, worker, indexer), so nothin
 process memory: the worker records every scheduled job run in `job_runs`, and the rest is counted
 from the service's own tables. Any API process therefore answers for the whole service.
 
+The exception is the API's own request latency (`swarm_http_request_duration_seconds`), which is
+per process by nature: Prometheus scrapes every replica and sums the histograms.
+
 The collector is registered on a fresh `CollectorRegistry` per app, never on the global one.
 """
 
@@ -12,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client import CollectorRegistry, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 from prometheus_client.metrics_core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
@@ -27,6 +30,8 @@ CONTENT_TYPE = CONTENT_TYPE_PLAIN_0_0_4  # text/plain; version=0.0.4; charset=ut
 # Known label values are always exposed (0 when absent), so alerts and rates see every series.
 VERDICT_STATUSES = ("received", "executing", "done", "rejected", "failed")
 INTENT_STATES = (PLANNED, SENT, MINED, VOIDING, CONFIRMED, FAILED)
+# Request latency buckets (seconds): provider lookups are expected well under 50 ms.
+LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
 
 # Row counts by label: (metric, help, grouped columns = labels, label values always exposed).
@@ -100,6 +105,13 @@ class ServiceCollector(Collector):
         ):
             if meta.get(key, "").isdigit():
                 yield GaugeMetricFamily(name, doc, value=int(meta[key]))
+        head, indexed = meta.get("head_block", ""), meta.get("checkpoint_block", "")
+        if head.isdigit() and indexed.isdigit():
+            yield GaugeMetricFamily(
+                "swarm_indexer_lag_blocks",
+                "Blocks between the chain head the indexer last saw and its checkpoint",
+                value=max(0, int(head) - int(indexed)),
+            )
 
 
 def _counts(conn: Connection, *columns: Column[Any]) -> dict[tuple[str, ...], int]:
@@ -124,6 +136,18 @@ def metrics_registry(engine: Engine) -> CollectorRegistry:
     registry = CollectorRegistry(auto_describe=False)
     registry.register(ServiceCollector(engine))
     return registry
+
+
+def request_latency(registry: CollectorRegistry) -> Histogram:
+    """`swarm_http_request_duration_seconds{method, route, status}` on `registry`; `route` is the
+    route template (`/v1/providers/{address}`), so label values stay few."""
+    return Histogram(
+        "swarm_http_request_duration_seconds",
+        "HTTP request latency by route template and status, in this API process",
+        ["method", "route", "status"],
+        buckets=LATENCY_BUCKETS,
+        registry=registry,
+    )
 
 
 def render(registry: CollectorRegistry) -> bytes:

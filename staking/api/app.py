@@ -1,32 +1,50 @@
-"""The HTTP API (SPEC section 4). Verdict intake and investigations live here; other routers plug in
-through `create_app(..., routers=[...])`.
+"""The HTTP API (SPEC section 4). Verdict intake, investigations and operations (`/healthz`,
+`/readyz`, `/metrics`) live here, the provider endpoints in `staking.api.providers`; other routers
+plug in through `create_app(..., routers=[...])`.
 
-Every error is `application/problem+json` (see `staking.api.problems`).
+Every error is `application/problem+json` (see `staking.api.problems`). Every response carries an
+`X-Request-ID` (the caller's, or one made here) that is also in every log line of the request, and
+every request is timed into `swarm_http_request_duration_seconds`.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+import logging
+import math
+import re
+import threading
+import time
+import uuid
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
+import requests
 from fastapi import APIRouter, FastAPI, Path, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response
+from prometheus_client import Histogram
 from pydantic import BaseModel, Field
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
+from starlette.datastructures import MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 import staking
 from staking.api.problems import (
     PROBLEM_TYPES,
+    Problem,
     ProblemException,
     install_problem_handlers,
+    problem,
     problem_openapi,
     problem_response,
     problem_responses,
 )
+from staking.api.providers import EventTypeName, SeverityName, providers_router
+from staking.db import schema as t
 from staking.intake.service import IntakeService
-from staking.metrics import CONTENT_TYPE, metrics_registry, render
+from staking.logs import request_id
+from staking.metrics import CONTENT_TYPE, metrics_registry, render, request_latency
 
 if TYPE_CHECKING:
     from staking.config import Settings
@@ -40,16 +58,6 @@ EXAMPLE_PROVIDER = "0x90F79bf6EB2c4f870365E785982E1f101E93b906"
 
 # ------------------------------------------------------------------------------------------ models
 # The response models document the wire format; the service builds plain dicts of the same shape.
-
-EventTypeName = Literal[
-    "security_breach",
-    "policy_violation",
-    "suspicious_activity",
-    "system_attack",
-    "performance_violation",
-    "operational_failure",
-]
-SeverityName = Literal["low", "medium", "high", "critical"]
 
 
 class VerdictSubmission(BaseModel):
@@ -154,6 +162,14 @@ class InvestigationPage(BaseModel):
 class Health(BaseModel):
     status: Literal["ok"]
     version: str
+
+
+class Readiness(BaseModel):
+    status: Literal["ready"]
+    checks: dict[str, dict[str, Any]] = Field(
+        description="database, chain and indexer: each with `status` (ok, failed, skipped, unknown) "
+        "and what was measured"
+    )
 
 
 EXAMPLE_RESOURCE: dict[str, Any] = {
@@ -338,14 +354,182 @@ def intake_router(intake: IntakeService) -> APIRouter:
     return router
 
 
+# ------------------------------------------------------------------------------------ operations
+access_log = logging.getLogger("staking.api.access")
+REQUEST_ID = re.compile(r"^[A-Za-z0-9._:/+=@-]{1,128}$")  # anything else is replaced, not logged
+QUIET_ROUTES = frozenset({"/healthz", "/readyz", "/metrics"})  # probes and scrapes log at DEBUG
+
+
+class RequestContext:
+    """ASGI middleware: the request id (the caller's `X-Request-ID` if it is a sane token, else a
+    new one) in the `request_id` contextvar for the log lines of the request and in the response
+    header; the request's latency into `latency` by route template; one access log line."""
+
+    def __init__(self, app: ASGIApp, latency: Histogram) -> None:
+        self.app = app
+        self.latency = latency
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        given = next((v.decode("latin-1") for k, v in scope["headers"] if k == b"x-request-id"), "")
+        rid = given if REQUEST_ID.match(given) else uuid.uuid4().hex
+        # Not reset afterwards: each request runs in its own task (its own context), and the 500
+        # handler, which runs after this middleware has unwound, must still see the id.
+        request_id.set(rid)
+        started = time.perf_counter()
+        status = 500  # unless a response starts: an exception escaped to the 500 handler
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                MutableHeaders(scope=message)["X-Request-ID"] = rid
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            elapsed = time.perf_counter() - started
+            route = getattr(scope.get("route"), "path", None) or "unmatched"
+            self.latency.labels(scope["method"], route, str(status)).observe(elapsed)
+            access_log.log(
+                logging.DEBUG if route in QUIET_ROUTES else logging.INFO,
+                "request",
+                extra={
+                    "method": scope["method"],
+                    "path": scope["path"],
+                    "route": route,
+                    "status": status,
+                    "duration_ms": round(elapsed * 1000, 2),
+                },
+            )
+
+
+class ChainUnavailable(RuntimeError):
+    pass
+
+
+class ChainProbe:
+    """The chain head for readiness: one cheap `fetch` (eth_blockNumber) at most every `ttl`
+    seconds — failures are remembered as long — so probes and scrapes never pile up RPCs."""
+
+    def __init__(self, fetch: Callable[[], int], ttl: float = 1.0) -> None:
+        self.fetch, self.ttl = fetch, ttl
+        self._lock = threading.Lock()
+        self._checked = -math.inf
+        self._head: int | None = None
+        self._head_at = -math.inf
+        self._error: str | None = None
+
+    def head(self) -> int:
+        """The chain head; ChainUnavailable (with the reason) when the node does not answer."""
+        with self._lock:
+            if time.monotonic() - self._checked >= self.ttl:
+                try:
+                    self._head, self._error = self.fetch(), None
+                    self._head_at = time.monotonic()
+                except requests.RequestException as exc:  # its text may carry the URL (and a key)
+                    self._error = type(exc).__name__
+                except Exception as exc:
+                    self._error = f"{type(exc).__name__}: {exc}"[:300]
+                self._checked = time.monotonic()
+            if self._error is not None:
+                raise ChainUnavailable(self._error)
+            assert self._head is not None
+            return self._head
+
+    def recent(self, max_age: float = 5.0) -> int | None:
+        """The head seen in the last `max_age` seconds, without asking the node (None if none)."""
+        fresh = time.monotonic() - self._head_at <= max_age
+        return self._head if fresh and self._error is None else None
+
+
+def rpc_head(rpc_url: str, timeout: float = 2.0) -> Callable[[], int]:
+    """`eth_blockNumber` against `rpc_url` with a short timeout (a readiness check must not hang)."""
+    session = requests.Session()
+
+    def fetch() -> int:
+        body: dict[str, Any] = {"jsonrpc": "2.0", "id": 1, "method": "eth_blockNumber", "params": []}
+        response = session.post(rpc_url, json=body, timeout=timeout)
+        response.raise_for_status()
+        answer = response.json()
+        if "error" in answer:
+            raise RuntimeError(f"eth_blockNumber: {answer['error']}")
+        return int(answer["result"], 16)
+
+    return fetch
+
+
+def readiness(
+    engine: Engine, chain: ChainProbe | None, max_lag: int, confirmations: int
+) -> tuple[dict[str, dict[str, Any]], list[str]]:
+    """(checks, failures) for `/readyz`: the database answers, the chain answers, and the indexer
+    is at most `max_lag` blocks (beyond the `confirmations` it keeps back on purpose) behind."""
+    checks: dict[str, dict[str, Any]] = {}
+    failures: list[str] = []
+    meta: dict[str, str] | None = None
+    try:
+        with engine.connect() as conn:
+            keys = ("checkpoint_block", "head_block")
+            meta = {r.key: r.value for r in conn.execute(select(t.meta).where(t.meta.c.key.in_(keys)))}
+        checks["database"] = {"status": "ok"}
+    except Exception as exc:
+        checks["database"] = {"status": "failed", "error": type(exc).__name__}
+        failures.append(f"database unreachable ({type(exc).__name__})")
+
+    head: int | None = None
+    if chain is None:
+        checks["chain"] = {"status": "skipped", "detail": "no chain configured for this app"}
+    else:
+        try:
+            head = chain.head()
+            checks["chain"] = {"status": "ok", "head": head}
+        except ChainUnavailable as exc:
+            checks["chain"] = {"status": "failed", "error": str(exc)}
+            failures.append(f"chain unreachable ({exc})")
+
+    limit = max_lag + confirmations
+    indexer: dict[str, Any] = {"max_lag_blocks": limit}
+    checkpoint = meta.get("checkpoint_block") if meta is not None else None
+    if meta is None:
+        indexer["status"] = "unknown"
+    elif checkpoint is None:
+        indexer["status"] = "failed"
+        failures.append("the indexer has not indexed any block yet")
+    else:
+        if head is None and chain is None and meta.get("head_block"):
+            head = int(meta["head_block"])  # no chain to ask: the head the indexer last saw
+        indexer["checkpoint"] = int(checkpoint)
+        if head is None:
+            indexer["status"] = "unknown"
+        else:
+            lag = max(0, head - int(checkpoint))
+            indexer["lag_blocks"] = lag
+            indexer["status"] = "ok" if lag <= limit else "failed"
+            if lag > limit:
+                failures.append(f"indexer lag {lag} blocks exceeds the limit of {limit}")
+    checks["indexer"] = indexer
+    return checks, failures
+
+
 def create_app(
     engine: Engine,
     intake: IntakeService,
     *,
     routers: Sequence[APIRouter] = (),
     title: str = "Swarm staking & slashing service",
+    chain: ChainProbe | None = None,
+    max_indexer_lag_blocks: int = 20,
+    confirmations: int = 0,
+    clock: Callable[[], float] = time.time,
 ) -> FastAPI:
-    """The API over `engine`, with verdict intake through `intake`; `routers` add more endpoints."""
+    """The API over `engine`, with verdict intake through `intake`; `routers` add more endpoints.
+
+    `chain` answers the chain head for `/readyz` (no chain: that check is skipped);
+    `max_indexer_lag_blocks` (+ `confirmations`) is the lag `/readyz` tolerates; `clock` (unix
+    seconds) is the time provider documents are evaluated at."""
     app = FastAPI(
         title=title,
         version=staking.__version__,
@@ -364,6 +548,27 @@ def create_app(
         return {"status": "ok", "version": staking.__version__}
 
     metrics = metrics_registry(engine)
+    app.add_middleware(RequestContext, latency=request_latency(metrics))
+
+    @app.get(
+        "/readyz",
+        response_model=Readiness,
+        tags=["operations"],
+        summary="Ready to serve: database and chain reachable, indexer lag under the limit",
+        responses={
+            503: {
+                "model": Problem,
+                "description": "Not ready: `detail` names every failing check, `checks` has them all",
+            }
+        },
+    )
+    def readyz() -> Any:
+        checks, failures = readiness(engine, chain, max_indexer_lag_blocks, confirmations)
+        if failures:
+            return problem(
+                503, "not-ready", "; ".join(failures), {"Retry-After": str(RETRY_AFTER_S)}, checks=checks
+            )
+        return {"status": "ready", "checks": checks}
 
     @app.get(
         "/metrics",
@@ -388,6 +593,8 @@ def create_app(
         return {"type": f"/problems/{slug}", "status": status, "title": title, "description": description}
 
     app.include_router(intake_router(intake))
+    head = chain.recent if chain is not None else (lambda: None)
+    app.include_router(providers_router(engine, intake.policy, clock, head))
     for router in routers:
         app.include_router(router)
     problem_openapi(app)
@@ -442,4 +649,11 @@ def app_from_settings(settings: Settings) -> FastAPI:
         policy=load_policy(getattr(settings, "policy_file", None)),
         max_age=contract.max_verdict_age(),
     )
-    return create_app(engine, intake)
+    rpc_url = settings.rpc_url or deployment.rpc_url
+    return create_app(
+        engine,
+        intake,
+        chain=ChainProbe(rpc_head(rpc_url)),
+        max_indexer_lag_blocks=settings.max_indexer_lag_blocks,
+        confirmations=settings.confirmations,
+    )

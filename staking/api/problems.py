@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from staking.intake.service import PROBLEM_BASE
+from staking.logs import request_id
 
 log = logging.getLogger("staking.api")
 
@@ -67,6 +68,13 @@ PROBLEM_TYPES: dict[str, tuple[int, str, str]] = {
         413,
         "Request body too large",
         "The request body exceeds the limit given in `detail`.",
+    ),
+    "not-ready": (
+        503,
+        "Service not ready",
+        "A dependency of the service is failing: `detail` names each (database unreachable, chain "
+        "unreachable, indexer lag above the limit) and `checks` gives every check's result. Load "
+        "balancers should route elsewhere until GET /readyz answers 200; retry after Retry-After.",
     ),
 }
 
@@ -191,8 +199,14 @@ def install_problem_handlers(app: FastAPI) -> None:
         return problem(422, "invalid-request", detail, errors=errors)
 
     async def on_crash(request: Request, exc: Exception) -> JSONResponse:
+        # Runs outside the request middleware (Starlette's outermost layer), so it adds the request
+        # id itself: the operator finds the logged traceback by it.
         log.exception("unhandled error", extra={"method": request.method, "path": request.url.path})
-        return problem(500, None, "the service failed to handle this request; it has been logged")
+        rid = request_id.get()
+        detail = "the service failed to handle this request; it has been logged"
+        if rid is None:
+            return problem(500, None, detail)
+        return problem(500, None, detail, {"X-Request-ID": rid}, request_id=rid)
 
     app.add_exception_handler(ProblemException, on_problem)
     app.add_exception_handler(StarletteHTTPException, on_http)

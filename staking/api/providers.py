@@ -1,0 +1,304 @@
+"""Provider-facing endpoints (SPEC section 4): where a provider stands, the provider list, a
+provider's slashes and indexed history, and all slashes by state.
+
+Everything is read from the SQL projection (`staking.standing`) on one consistent snapshot per
+request; no endpoint here talks to the chain. Errors are problem+json (`staking.api.problems`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Path, Query
+from pydantic import BaseModel, Field
+from sqlalchemy import Connection, Engine
+
+from staking.api.problems import ProblemException, problem_responses
+from staking.policy import Policy
+from staking.standing import (
+    InvalidAddress,
+    list_providers,
+    list_slashes,
+    normalize_address,
+    provider_events,
+    provider_standing,
+    snapshot,
+)
+
+EXAMPLE_ADDRESS = "0x90F79bf6EB2c4f870365E785982E1f101E93b906"
+ADDRESS_PATTERN = r"^0x[0-9a-fA-F]{40}$"
+AMOUNT = "Decimal string of token base units (18 decimals)"
+
+StatusName = Literal[
+    "unregistered", "active", "jailed", "in_recovery", "probation", "unbonding", "exited", "tombstoned"
+]
+ClassName = Literal["hardware_provider", "network_operator", "platform_user"]
+EventTypeName = Literal[
+    "security_breach",
+    "policy_violation",
+    "suspicious_activity",
+    "system_attack",
+    "performance_violation",
+    "operational_failure",
+]
+SeverityName = Literal["low", "medium", "high", "critical"]
+PathName = Literal["service_improvement", "security_review", "compliance_verification"]
+StageName = Literal["detection", "response", "recovery", "restoration"]
+SlashStateName = Literal["pending", "executed", "vetoed"]
+
+
+# ------------------------------------------------------------------------------------------ models
+
+
+class Stake(BaseModel):
+    active: str = Field(description=f"Bonded stake (stakeOf). {AMOUNT}")
+    unbonding: str = Field(description=f"Unbonding bucket, still slashable (unbondingOf). {AMOUNT}")
+    withdrawable: str = Field(
+        description="What withdraw() would pay now (withdrawableOf): 0 while a slash is pending or "
+        "before the unbonding bucket matures"
+    )
+    min_required: str | None = Field(
+        description="minStakeOf: the class's base minimum + per-GPU minimum x declared GPUs "
+        "(null only before the class parameters are indexed)"
+    )
+    meets_minimum: bool | None
+    unbonding_end: int | None = Field(description="Unix time the unbonding bucket matures")
+
+
+class Jail(BaseModel):
+    until: int | None = Field(description="Unix time the jail ends; null: until recovery")
+    reason: str
+    verdict_id: str | None = Field(description="The verdict that jailed the provider")
+    event_type: EventTypeName | None
+    since: int | None = Field(description="Unix time of the (latest) Jailed event")
+
+
+class Recovery(BaseModel):
+    path: PathName | None = Field(
+        description="The recovery path open on chain; for a timed jail the path the policy "
+        "recommends for the jailing verdict (guidance only)"
+    )
+    stage: StageName | None = Field(description="The on-chain stage; null when no path is open on chain")
+    next_step: str = Field(description="What happens next and who acts")
+
+
+class Probation(BaseModel):
+    reinstated_at: int
+    until_epoch: int = Field(description="First epoch with full reward weight again")
+
+
+class Slash(BaseModel):
+    id: str = Field(description="The slash id on chain = the verdict id")
+    provider: str
+    state: SlashStateName
+    bps: int
+    amount: str = Field(description=f"Proposed amount; the executed amount once executed. {AMOUNT}")
+    from_active: str | None
+    from_unbonding: str | None
+    event_type: EventTypeName
+    severity: SeverityName
+    evidence_hash: str
+    proposed_at: int
+    executable_at: int = Field(description="End of the veto window: executeSlash() is possible from then")
+    proposed_block: int
+    proposed_tx: str
+    resolved_block: int | None
+    resolved_tx: str | None = Field(description="The veto or execution transaction")
+    veto_reason: str | None
+    vetoer: str | None
+    verdict_id: str
+    verdict_status: Literal["received", "executing", "done", "rejected", "failed"] | None = Field(
+        description="Status of the verdict in this service (null: it did not come through this intake)"
+    )
+    verdict: str | None = Field(description="Link to the verdict resource, when this service has it")
+
+
+class Strikes(BaseModel):
+    in_window: int = Field(description="Decided offences detected within the policy's rolling window")
+    level: Literal["none", "warning", "penalty", "severe"] = Field(
+        description="Level of the most recent of them (the next offence is number in_window + 1 of "
+        "its event type's ladder)"
+    )
+    window_days: int
+    last_detected_at: int | None
+
+
+class Rewards(BaseModel):
+    epoch: int | None = Field(description="The current reward epoch")
+    eligible: bool
+    reasons: list[
+        Literal[
+            "unregistered",
+            "exited",
+            "unbonding",
+            "tombstoned",
+            "jailed",
+            "in_recovery",
+            "pending_slash",
+            "below_minimum_stake",
+            "probation",
+        ]
+    ] = Field(description="Why not eligible; `probation` (still eligible) reduces the weight")
+    weight: str | None = Field(description="null: weights are computed by the rewards job, not yet here")
+
+
+class AsOf(BaseModel):
+    block: int | None = Field(description="The indexer's checkpoint this answer reflects")
+    block_hash: str | None
+    timestamp: int | None
+    lag_blocks: int | None = Field(description="Chain head minus the checkpoint (null: head unknown)")
+
+
+class ProviderStanding(BaseModel):
+    address: str
+    class_: ClassName | None = Field(alias="class")
+    gpus: int
+    metadata_uri: str | None
+    status: StatusName
+    status_reason: str
+    stake: Stake
+    jail: Jail | None
+    recovery: Recovery | None
+    probation: Probation | None
+    pending_slashes: list[Slash]
+    slashes: list[Slash] = Field(description="Executed and vetoed slashes, newest first")
+    strikes: Strikes
+    rewards: Rewards
+    as_of: AsOf
+
+    model_config = {"populate_by_name": True}
+
+
+class ProviderSummary(BaseModel):
+    address: str
+    class_: ClassName = Field(alias="class")
+    gpus: int
+    status: StatusName
+    status_reason: str
+    stake: Stake
+    jailed_until: int | None
+    pending_slashes: int
+    link: str
+
+    model_config = {"populate_by_name": True}
+
+
+class ProviderPage(BaseModel):
+    items: list[ProviderSummary]
+    next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null on the last")
+    as_of: AsOf
+
+
+class SlashPage(BaseModel):
+    items: list[Slash]
+    next_cursor: str | None
+    as_of: AsOf
+
+
+class ProviderEvent(BaseModel):
+    block: int
+    log_index: int
+    block_hash: str
+    tx_hash: str
+    time: int
+    name: str = Field(description="SwarmStaking event name")
+    args: dict[str, Any] = Field(description="Event arguments; amounts as decimal strings")
+
+
+class EventPage(BaseModel):
+    items: list[ProviderEvent]
+    next_cursor: str | None
+    as_of: AsOf
+
+
+# ------------------------------------------------------------------------------------------ router
+
+AddressParam = Annotated[
+    str,
+    Path(
+        pattern=ADDRESS_PATTERN,
+        description="Lower-case or EIP-55 checksummed address",
+        examples=[EXAMPLE_ADDRESS],
+    ),
+]
+Limit = Annotated[int, Query(ge=1, le=200)]
+Cursor = Annotated[str | None, Query(max_length=300, description="`next_cursor` of the previous page")]
+SlashStateParam = Annotated[SlashStateName | None, Query()]
+
+
+def _invalid(field: str, where: str, exc: ValueError) -> ProblemException:
+    error = {"field": field, "in": where, "message": str(exc)}
+    return ProblemException(422, "invalid-request", f"{field}: {exc}", errors=[error])
+
+
+def _address(value: str) -> str:
+    try:
+        return normalize_address(value)
+    except InvalidAddress as exc:
+        raise _invalid("address", "path", exc) from None
+
+
+def providers_router(
+    engine: Engine,
+    policy: Policy,
+    clock: Callable[[], float],
+    head: Callable[[], int | None] = lambda: None,
+) -> APIRouter:
+    """The provider endpoints over `engine`. `clock`: unix seconds; `head`: a chain head known
+    without a request to the node (None: the head the indexer stored with its last batch)."""
+    router = APIRouter(tags=["providers"])
+
+    def read(query: Callable[[Connection], dict[str, Any]]) -> dict[str, Any]:
+        """`query` on one consistent snapshot; a cursor it refuses is a 422."""
+        with snapshot(engine) as conn:
+            try:
+                return query(conn)
+            except ValueError as exc:
+                raise _invalid("cursor", "query", exc) from None
+
+    def route(path: str, model: type[BaseModel], summary: str, **kw: Any) -> Callable[[Any], Any]:
+        return router.get(path, response_model=model, summary=summary, responses=problem_responses(422), **kw)
+
+    @route(
+        "/v1/providers/{address}",
+        ProviderStanding,
+        "Where a provider stands",
+        description=(
+            "Status, stake against the minimum, jail, recovery stage and the next step, pending and "
+            "past slashes with their verdicts, strikes in the policy window, reward eligibility, and "
+            "the indexed block this answer reflects. An unknown address answers 200 with status "
+            "`unregistered`; a malformed one 422."
+        ),
+    )
+    def get_provider(address: AddressParam) -> dict[str, Any]:
+        addr = _address(address)
+        return read(lambda conn: provider_standing(conn, addr, int(clock()), policy, head()))
+
+    @route("/v1/providers", ProviderPage, "Registered providers by address, optionally by status")
+    def get_providers(
+        status: Annotated[StatusName | None, Query()] = None, limit: Limit = 50, cursor: Cursor = None
+    ) -> dict[str, Any]:
+        return read(lambda conn: list_providers(conn, status, limit, cursor, now=int(clock())))
+
+    @route("/v1/providers/{address}/slashes", SlashPage, "A provider's slashes, newest first")
+    def get_provider_slashes(
+        address: AddressParam, state: SlashStateParam = None, limit: Limit = 50, cursor: Cursor = None
+    ) -> dict[str, Any]:
+        addr = _address(address)
+        return read(lambda conn: list_slashes(conn, state, limit, cursor, provider=addr))
+
+    @route("/v1/providers/{address}/events", EventPage, "A provider's indexed history, newest first")
+    def get_provider_events(
+        address: AddressParam, limit: Limit = 50, cursor: Cursor = None
+    ) -> dict[str, Any]:
+        addr = _address(address)
+        return read(lambda conn: provider_events(conn, addr, limit, cursor))
+
+    @route("/v1/slashes", SlashPage, "Slashes by state, newest first", tags=["slashes"])
+    def get_slashes(
+        state: SlashStateParam = None, limit: Limit = 50, cursor: Cursor = None
+    ) -> dict[str, Any]:
+        return read(lambda conn: list_slashes(conn, state, limit, cursor))
+
+    return router
