@@ -1,0 +1,1 @@
+"""Operator playbooks (run as files: `.venv/bin/python scripts/<name>.py --help`)."""
