@@ -287,3 +287,74 @@ webhook_outbox = Table(
     Column("delivered_ms", BigInteger),
     Index("ix_webhook_outbox_due", "state", "next_attempt_ms"),
 )
+
+# ---- rewards: detectors' performance reports, each epoch's computed weights and their publication
+
+performance_batches = Table(
+    "performance_batches",
+    metadata,
+    Column("id", HASH, primary_key=True),
+    Column("epoch", Uint64(), nullable=False, index=True),
+    Column("signer", ADDRESS, nullable=False),
+    Column("content_hash", String(64), nullable=False),
+    Column("reports", Integer, nullable=False),
+    Column("received_ms", BigInteger, nullable=False),
+)
+
+# The report that counts for (epoch, provider): the latest accepted batch's, until the epoch's
+# weights are computed; afterwards reports for that epoch are refused.
+performance_reports = Table(
+    "performance_reports",
+    metadata,
+    Column("epoch", Uint64(), primary_key=True),
+    Column("provider", ADDRESS, primary_key=True),
+    Column("batch_id", HASH, nullable=False),
+    Column("uptime_bps", Integer, nullable=False),
+    Column("response_ms_p50", BigInteger, nullable=False),
+    Column("error_rate_bps", Integer, nullable=False),
+    Column("rating_bps", Integer, nullable=False),
+    Column("received_ms", BigInteger, nullable=False),
+)
+
+# One row per reconciled epoch. Immutable once `published`; an unpublished epoch recomputes to
+# the same root from the same inputs (`inputs_hash` records them).
+reward_epochs = Table(
+    "reward_epochs",
+    metadata,
+    Column("epoch", Uint64(), primary_key=True),
+    Column("state", String(16), nullable=False),  # computed|publishing|published|empty
+    Column("merkle_root", HASH, nullable=False),
+    Column("total_weight", Amount, nullable=False),
+    Column("eligible", Integer, nullable=False),
+    Column("providers", Integer, nullable=False),
+    Column("uri", Text, nullable=False),
+    Column("inputs_hash", String(64), nullable=False),
+    Column("intent_id", BigInteger),  # the publishEligibility transaction intent
+    Column("computed_ms", BigInteger, nullable=False),
+    Column("published_ms", BigInteger),
+)
+
+reward_weights = Table(
+    "reward_weights",
+    metadata,
+    Column("epoch", Uint64(), primary_key=True),
+    Column("provider", ADDRESS, primary_key=True),
+    Column("eligible", Boolean, nullable=False),
+    Column("weight", Amount, nullable=False),
+    Column("score_bps", Integer, nullable=False),
+    Column("time_weighted_stake", Amount, nullable=False),
+    Column("reasons", Text, nullable=False),  # JSON list of strings
+)
+
+# The latest drift check: every field where the projection and the contract disagree.
+drift_findings = Table(
+    "drift_findings",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("checked_ms", BigInteger, nullable=False),
+    Column("block", BigInteger, nullable=False),  # the block both sides were read at
+    Column("provider", ADDRESS, nullable=False, index=True),
+    Column("field", String(40), nullable=False),
+    Column("projected", Text, nullable=False),
+    Column("on_chain", Text, nullable=False),
+)
