@@ -20,6 +20,7 @@ from __future__ import annotations
 import base64
 import binascii
 import contextlib
+import functools
 import json
 import re
 import time
@@ -92,7 +93,13 @@ def normalize_address(value: str) -> str:
             f"{value} has mixed case but an invalid EIP-55 checksum (a typo?); "
             "send it checksummed or all lower-case"
         )
-    return str(to_checksum_address(value))
+    return _checksummed(value.lower())
+
+
+@functools.lru_cache(maxsize=65_536)
+def _checksummed(lower: str) -> str:
+    """EIP-55 costs a keccak per call, more than a provider lookup's SQL; addresses repeat."""
+    return str(to_checksum_address(lower))
 
 
 @contextlib.contextmanager
