@@ -9,7 +9,7 @@ SOL := $(shell find contracts -name '*.sol')
 ARTIFACT := artifacts/contracts/SwarmStaking.sol/SwarmStaking.json
 PYTEST_ARGS ?=
 
-.PHONY: setup run demo devnet test lint format typecheck pytest compile clean help bench-indexer bench-latency bench-api crash
+.PHONY: setup run demo devnet test lint format typecheck pytest compile clean help bench-indexer bench-latency bench-api bench-epochs crash
 
 help:
 	@echo "make run      - devnet + contracts + the service on http://127.0.0.1:8000 (Ctrl-C stops)"
@@ -20,6 +20,7 @@ help:
 	@echo "make bench-indexer - indexer backfill vs a plain web3.py baseline (JSON on stdout)"
 	@echo "make bench-latency - verdict received -> jail confirmed, pipelined vs send-and-wait (JSON)"
 	@echo "make bench-api    - GET /v1/providers/{address} under load vs /healthz, SQLite + PostgreSQL (JSON)"
+	@echo "make bench-epochs - one reward epoch of 10,000 providers: compute, store, publish; proofs/s (JSON)"
 	@echo "make crash    - 20 trials of SIGKILL during 200-verdict bursts, invariants checked (JSON)"
 	@echo "make clean    - remove build outputs (keeps installs)"
 
@@ -76,6 +77,9 @@ bench-latency: setup
 
 bench-api: setup
 	@$(BIN)/python -m benchmarks.api_load $(BENCH_ARGS)
+
+bench-epochs: setup
+	@$(BIN)/python -m benchmarks.epoch_reconcile $(BENCH_ARGS)
 
 crash: setup
 	@$(BIN)/python -m faults.verdict_crash $(CRASH_ARGS)

@@ -54,7 +54,7 @@ from eth_account.signers.local import LocalAccount
 from eth_utils import keccak, to_checksum_address
 from sqlalchemy import func, select
 
-from benchmarks.common import machine, percentile, say, time_limit
+from benchmarks.common import PG_ADMIN_URL, database_kinds, machine, percentile, say, time_limit
 from indexer.runner import Indexer, IndexerConfig
 from staking.db import schema as t
 from staking.db.engine import make_engine
@@ -68,7 +68,6 @@ from staking.devnet.provision import (
 from staking.types import TOKEN, Address, Bps, EventType, ProviderClass, Severity, Wei
 from staking.verdict import Verdict, sign_verdict
 
-PG_ADMIN_URL = os.environ.get("SWARM_BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 PROVIDER_PATH = "/v1/providers/{address}"
 TARGET_RATIO = 0.5
 TARGET_P99_MS = 50.0
@@ -245,16 +244,6 @@ def fresh_database(kind: str, workdir: Path) -> Iterator[str]:
     finally:
         with psycopg.connect(PG_ADMIN_URL, autocommit=True, connect_timeout=10) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
-def pg_unavailable() -> str | None:
-    try:
-        import psycopg
-
-        with psycopg.connect(PG_ADMIN_URL, connect_timeout=5):
-            return None
-    except Exception as exc:
-        return f"PostgreSQL at {PG_ADMIN_URL} unreachable ({type(exc).__name__}: {exc})"
 
 
 def index(chain: Chain, service: ServiceProcess, kind: str) -> float:
@@ -628,9 +617,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if args.generate is not None:
         return generator_main(args.generate)
-    kinds = ["sqlite"] if args.skip_postgres else ["sqlite", "postgresql"]
-    if "postgresql" in kinds and (why := pg_unavailable()):
-        say(f"{why}; pass --skip-postgres to measure SQLite only")
+    kinds = database_kinds(args.skip_postgres)
+    if kinds is None:
         return 2
     cancel_limit = time_limit(args.time_limit)
     workdir = Path(tempfile.mkdtemp(prefix="swarm_api_load_"))

@@ -43,3 +43,26 @@ def percentile(values: list[float], q: float) -> float:
     if len(values) == 1:
         return values[0]
     return statistics.quantiles(values, n=100, method="inclusive")[max(0, min(98, round(q) - 1))]
+
+
+PG_ADMIN_URL = os.environ.get("SWARM_BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+
+
+def pg_unavailable() -> str | None:
+    """Why PostgreSQL cannot be measured, or None when it can."""
+    try:
+        import psycopg
+
+        with psycopg.connect(PG_ADMIN_URL, connect_timeout=5):
+            return None
+    except Exception as exc:
+        return f"PostgreSQL at {PG_ADMIN_URL} unreachable ({type(exc).__name__}: {exc})"
+
+
+def database_kinds(skip_postgres: bool) -> list[str] | None:
+    """The databases to measure; None (after saying why) when PostgreSQL is wanted but down."""
+    kinds = ["sqlite"] if skip_postgres else ["sqlite", "postgresql"]
+    if "postgresql" in kinds and (why := pg_unavailable()):
+        say(f"{why}; pass --skip-postgres to measure SQLite only")
+        return None
+    return kinds

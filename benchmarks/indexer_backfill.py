@@ -29,7 +29,6 @@ import contextlib
 import cProfile
 import json
 import math
-import os
 import shutil
 import statistics
 import sys
@@ -48,7 +47,7 @@ from eth_utils import keccak
 from sqlalchemy import Engine, func, select
 from web3 import Web3
 
-from benchmarks.common import machine, say, time_limit
+from benchmarks.common import PG_ADMIN_URL, database_kinds, machine, say, time_limit
 from indexer.runner import Indexer, IndexerConfig
 from staking.chain.contracts import StakingContract, TokenContract
 from staking.chain.sender import Sender
@@ -62,7 +61,6 @@ from staking.devnet.provision import provision_devnet
 from staking.types import Wei
 
 EVENT_BURST_ARTIFACT = REPO_ROOT / "artifacts" / "contracts" / "bench" / "EventBurst.sol" / "EventBurst.json"
-PG_ADMIN_URL = os.environ.get("SWARM_BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 TARGET_RATIO = 1.0
 
 
@@ -295,16 +293,6 @@ def run_indexer(
     return Sample(elapsed, chain.events)
 
 
-def pg_unavailable() -> str | None:
-    try:
-        import psycopg
-
-        with psycopg.connect(PG_ADMIN_URL, connect_timeout=5):
-            return None
-    except Exception as exc:
-        return f"PostgreSQL at {PG_ADMIN_URL} unreachable ({type(exc).__name__}: {exc})"
-
-
 # ---------------------------------------------------------------------------- report
 
 
@@ -370,9 +358,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    kinds = ["sqlite"] if args.skip_postgres else ["sqlite", "postgresql"]
-    if "postgresql" in kinds and (why := pg_unavailable()):
-        say(f"{why}; pass --skip-postgres to measure SQLite only")
+    kinds = database_kinds(args.skip_postgres)
+    if kinds is None:
         return 2
     cancel_limit = time_limit(args.time_limit)
     workdir = Path(tempfile.mkdtemp(prefix="swarm_bench_"))

@@ -187,6 +187,8 @@ def check(
                 key = (name, str(args["provider"]))
             elif name == "executeSlash":
                 key = (name, "0x" + bytes(args["id"]).hex())
+            elif name == "publishEligibility":  # the epoch job, if an epoch ends during a trial
+                key = (name, str(args["epoch"]))
             else:
                 key = (name, "?")
         if receipt["status"] != 1:

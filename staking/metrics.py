@@ -24,6 +24,8 @@ from sqlalchemy import Column, Connection, Engine, func, select
 from staking.db import schema as t
 from staking.intake.service import INVESTIGATION_STATUSES
 from staking.txmanager.manager import CONFIRMED, FAILED, MINED, PLANNED, SENT, VOIDING
+from staking.worker.drift import FIELDS as DRIFT_FIELDS
+from staking.worker.drift import META_CHECKED_MS
 
 CONTENT_TYPE = CONTENT_TYPE_PLAIN_0_0_4  # text/plain; version=0.0.4; charset=utf-8
 
@@ -45,11 +47,17 @@ COUNTED: tuple[tuple[str, str, tuple[Column[Any], ...], tuple[str, ...]], ...] =
         (t.investigations.c.status,),
         INVESTIGATION_STATUSES,
     ),
+    (
+        "swarm_drift_findings",
+        "Fields where the projection differed from the contract at the latest drift check",
+        (t.drift_findings.c.field,),
+        DRIFT_FIELDS,
+    ),
 )
 
 
 class ServiceCollector(Collector):
-    """Job runs, verdicts, actions, transaction intents, investigations and indexer progress."""
+    """Job runs, verdicts, actions, transaction intents, investigations, drift and indexer progress."""
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
@@ -92,7 +100,7 @@ class ServiceCollector(Collector):
 
     @staticmethod
     def _indexer(conn: Connection) -> Iterator[Metric]:
-        keys = ("head_block", "checkpoint_block", "checkpoint_time")
+        keys = ("head_block", "checkpoint_block", "checkpoint_time", META_CHECKED_MS)
         meta = {r.key: r.value for r in conn.execute(select(t.meta).where(t.meta.c.key.in_(keys)))}
         for key, name, doc in (
             ("head_block", "swarm_indexer_head_block", "Chain head the indexer last saw"),
@@ -105,6 +113,12 @@ class ServiceCollector(Collector):
         ):
             if meta.get(key, "").isdigit():
                 yield GaugeMetricFamily(name, doc, value=int(meta[key]))
+        if meta.get(META_CHECKED_MS, "").isdigit():
+            yield GaugeMetricFamily(
+                "swarm_drift_last_check_timestamp_seconds",
+                "Unix time of the latest drift check of the projection against the contract",
+                value=int(meta[META_CHECKED_MS]) / 1000,
+            )
         head, indexed = meta.get("head_block", ""), meta.get("checkpoint_block", "")
         if head.isdigit() and indexed.isdigit():
             yield GaugeMetricFamily(

@@ -77,10 +77,12 @@ def indexer_loop(ctx: Context, stop: threading.Event) -> None:
 
 
 def worker_loop(ctx: Context, stop: threading.Event) -> None:
+    from staking.policy import load_policy
     from staking.txmanager.manager import TxConfig, TxManager
     from staking.worker.executor import ActionExecutor
     from staking.worker.jobs import start_scheduler
 
+    rules = load_policy(ctx.settings.policy_file).rewards  # the policy's [rewards]
     account = service_signer(ctx)
     with single_writer(ctx.engine, "worker", wait=5):
         txm = TxManager(
@@ -91,8 +93,8 @@ def worker_loop(ctx: Context, stop: threading.Event) -> None:
             error_name=ctx.staking.error_name,
         )
         txm.reconcile()
-        scheduler = start_scheduler(ctx.engine, ctx.staking, txm)
         notifier = webhook_notifier(ctx.settings, ctx.engine)
+        scheduler = start_scheduler(ctx.engine, ctx.staking, txm, rules=rules, notify=notifier)
         log.info("worker started", extra={"signer": account.address, "webhooks": len(notifier.urls)})
         try:
             ActionExecutor(ctx.engine, ctx.staking, txm, notify=notifier).run(stop)

@@ -46,6 +46,7 @@ from sqlalchemy import (
 from indexer.projection import STATUSES, EpochClock, ProviderRow, provider_status, row_from
 from staking.db import schema as t
 from staking.policy import Policy
+from staking.rewards.summary import reward_summary
 from staking.types import EventType, ProviderClass, RecoveryPath, RecoveryStage, Severity, SlashState
 
 MAX_PAGE = 200
@@ -159,7 +160,9 @@ def provider_standing(
       contract's epoch clock as the indexer recorded it). `eligible` is false when any of `reasons`
       is an exclusion: "unregistered", "exited", "unbonding", "tombstoned", "jailed", "in_recovery",
       "pending_slash", "below_minimum_stake". "probation" keeps it eligible at a reduced weight.
-      `weight` is null: the weights are computed by the rewards job (a later issue).
+      `weight` is null: the current epoch is still running. `last_computed` is the rewards job's
+      answer for the most recent finished epoch, `{epoch, eligible, reasons, weight}` (null before
+      any epoch is computed), from `staking.rewards.summary.reward_summary`.
     - `as_of`: `{block, block_hash, timestamp, lag_blocks}` — the indexer's checkpoint.
     """
     addr = normalize_address(address)
@@ -190,7 +193,10 @@ def provider_standing(
         "pending_slashes": [s for s in slash_items if s["state"] == "pending"],
         "slashes": [s for s in slash_items if s["state"] != "pending"],
         "strikes": strikes,
-        "rewards": _rewards(p, status, stake, at, clock),
+        "rewards": {
+            **_rewards(p, status, stake, at, clock),
+            "last_computed": _last_computed(conn, addr, at, clock),
+        },
         "as_of": as_of(meta, head),
     }
 
@@ -392,6 +398,14 @@ def _rewards(
         "reasons": reasons,
         "weight": None,
     }
+
+
+def _last_computed(
+    conn: Connection, address: str, now: int, clock: EpochClock | None
+) -> dict[str, Any] | None:
+    """The most recent epoch the rewards job computed: its verdict on this provider and weight."""
+    summary = reward_summary(conn, address, clock.epoch_at(now) if clock else None)
+    return summary if summary["epoch"] is not None else None
 
 
 # ------------------------------------------------------------------------------------------ slashes

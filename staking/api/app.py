@@ -25,7 +25,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import Histogram
 from pydantic import BaseModel, Field
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, distinct, func, select
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -42,9 +42,12 @@ from staking.api.problems import (
 )
 from staking.api.providers import EventTypeName, SeverityName, providers_router
 from staking.db import schema as t
+from staking.intake.performance import PerformanceIntake
 from staking.intake.service import IntakeService
 from staking.logs import request_id
 from staking.metrics import CONTENT_TYPE, metrics_registry, render, request_latency
+from staking.standing import snapshot
+from staking.worker.drift import META_BLOCK, META_CHECKED_MS
 
 if TYPE_CHECKING:
     from staking.config import Settings
@@ -52,6 +55,7 @@ if TYPE_CHECKING:
 MAX_BODY = 16 * 1024  # a verdict is < 1 KiB; anything near this is not one
 VERDICT_ID_PATTERN = r"^0x[0-9a-fA-F]{64}$"
 RETRY_AFTER_S = 5
+DRIFT_NAMED = 10  # providers named by a degraded /readyz
 
 EXAMPLE_ID = "0x5f1d3c6a2b0e4f8a9c7d6e5b4a39281706f5e4d3c2b1a09f8e7d6c5b4a392817"
 EXAMPLE_PROVIDER = "0x90F79bf6EB2c4f870365E785982E1f101E93b906"
@@ -167,8 +171,8 @@ class Health(BaseModel):
 class Readiness(BaseModel):
     status: Literal["ready"]
     checks: dict[str, dict[str, Any]] = Field(
-        description="database, chain and indexer: each with `status` (ok, failed, skipped, unknown) "
-        "and what was measured"
+        description="database, chain, indexer and drift: each with `status` (ok, failed, skipped, "
+        "unknown; drift: degraded when the projection differs from the contract) and what was measured"
     )
 
 
@@ -514,6 +518,37 @@ def readiness(
     return checks, failures
 
 
+def drift_readiness(engine: Engine) -> tuple[dict[str, Any], str | None]:
+    """(check, failure) for `/readyz` from the latest drift check (`staking.worker.drift`): degraded
+    while `drift_findings` has rows, naming up to DRIFT_NAMED providers and their fields."""
+    f = t.drift_findings
+    try:
+        with snapshot(engine) as conn:
+            keys = (META_CHECKED_MS, META_BLOCK)
+            meta = {r.key: r.value for r in conn.execute(select(t.meta).where(t.meta.c.key.in_(keys)))}
+            total = int(conn.execute(select(func.count(distinct(f.c.provider)))).scalar_one())
+            named = select(f.c.provider).distinct().order_by(f.c.provider).limit(DRIFT_NAMED)
+            q = select(f.c.provider, f.c.field).where(f.c.provider.in_(named.scalar_subquery()))
+            rows = conn.execute(q.distinct().order_by(f.c.provider, f.c.field)).all()
+    except Exception as exc:
+        return {"status": "unknown", "error": type(exc).__name__}, None
+    if META_CHECKED_MS not in meta:
+        return {"status": "unknown", "detail": "no drift check has run yet"}, None
+    check: dict[str, Any] = {"block": int(meta[META_BLOCK]), "checked_at": int(meta[META_CHECKED_MS]) // 1000}
+    if not total:
+        return {"status": "ok", **check}, None
+    providers: dict[str, list[str]] = {}
+    for r in rows:
+        providers.setdefault(r.provider, []).append(r.field)
+    named_text = ", ".join(f"{a} ({', '.join(fields)})" for a, fields in providers.items())
+    more = f" and {total - len(providers)} more" if total > len(providers) else ""
+    failure = (
+        f"projection drift at block {check['block']}: {total} provider(s) differ from the contract: "
+        f"{named_text}{more}"
+    )
+    return {"status": "degraded", **check, "providers_total": total, "providers": providers}, failure
+
+
 def create_app(
     engine: Engine,
     intake: IntakeService,
@@ -554,16 +589,21 @@ def create_app(
         "/readyz",
         response_model=Readiness,
         tags=["operations"],
-        summary="Ready to serve: database and chain reachable, indexer lag under the limit",
+        summary="Ready to serve: database and chain reachable, indexer lag under the limit, no drift",
         responses={
             503: {
                 "model": Problem,
-                "description": "Not ready: `detail` names every failing check, `checks` has them all",
+                "description": "Not ready: `detail` names every failing check, `checks` has them all "
+                "(`checks.drift.status` is `degraded` when the projection differs from the contract, "
+                "with the providers and fields)",
             }
         },
     )
     def readyz() -> Any:
         checks, failures = readiness(engine, chain, max_indexer_lag_blocks, confirmations)
+        checks["drift"], drifted = drift_readiness(engine)
+        if drifted is not None:
+            failures.append(drifted)
         if failures:
             return problem(
                 503, "not-ready", "; ".join(failures), {"Retry-After": str(RETRY_AFTER_S)}, checks=checks
@@ -595,6 +635,9 @@ def create_app(
     app.include_router(intake_router(intake))
     head = chain.recent if chain is not None else (lambda: None)
     app.include_router(providers_router(engine, intake.policy, clock, head))
+    from staking.api.rewards import rewards_router  # it imports read_body from this module
+
+    app.include_router(rewards_router(engine, PerformanceIntake(engine, intake.detectors, intake.clock)))
     for router in routers:
         app.include_router(router)
     problem_openapi(app)

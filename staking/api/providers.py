@@ -125,6 +125,13 @@ class Strikes(BaseModel):
     last_detected_at: int | None
 
 
+class ComputedRewards(BaseModel):
+    epoch: int
+    eligible: bool
+    reasons: list[str] = Field(description="Why not eligible, or notes such as the probation weight")
+    weight: str | None = Field(description="Reward weight in the epoch's Merkle tree (a decimal string)")
+
+
 class Rewards(BaseModel):
     epoch: int | None = Field(description="The current reward epoch")
     eligible: bool
@@ -141,7 +148,10 @@ class Rewards(BaseModel):
             "probation",
         ]
     ] = Field(description="Why not eligible; `probation` (still eligible) reduces the weight")
-    weight: str | None = Field(description="null: weights are computed by the rewards job, not yet here")
+    weight: str | None = Field(description="null: the current epoch's weight is computed when it ends")
+    last_computed: ComputedRewards | None = Field(
+        description="The rewards job's result for the most recent finished epoch (null before any)"
+    )
 
 
 class AsOf(BaseModel):

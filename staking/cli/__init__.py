@@ -14,6 +14,7 @@ from staking.cli import (  # noqa: F401 - each module registers its commands
     governance,
     investigations,
     provider,
+    rewards,
     service,
     verdicts,
 )

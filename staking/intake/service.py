@@ -89,6 +89,76 @@ class DetectorCheckUnavailable(RuntimeError):
     """The signer is not in the index and the chain could not be asked."""
 
 
+@dataclass(frozen=True)
+class Detectors:
+    """Who may sign for the risk framework: accounts holding `DETECTOR_ROLE` on SwarmStaking.
+
+    The indexed `roles` table answers first; an account it does not list is asked of the chain
+    through `check` (the index may lag a fresh grant; the chain is the authority). Shared by every
+    intake of detector-signed documents (verdicts, performance batches) under `domain`."""
+
+    engine: Engine
+    domain: Domain
+    check: DetectorCheck | None
+
+    def authenticate(
+        self, signature: bytes, recover: Callable[[bytes], str], what: str
+    ) -> str | tuple[int, dict[str, Any]]:
+        """The signer `recover(signature)` gives, if it holds DETECTOR_ROLE; else the rejection
+        `(status, problem)`: 401 for a signature that does not recover (or that the contract would
+        refuse) or a signer without the role, 503 when neither the index nor the chain can answer.
+        `what` names the signed document in the answers ("verdict", "performance batch")."""
+        domain_hint = (
+            f"{what}s must be EIP-712 signed for domain SwarmRiskFramework/1, chainId "
+            f"{self.domain.chain_id}, verifyingContract {self.domain.verifying_contract}"
+        )
+        why = signature_problem(signature)
+        signer: str | None = None
+        if why is None:
+            try:
+                signer = recover(signature)
+            except Exception as exc:  # eth-keys raises BadSignature, ValueError, ...
+                why = f"signature does not recover ({exc})"
+        if signer is None:
+            return 401, problem(
+                401, "invalid-signature", f"Invalid {what} signature", f"{why}; {domain_hint}"
+            )
+        try:
+            is_detector = self.is_detector(signer)
+        except DetectorCheckUnavailable as exc:
+            return 503, problem(503, "detector-check-unavailable", "Cannot verify the signer now", str(exc))
+        if not is_detector:
+            return 401, problem(
+                401,
+                "signer-not-detector",
+                "Signer is not a detector",
+                f"the signature recovers to {signer}, which does not hold DETECTOR_ROLE "
+                f"(a signature for another domain recovers to an unrelated address; {domain_hint})",
+                signer=signer,
+            )
+        return signer
+
+    def is_detector(self, signer: str) -> bool:
+        """Whether `signer` holds DETECTOR_ROLE; DetectorCheckUnavailable if the chain, asked about
+        an account the index does not list, does not answer."""
+        query = select(t.roles.c.account).where(
+            t.roles.c.role == DETECTOR_ROLE_HEX, t.roles.c.account == signer
+        )
+        with self.engine.connect() as conn:
+            if conn.execute(query).first() is not None:
+                return True
+        if self.check is None:
+            return False
+        try:
+            return bool(self.check(signer))
+        except Exception as exc:
+            log.warning("on-chain DETECTOR_ROLE check failed", extra={"signer": signer, "error": str(exc)})
+            raise DetectorCheckUnavailable(
+                f"{signer} is not among the indexed detectors and the chain could not be asked "
+                f"({type(exc).__name__}); retry shortly"
+            ) from exc
+
+
 @dataclass
 class IntakeService:
     engine: Engine
@@ -97,6 +167,10 @@ class IntakeService:
     policy: Policy
     max_age: int
     clock: Callable[[], float] = field(default=time.time)
+
+    @property
+    def detectors(self) -> Detectors:
+        return Detectors(self.engine, self.domain, self.detector_check)
 
     # ------------------------------------------------------------------------------------ submit
     def submit(self, body: Any) -> tuple[int, dict[str, Any]]:
@@ -112,61 +186,12 @@ class IntakeService:
                 errors=exc.errors,
             )
 
-        signer = self._authenticate(signed)
+        signer = self.detectors.authenticate(
+            signed.signature, lambda sig: recover_signer(signed.verdict, self.domain, sig), "verdict"
+        )
         if isinstance(signer, tuple):
             return signer
         return self._record(signed, signer, int(now * 1000))
-
-    def _authenticate(self, signed: SignedVerdict) -> str | tuple[int, dict[str, Any]]:
-        """The signer, if it is a detector; else the rejection."""
-        domain_hint = (
-            f"verdicts must be EIP-712 signed for domain SwarmRiskFramework/1, chainId "
-            f"{self.domain.chain_id}, verifyingContract {self.domain.verifying_contract}"
-        )
-        why = signature_problem(signed.signature)
-        signer: str | None = None
-        if why is None:
-            try:
-                signer = recover_signer(signed.verdict, self.domain, signed.signature)
-            except Exception as exc:  # eth-keys raises BadSignature, ValueError, ...
-                why = f"signature does not recover ({exc})"
-        if signer is None:
-            return 401, problem(
-                401, "invalid-signature", "Invalid verdict signature", f"{why}; {domain_hint}"
-            )
-        try:
-            is_detector = self._is_detector(signer)
-        except DetectorCheckUnavailable as exc:
-            return 503, problem(503, "detector-check-unavailable", "Cannot verify the signer now", str(exc))
-        if not is_detector:
-            return 401, problem(
-                401,
-                "signer-not-detector",
-                "Signer is not a detector",
-                f"the signature recovers to {signer}, which does not hold DETECTOR_ROLE "
-                f"(a signature for another domain recovers to an unrelated address; {domain_hint})",
-                signer=signer,
-            )
-        return signer
-
-    def _is_detector(self, signer: str) -> bool:
-        query = select(t.roles.c.account).where(
-            t.roles.c.role == DETECTOR_ROLE_HEX, t.roles.c.account == signer
-        )
-        with self.engine.connect() as conn:
-            if conn.execute(query).first() is not None:
-                return True
-        if self.detector_check is None:
-            return False
-        try:
-            # The index may lag a fresh grant; the chain is the authority.
-            return bool(self.detector_check(signer))
-        except Exception as exc:
-            log.warning("on-chain DETECTOR_ROLE check failed", extra={"signer": signer, "error": str(exc)})
-            raise DetectorCheckUnavailable(
-                f"{signer} is not among the indexed detectors and the chain could not be asked "
-                f"({type(exc).__name__}); retry shortly"
-            ) from exc
 
     def _record(self, signed: SignedVerdict, signer: str, now_ms: int) -> tuple[int, dict[str, Any]]:
         vid = signed.id_hex

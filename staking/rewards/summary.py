@@ -1,0 +1,121 @@
+"""The read side of rewards: an epoch's computed weights as the API shows them, Merkle proofs for
+claims, and a provider's rewards summary for its status document.
+
+Everything is read from `reward_epochs` / `reward_weights` (written by the rewards job) and the
+indexed `epochs` table (the chain's pool, claims and publication). Amounts and weights are decimal
+strings of base units.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections import OrderedDict
+from typing import Any
+
+from sqlalchemy import Connection, select
+
+from staking.db import schema as t
+from staking.intake.service import iso_ms
+from staking.rewards.merkle import WeightTree
+
+NO_EPOCH = "no epoch computed yet"
+NOT_IN_SET = "not in the epoch's provider set"
+
+
+class EpochInconsistent(RuntimeError):
+    """The stored weights of an epoch do not hash to its stored Merkle root."""
+
+
+def epoch_document(conn: Connection, epoch: int) -> dict[str, Any] | None:
+    """`GET /v1/epochs/{n}`: the computed epoch with the chain's pool and claims (null until the
+    indexer has seen the epoch funded or published); None when the epoch is not computed."""
+    r, e = t.reward_epochs, t.epochs
+    row = conn.execute(
+        select(r, e.c.pool, e.c.claimed, e.c.claims, e.c.published.label("on_chain"))
+        .select_from(r.outerjoin(e, e.c.epoch == r.c.epoch))
+        .where(r.c.epoch == epoch)
+    ).first()
+    if row is None:
+        return None
+    return {
+        "epoch": row.epoch,
+        "state": row.state,
+        "merkle_root": row.merkle_root,
+        "total_weight": str(row.total_weight),
+        "eligible": row.eligible,
+        "providers": row.providers,
+        "uri": row.uri,
+        "published": bool(row.on_chain) or row.state == "published",
+        "pool": None if row.pool is None else str(row.pool),
+        "claimed": None if row.claimed is None else str(row.claimed),
+        "claims": row.claims,
+        "computed_at": iso_ms(row.computed_ms),
+        "published_at": iso_ms(row.published_ms),
+    }
+
+
+def provider_weight(conn: Connection, epoch: int, address: str) -> Any:
+    """The `reward_weights` row of `address` (checksummed) in `epoch`, or None."""
+    w = t.reward_weights
+    return conn.execute(select(w).where(w.c.epoch == epoch, w.c.provider == address)).first()
+
+
+def reasons_of(row: Any) -> list[str]:
+    return [str(reason) for reason in json.loads(row.reasons)]
+
+
+class ProofTrees:
+    """Merkle trees of computed epochs, built once per (epoch, root) and kept in process (least
+    recently used first out): a published epoch never changes, and an epoch recomputed to another
+    root is another key. A tree is built only if it hashes to the stored root."""
+
+    def __init__(self, size: int = 32) -> None:
+        self.size = size
+        self._trees: OrderedDict[tuple[int, str], WeightTree] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def tree(self, conn: Connection, epoch: int, root: str) -> WeightTree:
+        key = (epoch, root.lower())
+        with self._lock:
+            if key in self._trees:
+                self._trees.move_to_end(key)
+                return self._trees[key]
+        w = t.reward_weights
+        rows = conn.execute(select(w.c.provider, w.c.weight).where(w.c.epoch == epoch, w.c.eligible)).all()
+        tree = WeightTree.build({r.provider: r.weight for r in rows if r.weight > 0})
+        if "0x" + tree.root.hex() != key[1]:
+            raise EpochInconsistent(
+                f"the eligible weights of epoch {epoch} hash to 0x{tree.root.hex()}, not to the stored "
+                f"root {root}: no proof is served from them"
+            )
+        with self._lock:
+            self._trees[key] = tree
+            while len(self._trees) > self.size:
+                self._trees.popitem(last=False)
+        return tree
+
+
+def reward_summary(conn: Connection, address: str, current_epoch: int | None) -> dict[str, Any]:
+    """A provider's rewards as of the most recent computed epoch (not after `current_epoch`, when
+    given): `{"epoch", "eligible", "reasons", "weight"}`, `weight` a decimal string of the stored
+    weight. Without a computed epoch: `epoch` null, not eligible, reason "no epoch computed yet";
+    absent from that epoch's weights: not eligible, reason "not in the epoch's provider set".
+
+    `address` must be checksummed (as stored; see `staking.standing.normalize_address`)."""
+    r = t.reward_epochs
+    query = select(r.c.epoch).order_by(r.c.epoch.desc()).limit(1)
+    if current_epoch is not None:
+        query = query.where(r.c.epoch <= current_epoch)
+    epoch = conn.execute(query).scalar()
+    if epoch is None:
+        return {"epoch": None, "eligible": False, "reasons": [NO_EPOCH], "weight": None}
+    row = provider_weight(conn, int(epoch), address)
+    if row is None:
+        return {"epoch": int(epoch), "eligible": False, "reasons": [NOT_IN_SET], "weight": None}
+    return {
+        "epoch": int(epoch),
+        "eligible": bool(row.eligible),
+        "reasons": reasons_of(row),
+        "weight": str(row.weight),
+    }
