@@ -3,6 +3,8 @@ transactions with the same nonce, restart reconciliation, and fee rules."""
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from sqlalchemy import func, select
 
@@ -33,6 +35,19 @@ def state(db_url: str, intent_id: int) -> dict[str, object]:
         return dict(conn.execute(select(t.tx_intents).where(t.tx_intents.c.id == intent_id)).mappings().one())
 
 
+def until_confirmed(m: TxManager, db_url: str, intent_id: int, timeout: float = 5.0) -> None:
+    """Tick until the intent is confirmed: the node answers a receipt a moment after mining it,
+    and a tick in between sees the transaction as not yet mined (and, with stuck_after=0, replaces
+    it). A stalled signer never gets there."""
+    deadline = time.monotonic() + timeout
+    while True:
+        m.tick()
+        if state(db_url, intent_id)["state"] == CONFIRMED:
+            return
+        assert time.monotonic() < deadline, f"intent {intent_id} not confirmed: {state(db_url, intent_id)}"
+        time.sleep(0.05)
+
+
 @pytest.mark.integration
 def test_a_key_is_sent_once_and_confirmed(db_url: str, chain: Chain) -> None:
     m = manager(db_url, chain)
@@ -40,8 +55,7 @@ def test_a_key_is_sent_once_and_confirmed(db_url: str, chain: Chain) -> None:
     first = m.submit(f"jail:{v.id.hex()}", chain.staking.jail(v, sig, 0))
     again = m.submit(f"jail:{v.id.hex()}", chain.staking.jail(v, sig, 0))
     assert first == again
-    m.tick()
-    assert state(db_url, first)["state"] == CONFIRMED
+    until_confirmed(m, db_url, first)
     assert chain.staking.is_jailed(chain.providers[0])
     with make_engine(db_url).connect() as conn:
         assert conn.execute(select(func.count()).select_from(t.tx_intents)).scalar() == 1
@@ -74,10 +88,10 @@ def test_many_intents_go_out_pipelined_with_consecutive_nonces(db_url: str, chai
         chain.rpc("evm_mine")
     finally:
         chain.rpc("evm_setAutomine", True)
-    m.tick()
+    for i in ids:
+        until_confirmed(m, db_url, i)
     nonces = [state(db_url, i)["nonce"] for i in ids]
     assert nonces == list(range(nonces[0], nonces[0] + len(ids)))
-    assert all(state(db_url, i)["state"] == CONFIRMED for i in ids)
     assert all(chain.staking.is_jailed(p) for p in chain.providers)
 
 
@@ -99,14 +113,13 @@ def test_a_dropped_transaction_is_replaced_with_the_same_nonce_and_a_higher_fee(
         chain.rpc("evm_mine")
     finally:
         chain.rpc("evm_setAutomine", True)
-    m.tick()
-    assert state(db_url, iid)["state"] == CONFIRMED
+    until_confirmed(m, db_url, iid)
     assert chain.staking.is_jailed(chain.providers[2])
     # and the signer is not stalled: the next intent confirms too
     v2, sig2 = chain.signed(chain.providers[3])
     nxt = m.submit("jail:next", chain.staking.jail(v2, sig2, 0))
-    m.tick()
-    assert state(db_url, nxt)["state"] == CONFIRMED and state(db_url, nxt)["nonce"] == first["nonce"] + 1
+    until_confirmed(m, db_url, nxt)
+    assert state(db_url, nxt)["nonce"] == first["nonce"] + 1
 
 
 @pytest.mark.integration
@@ -146,7 +159,10 @@ def test_an_intent_that_became_invalid_while_stuck_is_voided_without_a_nonce_gap
         chain.rpc("evm_mine")
     finally:
         chain.rpc("evm_setAutomine", True)
-    m.tick()
+    deadline = time.monotonic() + 5
+    while state(db_url, iid)["state"] != FAILED and time.monotonic() < deadline:
+        m.tick()
+        time.sleep(0.05)
     s = state(db_url, iid)
     assert s["state"] == FAILED and "no longer valid" in str(s["error"])
     assert chain.w3.eth.get_transaction_count(chain.service) == s["nonce"] + 1  # nonce consumed, no gap
@@ -185,8 +201,7 @@ def test_a_batch_records_each_call_or_the_reason_it_cannot_be_sent(db_url: str, 
     assert isinstance(results[0], int) and results[2] == results[0]
     assert isinstance(results[1], SimulationReverted) and results[1].error == "VerdictExpired"
     assert m.intent_for("jail:stale") is None
-    m.tick()
-    assert state(db_url, results[0])["state"] == CONFIRMED
+    until_confirmed(m, db_url, results[0])
 
 
 @pytest.mark.integration
@@ -198,6 +213,5 @@ def test_a_call_needing_more_gas_than_its_functions_cap_is_estimated_again(db_ur
     m._gas_cap[selector] = 30_000  # below what a jail needs: the eth_call at the cap runs out of gas
     second, sig2 = chain.signed(chain.providers[1])
     iid = m.submit("jail:second", chain.staking.jail(second, sig2, 0))
-    m.tick()
-    assert state(db_url, iid)["state"] == CONFIRMED, "sent with an estimated limit, not the short cap"
+    until_confirmed(m, db_url, iid)
     assert int(state(db_url, iid)["gas"]) > 30_000 and m._gas_cap[selector] > 30_000

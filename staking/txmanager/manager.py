@@ -499,7 +499,7 @@ class TxManager:
             )
             log.error("transaction failed", extra={"intent": iid, "tx": tx_hash, "error": error})
             return
-        depth = head - block + 1
+        depth = max(head, block) - block + 1  # the receipt may be newer than the head read first
         if depth >= max(1, self.config.confirmations):
             self._set(
                 iid,
