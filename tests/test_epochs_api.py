@@ -15,13 +15,14 @@ from typing import Any
 import pytest
 from eth_utils import to_checksum_address
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, update
+from sqlalchemy import Engine, select, update
 
 from indexer.runner import Indexer
 from staking.db import schema as t
+from staking.policy import load_policy
 from staking.rewards.merkle import WeightTree, verify
-from staking.rewards.summary import NO_EPOCH, NOT_IN_SET, reward_summary
-from staking.standing import snapshot
+from staking.rewards.summary import NOT_IN_SET
+from staking.standing import provider_standing, snapshot
 from staking.types import Wei
 from tests.chain_helpers import Chain
 from tests.test_intake_api import (
@@ -276,35 +277,35 @@ def test_openapi_documents_the_epoch_endpoints(ep: Epochs) -> None:
 
 
 def test_the_rewards_summary_reads_the_most_recent_computed_epoch(ep: Epochs) -> None:
+    # The provider document's `rewards.last_computed`, on each database (PostgreSQL reads it in
+    # the document's single statement, SQLite by its own query).
     p = ep.chain.providers
     with snapshot(ep.engine) as conn:
-        assert reward_summary(conn, p[0], 3) == {
-            "epoch": None,
-            "eligible": False,
-            "reasons": [NO_EPOCH],
-            "weight": None,
-        }
+        meta = {r.key: r.value for r in conn.execute(select(t.meta.c.key, t.meta.c.value))}
+    genesis, length = int(meta["epoch_genesis"]), int(meta["epoch_length"])
+
+    def last_computed(address: str, current_epoch: int) -> Any:
+        now = genesis + current_epoch * length + 1
+        with snapshot(ep.engine) as conn:
+            doc = provider_standing(conn, address, now, load_policy())
+        assert doc["rewards"]["epoch"] == current_epoch
+        return doc["rewards"]["last_computed"]
+
+    assert last_computed(p[0], 3) is None  # no epoch computed yet
     store_epoch(ep.engine, 1, {p[0]: 3 * T}, {p[1]: ["no performance report for the epoch"]})
     store_epoch(ep.engine, 2, {p[1]: 4 * T}, {p[0]: INELIGIBLE_REASONS})
-    store_epoch(ep.engine, 9, {p[0]: 9 * T})  # later than the current epoch given: not shown
-    with snapshot(ep.engine) as conn:
-        assert reward_summary(conn, p[0], 3) == {
-            "epoch": 2,
-            "eligible": False,
-            "reasons": INELIGIBLE_REASONS,
-            "weight": "0",
-        }
-        assert reward_summary(conn, p[1], 3) == {
-            "epoch": 2,
-            "eligible": True,
-            "reasons": [],
-            "weight": str(4 * T),
-        }
-        assert reward_summary(conn, p[2], 3) == {
-            "epoch": 2,
-            "eligible": False,
-            "reasons": [NOT_IN_SET],
-            "weight": None,
-        }
-        assert reward_summary(conn, p[0], 1)["weight"] == str(3 * T)
-        assert reward_summary(conn, p[0], None)["epoch"] == 9
+    store_epoch(ep.engine, 9, {p[0]: 9 * T})  # later than the current epoch: not shown
+    assert last_computed(p[0], 3) == {
+        "epoch": 2,
+        "eligible": False,
+        "reasons": INELIGIBLE_REASONS,
+        "weight": "0",
+    }
+    assert last_computed(p[1], 3) == {"epoch": 2, "eligible": True, "reasons": [], "weight": str(4 * T)}
+    assert last_computed(p[2], 3) == {"epoch": 2, "eligible": False, "reasons": [NOT_IN_SET], "weight": None}
+    assert last_computed(p[0], 1)["weight"] == str(3 * T)
+    assert last_computed(p[0], 9)["weight"] == str(9 * T)
+    # Over HTTP the document carries the same summary, for the chain's own current epoch.
+    current = ep.get(f"/v1/providers/{p[1]}").json()["rewards"]
+    expected = {"epoch": 2, "eligible": True, "reasons": [], "weight": str(4 * T)}
+    assert current["last_computed"] == (expected if current["epoch"] >= 2 else None)

@@ -24,7 +24,7 @@ from staking.standing import (
     list_slashes,
     normalize_address,
     provider_events,
-    provider_standing,
+    read_provider_standing,
     snapshot,
 )
 
@@ -293,7 +293,7 @@ def providers_router(
         addr = _address(address)
 
         def standing() -> dict[str, Any]:
-            return read(lambda conn: provider_standing(conn, addr, int(clock()), policy, head()))
+            return read_provider_standing(engine, addr, int(clock()), policy, head())
 
         doc = standing() if inline else await run_in_threadpool(standing)
         return Response(json.dumps(doc, separators=(",", ":")), media_type="application/json")

@@ -96,26 +96,22 @@ class ProofTrees:
         return tree
 
 
-def reward_summary(conn: Connection, address: str, current_epoch: int | None) -> dict[str, Any]:
-    """A provider's rewards as of the most recent computed epoch (not after `current_epoch`, when
-    given): `{"epoch", "eligible", "reasons", "weight"}`, `weight` a decimal string of the stored
-    weight. Without a computed epoch: `epoch` null, not eligible, reason "no epoch computed yet";
-    absent from that epoch's weights: not eligible, reason "not in the epoch's provider set".
+def summarize(epochs: list[tuple[int, Any | None]], current_epoch: int | None) -> dict[str, Any]:
+    """A provider's rewards as of the most recent computed epoch not after `current_epoch` (any,
+    when None): `{"epoch", "eligible", "reasons", "weight"}`, `weight` a decimal string of the
+    stored weight. Without such an epoch: `epoch` null, not eligible, reason "no epoch computed
+    yet"; absent from that epoch's weights: not eligible, "not in the epoch's provider set".
 
-    `address` must be checksummed (as stored; see `staking.standing.normalize_address`)."""
-    r = t.reward_epochs
-    query = select(r.c.epoch).order_by(r.c.epoch.desc()).limit(1)
-    if current_epoch is not None:
-        query = query.where(r.c.epoch <= current_epoch)
-    epoch = conn.execute(query).scalar()
-    if epoch is None:
-        return {"epoch": None, "eligible": False, "reasons": [NO_EPOCH], "weight": None}
-    row = provider_weight(conn, int(epoch), address)
-    if row is None:
-        return {"epoch": int(epoch), "eligible": False, "reasons": [NOT_IN_SET], "weight": None}
-    return {
-        "epoch": int(epoch),
-        "eligible": bool(row.eligible),
-        "reasons": reasons_of(row),
-        "weight": str(row.weight),
-    }
+    `epochs`: `(epoch, the provider's `reward_weights` row or None)`, newest first."""
+    for epoch, row in epochs:
+        if current_epoch is not None and epoch > current_epoch:
+            continue
+        if row is None:
+            return {"epoch": epoch, "eligible": False, "reasons": [NOT_IN_SET], "weight": None}
+        return {
+            "epoch": epoch,
+            "eligible": bool(row.eligible),
+            "reasons": reasons_of(row),
+            "weight": str(row.weight),
+        }
+    return {"epoch": None, "eligible": False, "reasons": [NO_EPOCH], "weight": None}
