@@ -4,6 +4,7 @@ the narrated scenario runs against it to the end."""
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -44,6 +45,7 @@ def test_make_run_serves_the_product_and_the_demo_runs_against_it(tmp_path: Path
         assert demo.returncode == 0, demo.stdout[-4000:] + demo.stderr[-2000:]
         for step in ("security breach", "vetoes", "executes it", "reinstates", "status probation"):
             assert step in demo.stdout, demo.stdout[-4000:]
+        assert_a_reward_epoch_was_published(demo.stdout)
     finally:
         run.send_signal(signal.SIGINT)
         try:
@@ -53,3 +55,26 @@ def test_make_run_serves_the_product_and_the_demo_runs_against_it(tmp_path: Path
         log.close()
     assert run.returncode == 0, (tmp_path / "run.log").read_text()[-3000:]
     assert "stopping the service and the devnet" in (tmp_path / "run.log").read_text()
+
+
+def assert_a_reward_epoch_was_published(out: str) -> None:
+    """The last steps: reports filed, the epoch published on chain by the rewards job with a root,
+    eligible and ineligible providers explained from the API, and a proof checked against the root."""
+    tail = out[out.find("This reward epoch") :] if "This reward epoch" in out else ""
+    assert re.search(r"POST /v1/performance: 7 reports for epoch \d+, .* → 202", tail), out[-4000:]
+    published = re.search(
+        r"epoch (\d+) published on chain: root (0x[0-9a-f]{64}), total weight [\d,.]+ .*, "
+        r"(\d+) of 7 providers eligible",
+        tail,
+    )
+    assert published, out[-4000:]
+    assert published[2] != "0x" + "00" * 32 and int(published[3]) >= 1, published[0]
+    assert re.search(r"publishEligibility\(\d+, .*\): tx 0x[0-9a-f]{10}… in block \d+", tail), out[-4000:]
+    assert "GET /v1/epochs/" + published[1] + ": published (the root is on chain)" in tail, out[-4000:]
+    assert re.search(r"flaky +not eligible: uptime 91\.20 % below", tail), out[-4000:]
+    assert re.search(r"not eligible: .*jailed during the epoch", tail), out[-4000:]
+    assert re.search(r"eligible, weight [\d,.]+ \(", tail), out[-4000:]
+    assert "$ swarm-staking rewards show " + published[1] in tail, out[-4000:]
+    assert "→ 409 Epoch already computed" in tail, out[-4000:]
+    assert "proof verified against the root on chain" in tail, out[-4000:]
+    assert "simulated from the provider passes" in tail, out[-4000:]

@@ -106,7 +106,7 @@ def run(chain_port: int, api_port: int, block_time: int, deployment: Path) -> in
         say("")
         say(f"ready: the service answers on {base} (API docs {base}/docs), database {url}")
         say(f"  try:  curl {base}/v1/providers/{first}")
-        say("        make demo            (another terminal: verdicts, a veto, an execution, a recovery)")
+        say("        make demo            (another terminal: verdicts, a veto, recovery, a reward epoch)")
         say("  keys: the public default mnemonic 'test test … junk' (devnet only). Ctrl-C stops everything.")
         while node.alive() and service.poll() is None:
             time.sleep(0.5)
