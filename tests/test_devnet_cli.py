@@ -131,6 +131,8 @@ def test_deploy_script_deploys_from_a_keystore_and_grants_the_roles(tmp_path: Pa
     keystore.write_text(json.dumps(Account.encrypt(gov.key, "correct horse", kdf="pbkdf2", iterations=2)))
     password = tmp_path / "pw.txt"
     password.write_text("correct horse\n")
+    for secret in (keystore, password):  # secret files must be owner-only
+        secret.chmod(0o600)
     service, detector, treasury = (devnet_account(i).address for i in (13, 14, 15))
     with LocalNode.start("anvil") as node:
         env = dict(
@@ -177,6 +179,7 @@ def test_deploy_script_deploys_from_a_keystore_and_grants_the_roles(tmp_path: Pa
 
         wrong = tmp_path / "wrong.txt"
         wrong.write_text("nope")
+        wrong.chmod(0o600)
         bad = subprocess.run(
             args,
             cwd=tmp_path,

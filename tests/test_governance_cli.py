@@ -594,6 +594,8 @@ def test_a_keystore_signs_and_a_wrong_password_is_one_line(gov: Gov) -> None:
     )
     password = gov.workdir / "pw.txt"
     password.write_text("correct horse\n")
+    for secret in (keystore, password):  # secret files must be owner-only
+        secret.chmod(0o600)
     out = ok(gov("pause", "--dry-run", "--keystore", str(keystore), "--password-file", str(password)))
     assert f"signer   {gov.chain.governance} (keystore {keystore})" in out
 
@@ -603,6 +605,7 @@ def test_a_keystore_signs_and_a_wrong_password_is_one_line(gov: Gov) -> None:
 
     wrong = gov.workdir / "wrong.txt"
     wrong.write_text("battery staple")
+    wrong.chmod(0o600)
     result = gov("unpause", "--yes", "--password-file", str(wrong))
     one_line_error(result, "wrong password")
     assert "battery" not in result.output, "a password must never be printed"

@@ -136,6 +136,8 @@ def test_a_raw_key_is_refused_off_the_devnet_and_keystores_need_the_right_passwo
     ks.write_text(__import__("json").dumps(Account.encrypt(key, "pw", kdf="pbkdf2", iterations=2)))
     pw = tmp_path / "pw"
     pw.write_text("pw\n")
+    for secret in (ks, pw):  # secret files must be owner-only (see test_security_keys)
+        secret.chmod(0o600)
     assert load_signer(1, ks, pw, None).address == Account.from_key(key).address
     pw.write_text("bad")
     with pytest.raises(SignerError, match="wrong password") as exc:

@@ -4,7 +4,8 @@ plug in through `create_app(..., routers=[...])`.
 
 Every error is `application/problem+json` (see `staking.api.problems`). Every response carries an
 `X-Request-ID` (the caller's, or one made here) that is also in every log line of the request, and
-every request is timed into `swarm_http_request_duration_seconds`.
+every request is timed into `swarm_http_request_duration_seconds`. Body size and JSON depth limits,
+rate limits, the admin token and CORS are `staking.api.security`'s (threat model: SECURITY.md).
 """
 
 from __future__ import annotations
@@ -41,6 +42,15 @@ from staking.api.problems import (
     problem_responses,
 )
 from staking.api.providers import EventTypeName, SeverityName, providers_router
+from staking.api.security import (
+    RequestLimits,
+    SecurityOptions,
+    admin_route,
+    document_security,
+    install_cors,
+    install_rate_limit_handler,
+    signer_limiter,
+)
 from staking.db import schema as t
 from staking.intake.performance import PerformanceIntake
 from staking.intake.service import IntakeService
@@ -52,7 +62,9 @@ from staking.worker.drift import META_BLOCK, META_CHECKED_MS
 if TYPE_CHECKING:
     from staking.config import Settings
 
-MAX_BODY = 16 * 1024  # a verdict is < 1 KiB; anything near this is not one
+log = logging.getLogger("staking.api")
+
+MAX_BODY = 16 * 1024  # default limit; a verdict is < 3 KiB; anything near this is not one
 VERDICT_ID_PATTERN = r"^0x[0-9a-fA-F]{64}$"
 RETRY_AFTER_S = 5
 DRIFT_NAMED = 10  # providers named by a degraded /readyz
@@ -278,7 +290,9 @@ def intake_router(intake: IntakeService) -> APIRouter:
             "Authenticates the detector's EIP-712 signature, decides the consequences with the "
             "slashing policy and records the verdict with its action plan. Idempotent by `id`: the "
             "same verdict again answers 200 with the same resource; other content under a used id "
-            "is 409. Nothing is stored for a rejected verdict. Bodies over 16 KiB are refused (413)."
+            "is 409. Nothing is stored for a rejected verdict. Bodies over the configured limit "
+            "(SWARM_MAX_VERDICT_BODY_BYTES, default 16 KiB) are refused (413), JSON nested deeper "
+            "than SWARM_MAX_JSON_DEPTH (32) is 422; a detector over its rate limit gets 429."
         ),
         responses={
             202: {
@@ -301,7 +315,8 @@ def intake_router(intake: IntakeService) -> APIRouter:
         },
     )
     async def submit_verdict(request: Request) -> Response:
-        raw = await read_body(request)
+        options: SecurityOptions | None = getattr(request.app.state, "security", None)
+        raw = await read_body(request, options.body_limit("/v1/verdicts") if options else MAX_BODY)
         try:
             body = json.loads(raw)
         except (ValueError, UnicodeDecodeError) as exc:
@@ -340,7 +355,9 @@ def intake_router(intake: IntakeService) -> APIRouter:
         response_model=InvestigationPage,
         tags=["investigations"],
         summary="Investigations opened for suspicious activity, newest first",
+        description="Security-team data: needs the admin bearer token when SWARM_ADMIN_TOKEN is set.",
         responses=problem_responses(422),
+        **admin_route(),
     )
     def list_investigations(
         status: Annotated[Literal["open", "resolved"] | None, Query()] = None,
@@ -559,12 +576,16 @@ def create_app(
     max_indexer_lag_blocks: int = 20,
     confirmations: int = 0,
     clock: Callable[[], float] = time.time,
+    security: SecurityOptions | None = None,
 ) -> FastAPI:
     """The API over `engine`, with verdict intake through `intake`; `routers` add more endpoints.
 
     `chain` answers the chain head for `/readyz` (no chain: that check is skipped);
     `max_indexer_lag_blocks` (+ `confirmations`) is the lag `/readyz` tolerates; `clock` (unix
-    seconds) is the time provider documents are evaluated at."""
+    seconds) is the time provider documents are evaluated at; `security` the limits, admin token
+    and CORS origins (default: `SecurityOptions()`, no admin token, no CORS, no rate limits — the
+    intake's own `limiter` applies)."""
+    security = security or SecurityOptions()
     app = FastAPI(
         title=title,
         version=staking.__version__,
@@ -576,13 +597,19 @@ def create_app(
     )
     app.state.engine = engine
     app.state.intake = intake
+    app.state.security = security
     install_problem_handlers(app)
+    install_rate_limit_handler(app)
 
     @app.get("/healthz", response_model=Health, tags=["operations"], summary="The process is up")
     def healthz() -> dict[str, str]:
         return {"status": "ok", "version": staking.__version__}
 
     metrics = metrics_registry(engine)
+    # Outermost last: the request id and access log see every answer (413s and 429s too), and
+    # CORS headers, when enabled, go on the limits' refusals as well.
+    app.add_middleware(RequestLimits, options=security)
+    install_cors(app, security.cors_origins)
     app.add_middleware(RequestContext, latency=request_latency(metrics))
 
     @app.get(
@@ -618,9 +645,10 @@ def create_app(
         description=(
             "Scheduled job runs, verdicts, actions, transaction intents, investigations and indexer "
             "progress, counted from the service database: every API process answers for the whole "
-            "service."
+            "service. Needs the admin bearer token when SWARM_ADMIN_TOKEN is set."
         ),
         responses={200: {"content": {CONTENT_TYPE: {"schema": {"type": "string"}}}}},
+        **admin_route(),
     )
     def prometheus_metrics() -> Response:
         return Response(render(metrics), media_type=CONTENT_TYPE)
@@ -641,6 +669,7 @@ def create_app(
     for router in routers:
         app.include_router(router)
     problem_openapi(app)
+    document_security(app, security)
     return app
 
 
@@ -654,6 +683,7 @@ def app_from_settings(settings: Settings) -> FastAPI:
     from staking.db import schema as t
     from staking.db.engine import make_engine, require_current_schema
     from staking.deployment import Deployment
+    from staking.devnet.accounts import DEVNET_CHAIN_ID
     from staking.policy import load_policy
     from staking.verdict import Domain
 
@@ -684,6 +714,17 @@ def app_from_settings(settings: Settings) -> FastAPI:
     if node_chain != domain.chain_id:
         raise RuntimeError(f"node at the RPC URL is chain {node_chain}, deployment says {domain.chain_id}")
 
+    security = SecurityOptions.from_settings(settings)
+    log.info("api settings", extra={"settings": settings.loggable()})  # secrets and URLs redacted
+    if security.admin_token is None and domain.chain_id != DEVNET_CHAIN_ID:
+        log.warning(
+            "SWARM_ADMIN_TOKEN is not set: /metrics and /v1/investigations (who is under "
+            "investigation) are open to anyone who can reach the API; set it, or keep the API on a "
+            "private network",
+            extra={"chain_id": domain.chain_id},
+        )
+    if security.cors_origins:
+        log.info("CORS enabled", extra={"origins": list(security.cors_origins)})
     intake = IntakeService(
         engine=engine,
         domain=domain,
@@ -691,6 +732,7 @@ def app_from_settings(settings: Settings) -> FastAPI:
         # SWARM_POLICY_FILE (see default.toml) once Settings carries `policy_file`.
         policy=load_policy(getattr(settings, "policy_file", None)),
         max_age=contract.max_verdict_age(),
+        limiter=signer_limiter(security),
     )
     rpc_url = settings.rpc_url or deployment.rpc_url
     return create_app(
@@ -699,4 +741,5 @@ def app_from_settings(settings: Settings) -> FastAPI:
         chain=ChainProbe(rpc_head(rpc_url)),
         max_indexer_lag_blocks=settings.max_indexer_lag_blocks,
         confirmations=settings.confirmations,
+        security=security,
     )

@@ -1,12 +1,16 @@
 """Loading a signer: an eth-account encrypted keystore everywhere, a raw key on the devnet only.
 
-Key material never appears in logs or error messages.
+Key material never appears in logs or error messages. Keystores, password files and other secret
+files (`read_secret_file`) are refused when their permissions let the group or others read or
+write them: the error names the file and the fix, never its contents.
 """
 
 from __future__ import annotations
 
 import getpass
 import json
+import os
+import stat
 from pathlib import Path
 
 from eth_account import Account
@@ -19,18 +23,45 @@ class SignerError(RuntimeError):
     pass
 
 
-def load_keystore(keystore: Path, password_file: Path | None, prompt: bool = True) -> LocalAccount:
+def read_secret_file(path: Path, what: str) -> str:
+    """The text of a file holding a secret (`what` names it in errors: "keystore", "password
+    file"...). SignerError, naming the path and the fix, when it is missing, not a regular file, or
+    readable or writable by the group or others (`mode & 0o077`): a secret another local user can
+    read is already leaked, and one they can write lets them swap the key."""
     try:
-        encrypted = json.loads(keystore.read_text())
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
     except FileNotFoundError:
-        raise SignerError(f"keystore {keystore} not found") from None
+        raise SignerError(f"{what} {path} not found") from None
+    except OSError as exc:
+        raise SignerError(f"{what} {path} cannot be read ({exc.strerror})") from None
+    try:
+        st = os.fstat(fd)  # of the file opened, not of whatever the path names later
+        if not stat.S_ISREG(st.st_mode):
+            raise SignerError(f"{what} {path} is not a regular file")
+        mode = stat.S_IMODE(st.st_mode)
+        if os.name == "posix" and mode & 0o077:
+            raise SignerError(
+                f"{what} {path} is accessible by group or others (mode {mode:04o}); "
+                f"run `chmod 600 {path}` (owner read/write only)"
+            )
+        with os.fdopen(fd, "rb", closefd=False) as f:
+            raw = f.read()
+    finally:
+        os.close(fd)
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise SignerError(f"{what} {path} is not UTF-8 text") from None
+
+
+def load_keystore(keystore: Path, password_file: Path | None, prompt: bool = True) -> LocalAccount:
+    text = read_secret_file(keystore, "keystore")
+    try:
+        encrypted = json.loads(text)
     except json.JSONDecodeError:
         raise SignerError(f"keystore {keystore} is not JSON") from None
     if password_file is not None:
-        try:
-            password = password_file.read_text().rstrip("\n")
-        except FileNotFoundError:
-            raise SignerError(f"password file {password_file} not found") from None
+        password = read_secret_file(password_file, "password file").rstrip("\n")
     elif prompt:
         password = getpass.getpass(f"password for {keystore}: ")
     else:

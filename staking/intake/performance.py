@@ -7,7 +7,8 @@ rules:
 1. parse the body (422 naming every bad field); an epoch that has not begun yet is a 422 too
    (the contract's epoch clock as the indexer recorded it; 503 before the indexer recorded it),
 2. the EIP-712 signature under the verdicts' domain must recover to an account holding
-   `DETECTOR_ROLE` (`staking.intake.service.Detectors`: 401, or 503 when it cannot be checked),
+   `DETECTOR_ROLE` (`staking.intake.service.Detectors`: 401, or 503 when it cannot be checked)
+   and be within its rate limit (429; the bucket is shared with the detector's verdicts),
 3. in one database transaction: replay (200) / conflict (409) by batch id; else, when the epoch's
    reward weights are already computed (a `reward_epochs` row), 409 `epoch-closed`: published
    rewards cannot change after the fact; else the batch row and one upserted report per

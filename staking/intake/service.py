@@ -5,7 +5,8 @@
 1. parse the body (422 naming every bad field),
 2. recover the EIP-712 signer and require the canonical signature form the contract accepts (401),
 3. require `DETECTOR_ROLE`: the indexed `roles` table first, the chain's `hasRole` when the index
-   has not seen the grant yet (401; 503 when neither can answer),
+   has not seen the grant yet (401; 503 when neither can answer), then take a token from the
+   detector's rate-limit bucket (`staking.intake.ratelimit`: 429 when empty, replays included),
 4. in one database transaction: replay (200) / conflict (409) by verdict id, else decide against
    the provider's stored history and insert the verdict, one `actions` row per decided action and,
    for an investigation, an `investigations` row (202).
@@ -25,7 +26,7 @@ import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, Engine, Select, select, text, update
 from sqlalchemy.exc import IntegrityError
@@ -37,6 +38,9 @@ from staking.policy import Decision, Offence, Policy, decide
 from staking.policy.engine import VerdictFacts
 from staking.types import EventType, RecoveryPath, Severity
 from staking.verdict import Domain, recover_signer
+
+if TYPE_CHECKING:
+    from staking.intake.ratelimit import TokenBuckets
 
 log = logging.getLogger("staking.intake")
 
@@ -95,11 +99,13 @@ class Detectors:
 
     The indexed `roles` table answers first; an account it does not list is asked of the chain
     through `check` (the index may lag a fresh grant; the chain is the authority). Shared by every
-    intake of detector-signed documents (verdicts, performance batches) under `domain`."""
+    intake of detector-signed documents (verdicts, performance batches) under `domain`, and so is
+    `limiter`: one rate-limit bucket per detector across both."""
 
     engine: Engine
     domain: Domain
     check: DetectorCheck | None
+    limiter: TokenBuckets | None = None
 
     def authenticate(
         self, signature: bytes, recover: Callable[[bytes], str], what: str
@@ -107,6 +113,7 @@ class Detectors:
         """The signer `recover(signature)` gives, if it holds DETECTOR_ROLE; else the rejection
         `(status, problem)`: 401 for a signature that does not recover (or that the contract would
         refuse) or a signer without the role, 503 when neither the index nor the chain can answer.
+        Raises `RateLimited` when the detector has used up its rate limit (nothing is stored then).
         `what` names the signed document in the answers ("verdict", "performance batch")."""
         domain_hint = (
             f"{what}s must be EIP-712 signed for domain SwarmRiskFramework/1, chainId "
@@ -136,6 +143,9 @@ class Detectors:
                 f"(a signature for another domain recovers to an unrelated address; {domain_hint})",
                 signer=signer,
             )
+        if self.limiter is not None:
+            # After the role check, so only detectors get buckets (their number is bounded).
+            self.limiter.take(signer)
         return signer
 
     def is_detector(self, signer: str) -> bool:
@@ -167,10 +177,11 @@ class IntakeService:
     policy: Policy
     max_age: int
     clock: Callable[[], float] = field(default=time.time)
+    limiter: TokenBuckets | None = None  # per-detector rate limit (None: unlimited)
 
     @property
     def detectors(self) -> Detectors:
-        return Detectors(self.engine, self.domain, self.detector_check)
+        return Detectors(self.engine, self.domain, self.detector_check, self.limiter)
 
     # ------------------------------------------------------------------------------------ submit
     def submit(self, body: Any) -> tuple[int, dict[str, Any]]:
