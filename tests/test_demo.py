@@ -46,6 +46,14 @@ def test_make_run_serves_the_product_and_the_demo_runs_against_it(tmp_path: Path
         for step in ("security breach", "vetoes", "executes it", "reinstates", "status probation"):
             assert step in demo.stdout, demo.stdout[-4000:]
         assert_a_reward_epoch_was_published(demo.stdout)
+        again = subprocess.run(
+            [sys.executable, "-m", "staking.devnet.demo", "--api", f"http://127.0.0.1:{api_port}",
+             "--deployment", str(deployment)],
+            env=env, capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+        # A second run meets the first one's strikes and jails: it says so before doing anything.
+        assert again.returncode == 1 and "already run the demo" in again.stdout, again.stdout[-2000:]
+        assert "POST /v1/verdicts" not in again.stdout
     finally:
         run.send_signal(signal.SIGINT)
         try:

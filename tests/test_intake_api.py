@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -571,3 +572,22 @@ def test_the_app_refuses_a_database_indexed_from_another_contract(
     other.save(path)
     with pytest.raises(RuntimeError, match="SwarmStaking"):
         app_from_settings(Settings(deployment=path, database_url=db_url, _env_file=None))  # type: ignore[call-arg]
+
+
+def test_the_intake_clock_follows_an_indexed_chain_that_runs_ahead_of_the_wall_clock(db_url: str) -> None:
+    # A devnet whose clock was moved forward stamps verdicts with its block time; the contract
+    # judges them by block time too, so the intake must not call them "in the future".
+    from indexer.store import Store
+    from staking.api.app import chain_aware_clock
+
+    engine = make_engine(db_url)
+    clock = chain_aware_clock(engine, refresh_s=0)
+    assert abs(clock() - time.time()) < 5  # nothing indexed: the wall clock
+    ahead = int(time.time()) + 3_600
+    with engine.begin() as conn:
+        Store(engine).write_meta(conn, {"checkpoint_time": str(ahead)})
+    assert clock() >= ahead
+    with engine.begin() as conn:
+        Store(engine).write_meta(conn, {"checkpoint_time": str(ahead - 7_200)})
+    assert abs(clock() - time.time()) < 5  # a chain behind the wall clock: the wall clock
+    engine.dispose()

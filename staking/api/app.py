@@ -673,6 +673,25 @@ def create_app(
     return app
 
 
+def chain_aware_clock(engine: Engine, refresh_s: float = 1.0) -> Callable[[], float]:
+    """Unix time for judging a verdict's `detected_at`: the wall clock, or the last indexed block's
+    timestamp when the chain runs ahead of it (a devnet whose clock was moved forward). The
+    contract judges `detectedAt` and `maxVerdictAge` by block time, so the intake must not refuse
+    as "in the future" a verdict the chain would take. The block time is read at most once a
+    `refresh_s`."""
+    cached = [0.0, -refresh_s]  # (block time, monotonic time read)
+
+    def now() -> float:
+        wall = time.time()
+        if time.monotonic() - cached[1] >= refresh_s:
+            with engine.connect() as conn:
+                value = conn.execute(select(t.meta.c.value).where(t.meta.c.key == "checkpoint_time")).scalar()
+            cached[:] = [float(value) if value and value.isdigit() else 0.0, time.monotonic()]
+        return max(wall, cached[0])
+
+    return now
+
+
 def app_from_settings(settings: Settings) -> FastAPI:
     """The production wiring: database, chain, deployment and policy from `settings`."""
     from eth_utils import to_checksum_address
@@ -732,6 +751,7 @@ def app_from_settings(settings: Settings) -> FastAPI:
         # SWARM_POLICY_FILE (see default.toml) once Settings carries `policy_file`.
         policy=load_policy(getattr(settings, "policy_file", None)),
         max_age=contract.max_verdict_age(),
+        clock=chain_aware_clock(engine),
         limiter=signer_limiter(security),
     )
     rpc_url = settings.rpc_url or deployment.rpc_url

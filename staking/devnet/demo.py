@@ -236,9 +236,24 @@ class Demo:
         self.say(f"(devnet) chain clock moved {seconds} s forward")
 
     # ---- the scenario
+    def fresh(self) -> None:
+        """The story needs untouched providers: a second run on the same devnet meets the first
+        run's strikes (the escalation ladder) and jails, so it stops here instead of half-way."""
+        touched = []
+        for address in self.providers[:6]:
+            doc = self.http.get(f"/v1/providers/{address}").json()
+            if doc.get("status") != "active" or doc.get("strikes", {}).get("in_window"):
+                touched.append(f"{address[:10]}… {doc.get('status')}")
+        if touched:
+            raise DemoError(
+                "this devnet has already run the demo (" + ", ".join(touched) + "); "
+                "stop `make run` (Ctrl-C) and start it again for a fresh devnet"
+            )
+
     def run(self) -> None:
         p = self.providers
         breached, attacked, warned, slow, failing, suspicious = p[0], p[1], p[2], p[3], p[4], p[5]
+        self.fresh()
 
         self.step("A security breach: isolation within the minute, a slash proposal, a security review")
         breach = self.verdict(breached, EventType.SECURITY_BREACH, Severity.HIGH)
