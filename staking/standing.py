@@ -184,9 +184,17 @@ def provider_standing(
     """
     addr = normalize_address(address)
     if conn.dialect.name == "postgresql":
-        parts = _fetch_in_one_statement(conn, addr, now - policy.window_seconds)
+        values = one_statement_values(addr, now, policy)
+        parts = parts_from_one_statement(conn.execute(_ONE_STATEMENT, values).one())
     else:
         parts = _fetch(conn, addr, now, policy)
+    return standing_from_parts(parts, addr, now, policy, head)
+
+
+def standing_from_parts(
+    parts: _Parts, addr: str, now: int, policy: Policy, head: int | None = None
+) -> dict[str, Any]:
+    """The document from its parts, however they were read (`addr` checksummed)."""
     meta, params = parts.meta, parts.params
     clock = _epoch_clock(meta)
     at = max(now, _int(meta.get("checkpoint_time")) or 0)
@@ -319,9 +327,18 @@ SELECT
 )
 
 
-def _fetch_in_one_statement(conn: Connection, addr: str, since: int) -> _Parts:
-    values = {"address": addr, "since": since, "meta_keys": _META_KEYS, "param_names": _PARAM_NAMES}
-    r = conn.execute(_ONE_STATEMENT, values).one()
+# The same statement for a plain psycopg connection (the API's asynchronous lookups).
+ONE_STATEMENT_PSYCOPG = re.sub(r":(\w+)", r"%(\1)s", _ONE_STATEMENT.text)
+
+
+def one_statement_values(addr: str, now: int, policy: Policy) -> dict[str, Any]:
+    """The values `ONE_STATEMENT` binds for `addr` (checksummed) at `now`."""
+    since = now - policy.window_seconds  # a superset of the window: see `_Parts.strikes`
+    return {"address": addr, "since": since, "meta_keys": _META_KEYS, "param_names": _PARAM_NAMES}
+
+
+def parts_from_one_statement(r: Any) -> _Parts:
+    """`_Parts` from the row of `ONE_STATEMENT` (attribute access by column name)."""
     meta: dict[str, str] = {}
     params: dict[str, str] = {}
     for source, name, value in r.settings or ():

@@ -703,3 +703,35 @@ def test_the_read_model_can_be_called_without_http(api: Api) -> None:
     assert doc == api.standing(a)
     http = api.client.get("/v1/providers", params={"status": "active", "limit": 2}).json()
     assert page == http and len(page["items"]) == 2 and page["next_cursor"] is not None
+
+
+def test_postgresql_lookups_survive_a_dead_connection_and_answer_503_without_a_database(api: Api) -> None:
+    # PostgreSQL reads a provider's document over asynchronous connections kept between requests.
+    # A pooled connection the server has since closed (a database restart) is replaced within the
+    # request; a database that cannot be reached is a 503 problem, not a 500.
+    if api.engine.dialect.name != "postgresql":
+        pytest.skip("the asynchronous lookups are PostgreSQL's")
+    import asyncio
+
+    from sqlalchemy import create_engine, text
+
+    from staking.api.pg_lookups import AsyncStandingReader
+    from staking.api.problems import ProblemException
+
+    a = api.chain.providers[0]
+    first = api.standing(a)
+    with api.engine.connect() as conn:
+        ended = conn.execute(
+            text(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                "WHERE application_name = 'swarm-staking api lookups' AND datname = current_database()"
+            )
+        ).scalar()
+    assert ended and ended >= 1
+    assert api.standing(a) == first  # on a new connection, in the same request
+
+    unreachable = create_engine("postgresql+psycopg://postgres@127.0.0.1:1/none")
+    reader = AsyncStandingReader(unreachable, connect_timeout_s=2)
+    with pytest.raises(ProblemException) as problem:
+        asyncio.run(reader.standing(a, api.chain.now(), load_policy(), None))
+    assert problem.value.status == 503 and problem.value.headers["Retry-After"]

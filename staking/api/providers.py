@@ -14,8 +14,8 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Path, Query, Response
 from pydantic import BaseModel, Field
 from sqlalchemy import Connection, Engine
-from starlette.concurrency import run_in_threadpool
 
+from staking.api.pg_lookups import AsyncStandingReader
 from staking.api.problems import ProblemException, problem_responses
 from staking.policy import Policy
 from staking.standing import (
@@ -260,7 +260,7 @@ def providers_router(
     """The provider endpoints over `engine`. `clock`: unix seconds; `head`: a chain head known
     without a request to the node (None: the head the indexer stored with its last batch)."""
     router = APIRouter(tags=["providers"])
-    inline = engine.dialect.name == "sqlite"
+    lookups = AsyncStandingReader(engine) if engine.dialect.name == "postgresql" else None
 
     def read(query: Callable[[Connection], dict[str, Any]]) -> dict[str, Any]:
         """`query` on one consistent snapshot; a cursor it refuses is a 422."""
@@ -286,16 +286,16 @@ def providers_router(
     )
     async def get_provider(address: AddressParam) -> Response:
         # The hot path (providers polling where they stand). On SQLite a handful of in-process
-        # indexed lookups take well under a millisecond and run on the event loop: the hand-off to
-        # a worker thread cost more than the read itself. On PostgreSQL the time is network round
-        # trips, which worker threads overlap. The document is built to the ProviderStanding
-        # schema (checked by the tests and by schemathesis) and sent without a second validation.
+        # indexed lookups take well under a millisecond and run on the event loop: a hand-off to a
+        # worker thread cost more than the read itself. On PostgreSQL the document is one
+        # statement on an asynchronous connection (`pg_lookups`). The document is built to the
+        # ProviderStanding schema (checked by the tests and by schemathesis) and sent without a
+        # second validation.
         addr = _address(address)
-
-        def standing() -> dict[str, Any]:
-            return read_provider_standing(engine, addr, int(clock()), policy, head())
-
-        doc = standing() if inline else await run_in_threadpool(standing)
+        if lookups is not None:
+            doc = await lookups.standing(addr, int(clock()), policy, head())
+        else:
+            doc = read_provider_standing(engine, addr, int(clock()), policy, head())
         return Response(json.dumps(doc, separators=(",", ":")), media_type="application/json")
 
     @route("/v1/providers", ProviderPage, "Registered providers by address, optionally by status")
