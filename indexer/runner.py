@@ -7,10 +7,11 @@ import logging
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TextIO
 
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 from web3 import Web3
 
 from indexer.decoder import DecodedEvent, EventDecoder
@@ -100,9 +101,10 @@ class Indexer:
         deployment: Deployment,
         config: IndexerConfig | None = None,
         progress: Progress | None = None,
+        fence: Callable[[Connection], None] | None = None,
     ) -> None:
         self.config = config or IndexerConfig()
-        self.store = Store(engine)
+        self.store = Store(engine, fence)
         self.deployment = deployment
         self.staking = StakingContract(w3, deployment.contracts.SwarmStaking)
         self.source = ChainSource(w3, self.staking.address)

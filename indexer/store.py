@@ -5,7 +5,7 @@ transaction (checkpoint included), chain identity, and rolling back orphaned blo
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -63,9 +63,16 @@ def _chunks(items: Sequence[Any], size: int = CHUNK) -> Iterable[Sequence[Any]]:
 
 
 class Store:
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, fence: Callable[[Connection], None] | None = None) -> None:
         self.engine = engine
+        # Run first in every write transaction; raises when this process no longer leads the
+        # indexer role (staking.db.lock.Fence.check), so a deposed leader cannot move the checkpoint.
+        self.fence = fence
         self._insert = postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
+
+    def _fenced(self, conn: Connection) -> None:
+        if self.fence is not None:
+            self.fence(conn)
 
     # ---- meta
     def read_meta(self, conn: Connection | None = None) -> dict[str, str]:
@@ -83,6 +90,7 @@ class Store:
     def ensure_identity(self, identity: ChainIdentity) -> None:
         """Record the chain on first use; afterwards refuse any other chain."""
         with self.engine.begin() as conn:
+            self._fenced(conn)
             meta = self.read_meta(conn)
             if "genesis_hash" not in meta:
                 self.write_meta(conn, identity.as_meta())
@@ -120,6 +128,7 @@ class Store:
         """Store `events` (chain order), fold them into the projection and move the checkpoint to
         `checkpoint` = (number, hash, timestamp) — all in one transaction."""
         with self.engine.begin() as conn:
+            self._fenced(conn)
             if events:
                 self._insert_events(conn, events, block_times)
                 blocks = {e.block_number: (e.block_hash, block_times[e.block_number]) for e in events}
@@ -222,6 +231,7 @@ class Store:
         """Forget everything above block `ancestor` and rebuild the rows those blocks touched from
         the events that remain. Returns the number of orphaned events removed."""
         with self.engine.begin() as conn:
+            self._fenced(conn)
             orphaned = conn.execute(
                 select(t.events.c.name, t.events.c.provider, t.events.c.epoch).where(
                     t.events.c.block_number > ancestor

@@ -22,6 +22,7 @@ from prometheus_client.registry import Collector
 from sqlalchemy import Column, Connection, Engine, func, select
 
 from staking.db import schema as t
+from staking.db.lock import lease_clock_ms
 from staking.intake.service import INVESTIGATION_STATUSES
 from staking.txmanager.manager import CONFIRMED, FAILED, MINED, PLANNED, SENT, VOIDING
 from staking.worker.drift import FIELDS as DRIFT_FIELDS
@@ -30,6 +31,7 @@ from staking.worker.drift import META_CHECKED_MS
 CONTENT_TYPE = CONTENT_TYPE_PLAIN_0_0_4  # text/plain; version=0.0.4; charset=utf-8
 
 # Known label values are always exposed (0 when absent), so alerts and rates see every series.
+LEADER_ROLES = ("worker", "indexer")
 VERDICT_STATUSES = ("received", "executing", "done", "rejected", "failed")
 INTENT_STATES = (PLANNED, SENT, MINED, VOIDING, CONFIRMED, FAILED)
 # Request latency buckets (seconds): provider lookups are expected well under 50 ms.
@@ -69,6 +71,7 @@ class ServiceCollector(Collector):
                 counts = _counts(conn, *columns)
                 yield _by_label(name, doc, [c.name for c in columns], counts, known)
             yield from self._indexer(conn)
+            yield from self._leaders(conn)
 
     @staticmethod
     def _jobs(conn: Connection) -> Iterator[Metric]:
@@ -97,6 +100,25 @@ class ServiceCollector(Collector):
             if r.last_status is not None:
                 failed.add_metric([r.name], float(r.last_status == "failed"))
         yield from (runs, failures, duration, success, failed)
+
+    @staticmethod
+    def _leaders(conn: Connection) -> Iterator[Metric]:
+        """Whether the worker and the indexer have a live leader (an unexpired lease), and its term
+        (a rising term counts takeovers), by the database's clock as leaders and standbys see it."""
+        leader = GaugeMetricFamily(
+            "swarm_worker_leader",
+            "1 if a process holds the role's leader lease and the lease has not expired, else 0",
+            labels=["role"],
+        )
+        term = GaugeMetricFamily("swarm_leader_term", "The term of the role's latest leader", labels=["role"])
+        now = lease_clock_ms(conn)
+        leases = {r.name: r for r in conn.execute(select(t.leader_leases))}
+        for role in LEADER_ROLES:
+            lease = leases.get(role)
+            leader.add_metric([role], float(lease is not None and lease.expires_at >= now))
+            if lease is not None:
+                term.add_metric([role], lease.term)
+        yield from (leader, term)
 
     @staticmethod
     def _indexer(conn: Connection) -> Iterator[Metric]:

@@ -1,7 +1,8 @@
 """`swarm-staking serve`: the roles of the service in one process or one per process.
 
-- indexer: follows the chain into SQL (one writer per database)
-- worker:  executes decided actions through the transaction manager (one per database)
+- indexer: follows the chain into SQL (one leader per database, any number standing by)
+- worker:  executes decided actions through the transaction manager (one leader per database,
+           any number standing by; see `staking.worker.leader`)
 - api:     the HTTP API on 127.0.0.1:8000 (any number)
 - all:     the three together, the embedded default
 """
@@ -22,10 +23,11 @@ from staking.chain.contracts import StakingContract
 from staking.chain.keys import SignerError, load_signer
 from staking.config import Settings
 from staking.db.engine import make_engine, require_current_schema
-from staking.db.lock import single_writer
+from staking.db.lock import Fence
 from staking.deployment import Deployment
 from staking.devnet.accounts import DEVNET_CHAIN_ID, SERVICE, devnet_account
 from staking.notify.webhooks import WebhookNotifier
+from staking.worker.leader import Leadership, LeaseConfig, new_holder, role_engine
 
 log = logging.getLogger("service")
 ROLES = ("all", "api", "indexer", "worker")
@@ -57,26 +59,45 @@ def service_signer(ctx: Context) -> LocalAccount:
     return load_signer(ctx.deployment.chain_id, s.signer_keystore, s.signer_password_file, raw, prompt=False)
 
 
+def lease_config(settings: Settings) -> LeaseConfig:
+    return LeaseConfig(seconds=settings.worker_lease_seconds, poll=settings.worker_standby_poll_seconds)
+
+
 def indexer_loop(ctx: Context, stop: threading.Event) -> None:
+    """Follows the chain into SQL while this process leads the indexer role; stands by otherwise."""
     from indexer.runner import Indexer, IndexerConfig, Progress
 
-    indexer = Indexer(
-        ctx.engine,
-        ctx.w3,
-        ctx.deployment,
-        IndexerConfig(
-            confirmations=ctx.settings.confirmations,
-            initial_span=ctx.settings.indexer_initial_span,
-            max_span=ctx.settings.indexer_max_span,
-        ),
-        progress=Progress(),
-    )
-    with single_writer(ctx.engine, "indexer", wait=5):
-        log.info("indexer started", extra={"deployed_block": ctx.deployment.deployed_block})
-        indexer.run(stop)
+    holder = new_holder()
+    engine = role_engine(ctx.settings.database_url, "indexer", holder)
+
+    def lead(fence: Fence, lead_stop: threading.Event) -> None:
+        indexer = Indexer(  # per term: it resumes from the checkpoint the last leader committed
+            engine,
+            ctx.w3,
+            ctx.deployment,
+            IndexerConfig(
+                confirmations=ctx.settings.confirmations,
+                initial_span=ctx.settings.indexer_initial_span,
+                max_span=ctx.settings.indexer_max_span,
+            ),
+            progress=Progress(),
+            fence=fence.check,
+        )
+        log.info(
+            "indexer started", extra={"deployed_block": ctx.deployment.deployed_block, "term": fence.term}
+        )
+        indexer.run(lead_stop)
+
+    try:
+        Leadership(engine, "indexer", lease_config(ctx.settings), holder).run(stop, lead)
+    finally:
+        engine.dispose()
 
 
 def worker_loop(ctx: Context, stop: threading.Event) -> None:
+    """Scheduler, action executor and transaction manager, while this process leads the worker
+    role; stands by otherwise. Each term starts from the database alone (nonces, intents, actions):
+    nothing of a previous term is kept in memory, and the transaction manager is fenced by the term."""
     from staking.policy import load_policy
     from staking.txmanager.manager import TxConfig, TxManager
     from staking.worker.executor import ActionExecutor
@@ -84,33 +105,47 @@ def worker_loop(ctx: Context, stop: threading.Event) -> None:
 
     rules = load_policy(ctx.settings.policy_file).rewards  # the policy's [rewards]
     account = service_signer(ctx)
-    with single_writer(ctx.engine, "worker", wait=5):
+    webhook_notifier(ctx.settings, ctx.engine, start=False)  # misconfigured: fail now, not at takeover
+    holder = new_holder()
+    engine = role_engine(ctx.settings.database_url, "worker", holder)
+
+    def lead(fence: Fence, lead_stop: threading.Event) -> None:
         txm = TxManager(
-            ctx.engine,
+            engine,
             ctx.w3,
             account,
             TxConfig(confirmations=ctx.settings.confirmations),
             error_name=ctx.staking.error_name,
+            fence=fence,
         )
         txm.reconcile()
-        notifier = webhook_notifier(ctx.settings, ctx.engine)
-        scheduler = start_scheduler(ctx.engine, ctx.staking, txm, rules=rules, notify=notifier)
-        log.info("worker started", extra={"signer": account.address, "webhooks": len(notifier.urls)})
+        notifier = webhook_notifier(ctx.settings, engine)
+        scheduler = start_scheduler(engine, ctx.staking, txm, rules=rules, notify=notifier)
+        log.info(
+            "worker started",
+            extra={"signer": account.address, "webhooks": len(notifier.urls), "term": fence.term},
+        )
         try:
-            ActionExecutor(ctx.engine, ctx.staking, txm, notify=notifier).run(stop)
+            ActionExecutor(engine, ctx.staking, txm, notify=notifier).run(lead_stop)
         finally:
-            scheduler.shutdown(wait=False)
+            scheduler.shutdown(wait=False)  # a job still running is fenced like everything else
             notifier.stop()
 
+    try:
+        Leadership(engine, "worker", lease_config(ctx.settings), holder).run(stop, lead)
+    finally:
+        engine.dispose()
 
-def webhook_notifier(settings: Settings, engine: Engine) -> WebhookNotifier:
+
+def webhook_notifier(settings: Settings, engine: Engine, start: bool = True) -> WebhookNotifier:
     urls = [u.strip() for u in settings.webhook_urls.split(",") if u.strip()]
     if urls and settings.webhook_secret is None:
         raise SignerError(
             "SWARM_WEBHOOK_URLS is set but SWARM_WEBHOOK_SECRET is not: webhooks must be signed"
         )
     secret = settings.webhook_secret.get_secret_value().encode() if settings.webhook_secret else b""
-    return WebhookNotifier(engine, urls, secret).start()
+    notifier = WebhookNotifier(engine, urls, secret)
+    return notifier.start() if start else notifier
 
 
 def _guarded(

@@ -3,6 +3,7 @@ between `evm_snapshot` and `evm_revert`, so tests never see each other's state."
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 from collections.abc import Iterator
@@ -84,13 +85,27 @@ def db_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
         upgrade(url)
         yield url
         return
+    require_pg()
+    with fresh_pg_database() as url:
+        yield url
+
+
+def require_pg() -> None:
+    """Skip the test without PostgreSQL (fail it when SWARM_REQUIRE_PG is set, as in CI)."""
     if _PG_MISSING:
         if os.environ.get("SWARM_REQUIRE_PG"):
             pytest.fail(_PG_MISSING)
         pytest.skip(_PG_MISSING)
+
+
+@contextlib.contextmanager
+def fresh_pg_database() -> Iterator[str]:
+    """A new, migrated PostgreSQL database's URL; dropped afterwards."""
     import uuid
 
     import psycopg
+
+    from staking.db.engine import upgrade
 
     name = f"swarm_test_{uuid.uuid4().hex[:12]}"
     with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:

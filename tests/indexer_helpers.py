@@ -802,20 +802,10 @@ def fresh_database(like: str, directory: Path) -> Iterator[str]:
         upgrade(url)
         yield url
         return
-    import psycopg
+    from tests.conftest import fresh_pg_database
 
-    from tests.conftest import PG_ADMIN_URL
-
-    name = f"swarm_test_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    url = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
-    try:
-        upgrade(url)
+    with fresh_pg_database() as url:
         yield url
-    finally:
-        with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def dump_provisioned_state(path: Path) -> Deployment:

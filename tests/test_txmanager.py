@@ -215,3 +215,18 @@ def test_a_call_needing_more_gas_than_its_functions_cap_is_estimated_again(db_ur
     iid = m.submit("jail:second", chain.staking.jail(second, sig2, 0))
     until_confirmed(m, db_url, iid)
     assert int(state(db_url, iid)["gas"]) > 30_000 and m._gas_cap[selector] > 30_000
+
+
+@pytest.mark.integration
+def test_a_confirmation_newer_than_the_head_read_is_not_taken_for_a_reorg(db_url: str, chain: Chain) -> None:
+    # A tick reads the head, then another part of it records a receipt mined after that head: the
+    # re-check of recent confirmations must not mistake the newer block for one reorged away.
+    m = manager(db_url, chain)
+    v, sig = chain.signed(chain.providers[0])
+    iid = m.submit(f"jail:{v.id.hex()}", chain.staking.jail(v, sig, 0))
+    until_confirmed(m, db_url, iid)
+    mined = state(db_url, iid)
+    m._recheck_recent(int(mined["mined_block"]) - 1)  # type: ignore[arg-type]
+    assert state(db_url, iid) == mined
+    m._recheck_recent(int(mined["mined_block"]))  # type: ignore[arg-type]
+    assert state(db_url, iid) == mined  # its block is canonical

@@ -82,7 +82,6 @@ def serve(
     from indexer.store import ChainMismatch
     from staking.chain.keys import SignerError
     from staking.db.engine import SchemaOutdated
-    from staking.db.lock import WriterBusy
     from staking.logs import configure_logging
     from staking.service import ROLES
     from staking.service import serve as run_service
@@ -93,8 +92,7 @@ def serve(
     configure_logging(settings.log_level, settings.log_json)
     try:
         run_service(settings, role, host, port)
-    except (
-        WriterBusy,
+    except (  # a second indexer or worker stands by instead of failing: no WriterBusy here
         ChainMismatch,
         ProjectionError,
         SchemaOutdated,

@@ -358,3 +358,21 @@ drift_findings = Table(
     Column("projected", Text, nullable=False),
     Column("on_chain", Text, nullable=False),
 )
+
+# ---- leadership of the single-writer roles (worker, indexer) when several processes run them
+
+# One row per role. The holder of the role's lock (a PostgreSQL advisory lock, or a file lock
+# beside a SQLite file) renews its lease here; `term` grows by one with every new holder, and every
+# write-ahead transaction of the transaction manager checks it (fencing), so a deposed leader can
+# never plan or sign a transaction. Times are unix milliseconds of the database's clock.
+leader_leases = Table(
+    "leader_leases",
+    metadata,
+    Column("name", String(64), primary_key=True),  # worker | indexer
+    Column("holder", Text, nullable=False),  # hostname:pid:token of the leading process
+    Column("term", BigInteger, nullable=False),
+    Column("backend_pid", Integer),  # PostgreSQL backend holding the advisory lock
+    Column("acquired_at", BigInteger, nullable=False),
+    Column("renewed_at", BigInteger, nullable=False),
+    Column("expires_at", BigInteger, nullable=False),
+)

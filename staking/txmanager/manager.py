@@ -10,6 +10,11 @@ Guarantees, for one signer:
   self-transfer, so no nonce gap can stall the signer.
 - Stuck transactions are replaced with the same nonce and fees bumped >= 12.5 %.
 - Reorg awareness: an intent whose block left the canonical chain goes back to "sent".
+- Fencing: with a `Fence` (several workers on one database, one leader), every transaction that
+  takes a nonce, signs a payload or records a send first checks, in the same database transaction,
+  that the leader lease is still at this manager's term, and raises LostLeadership otherwise. A
+  deposed leader can therefore never plan or sign; at most it re-sends a payload already recorded
+  (same hash, harmless). Nothing else is kept in memory that could send: nonces live in the table.
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ from web3.contract.contract import ContractFunction
 
 from staking.chain.rpc import RawRpc, RpcDown, RpcError
 from staking.db import schema as t
+from staking.db.lock import Fence, LostLeadership
 from staking.txmanager.fees import FeePolicy, Fees, bumped, fees_from_history
 
 log = logging.getLogger("txmanager")
@@ -74,6 +80,7 @@ class TxManager:
         account: LocalAccount,
         config: TxConfig | None = None,
         error_name: Callable[[str], str] | None = None,
+        fence: Fence | None = None,
     ) -> None:
         self.engine = engine
         self.w3 = w3
@@ -92,6 +99,19 @@ class TxManager:
         self._no_receipt_at: dict[int, str] = {}
         self._rechecked_at: str | None = None
         self._conn: Any = None  # the transaction `_set` joins while tick() records receipts
+        self.fence = fence
+        self._fenced: Any = None  # the database transaction the fence was last checked in
+
+    def _check_fence(self, conn: Any) -> None:
+        """Raises LostLeadership unless this manager's term is still the lease's (see `Fence`).
+        Checked once per database transaction."""
+        if self.fence is None:
+            return
+        transaction = conn.get_transaction()
+        if transaction is not None and transaction is self._fenced:
+            return
+        self.fence.check(conn)
+        self._fenced = transaction
 
     # ---------------------------------------------------------------- start-up
     def reconcile(self) -> None:
@@ -99,6 +119,7 @@ class TxManager:
         with self._lock:
             chain_next = self.w3.eth.get_transaction_count(self.signer, "pending")
             with self.engine.begin() as conn:
+                self._check_fence(conn)
                 row = conn.execute(
                     select(t.signer_nonces).where(t.signer_nonces.c.signer == self.signer)
                 ).first()
@@ -283,6 +304,7 @@ class TxManager:
         return intent_id
 
     def _take_nonce(self, conn: Any) -> int:
+        self._check_fence(conn)
         q = select(t.signer_nonces.c.next_nonce).where(t.signer_nonces.c.signer == self.signer)
         if self.engine.dialect.name == "postgresql":
             q = q.with_for_update()
@@ -318,6 +340,7 @@ class TxManager:
             "maxPriorityFeePerGas": fees.priority_fee,
             "type": 2,
         }
+        self._check_fence(conn)  # nothing is signed for a deposed leader
         signed = self.account.sign_transaction(tx)
         tx_hash = "0x" + bytes(signed.hash).hex()
         conn.execute(
@@ -346,7 +369,8 @@ class TxManager:
         tick() finds out which."""
         if not intent_ids:
             return []
-        with self.engine.connect() as conn:
+        with self.engine.begin() as conn:
+            self._check_fence(conn)  # a deposed leader stays quiet (a re-send would be harmless)
             rows = {
                 r.id: r
                 for r in conn.execute(
@@ -374,6 +398,7 @@ class TxManager:
             accepted.append(ok)
         sent_ms = now_ms()
         with self.engine.begin() as conn:
+            self._check_fence(conn)
             for intent_id, ok in zip(intent_ids, accepted, strict=True):
                 if ok:
                     state = VOIDING if rows[intent_id].state == VOIDING else SENT
@@ -407,6 +432,8 @@ class TxManager:
             to_check = [i for i in open_intents if self._no_receipt_at.get(i["id"]) != head_hash]
             receipts = self._receipts([i["id"] for i in to_check])
             with self.engine.begin() as conn:  # all receipts of this tick in one transaction
+                if receipts:
+                    self._check_fence(conn)
                 self._conn = conn
                 try:
                     for intent in open_intents:
@@ -425,6 +452,8 @@ class TxManager:
                     if intent["state"] == SENT and latest_nonce is None:
                         latest_nonce = self.w3.eth.get_transaction_count(self.signer, "latest")
                     self._track(intent, head, latest_nonce)
+                except LostLeadership:
+                    raise
                 except Exception:
                     log.exception("tracking an intent failed", extra={"intent": iid})
             if head_hash != self._rechecked_at:
@@ -530,10 +559,10 @@ class TxManager:
         hashes: dict[int, str | None] = {}
         for r in recent:
             number = r["mined_block"]
+            if number > head:
+                continue  # mined after the head this tick read: nothing to judge it by yet
             if number not in hashes:
-                block = (
-                    self.rpc.call("eth_getBlockByNumber", [hex(number), False]) if number <= head else None
-                )
+                block = self.rpc.call("eth_getBlockByNumber", [hex(number), False])
                 hashes[number] = block["hash"] if block else None
             if hashes[number] != r["mined_block_hash"]:
                 log.warning(
@@ -599,4 +628,5 @@ class TxManager:
             self._conn.execute(statement)
             return
         with self.engine.begin() as conn:
+            self._check_fence(conn)
             conn.execute(statement)
