@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import TextIO
 
 from sqlalchemy import Connection, Engine
+from sqlalchemy.exc import OperationalError
 from web3 import Web3
 
 from indexer.decoder import DecodedEvent, EventDecoder
@@ -241,7 +242,7 @@ class Indexer:
             try:
                 advanced = self.step()
                 if self.status.last_error:
-                    log.info("node reachable again", extra={"after": self.status.last_error})
+                    log.info("reachable again", extra={"after": self.status.last_error})
                 self.status.last_error = None
                 backoff = 0.5
                 if advanced == 0 and self.status.caught_up:
@@ -252,6 +253,16 @@ class Indexer:
                 self.status.rpc_ok = False
                 self.status.last_error = str(exc)
                 log.warning("node unreachable; retrying", extra={"error": str(exc), "retry_in_s": backoff})
+                stop.wait(backoff)
+                backoff = min(self.config.max_backoff, backoff * 2)
+            except OperationalError as exc:
+                # The database restarted or is unreachable: a batch is one transaction, so nothing
+                # half-written remains; the pool reconnects on the next attempt.
+                self.status.last_error = f"database: {type(exc.orig).__name__}"
+                log.warning(
+                    "database unreachable; retrying",
+                    extra={"error": self.status.last_error, "retry_in_s": backoff},
+                )
                 stop.wait(backoff)
                 backoff = min(self.config.max_backoff, backoff * 2)
         if self.progress is not None:

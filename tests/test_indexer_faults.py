@@ -371,3 +371,36 @@ def test_indexer_shrinks_its_log_range_when_the_node_refuses_large_ones(chain: C
     assert indexer.span < IndexerConfig().initial_span and indexer.span <= 16
     assert source.widest == 8
     assert_projection_matches_chain(db_url, chain)
+
+
+@pytest.mark.integration
+def test_indexer_rides_out_a_database_outage_instead_of_exiting(chain: Chain, db_url: str) -> None:
+    # A restarted database fails the batch in flight (one transaction: nothing half-written); the
+    # indexer retries with backoff instead of ending the process, and catches up once it answers.
+    from sqlalchemy.exc import OperationalError
+
+    indexer = make_indexer(db_url, chain)
+    real = indexer.store.apply_batch
+    failures = [0]
+
+    def apply_batch(*args: Any, **kwargs: Any) -> None:
+        if failures[0] < 2:
+            failures[0] += 1
+            raise OperationalError("INSERT …", {}, Exception("server closed the connection unexpectedly"))
+        real(*args, **kwargs)
+
+    indexer.store.apply_batch = apply_batch  # type: ignore[method-assign]
+    stop = threading.Event()
+    runner = threading.Thread(target=indexer.run, args=(stop,), daemon=True)
+    runner.start()
+    try:
+        head = chain.w3.eth.block_number
+        deadline = time.monotonic() + 30
+        while (indexer.status.indexed or 0) < head:
+            assert runner.is_alive(), "the indexer stopped on a database error"
+            assert time.monotonic() < deadline, indexer.status
+            time.sleep(0.1)
+    finally:
+        stop.set()
+        runner.join(10)
+    assert failures[0] == 2 and indexer.status.last_error is None

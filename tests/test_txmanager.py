@@ -143,7 +143,34 @@ def test_a_restart_resends_what_was_recorded_but_never_reached_the_node(db_url: 
 
 
 @pytest.mark.integration
-def test_an_intent_that_became_invalid_while_stuck_is_voided_without_a_nonce_gap(
+def test_a_stuck_transaction_is_replaced_by_the_same_call_never_voided(db_url: str, chain: Chain) -> None:
+    # Waiting in the node's pool past `stuck_after` is no reason to doubt the call: simulated
+    # against the pending block (which holds the transaction itself) a jail is "already used".
+    # The replacement carries the same call, and the action happens exactly once.
+    m = manager(db_url, chain, stuck_after=0.0)
+    chain.rpc("evm_setAutomine", False)
+    try:
+        signed = [chain.signed(chain.providers[i]) for i in (5, 6)]
+        ids = [
+            m.submit(f"jail:stuck-{i}", chain.staking.jail(v, sig, 0)) for i, (v, sig) in enumerate(signed)
+        ]
+        firsts = [state(db_url, i) for i in ids]
+        m.tick()  # both stuck: replaced with bumped fees
+        for iid, first in zip(ids, firsts, strict=True):
+            now = state(db_url, iid)
+            assert now["state"] == "sent" and now["attempts"] == 2 and now["tx_hash"] != first["tx_hash"]
+            assert now["to_address"] == first["to_address"] and now["data"] == first["data"]
+        chain.rpc("evm_mine")
+    finally:
+        chain.rpc("evm_setAutomine", True)
+    for iid in ids:
+        until_confirmed(m, db_url, iid)
+    assert chain.staking.is_jailed(chain.providers[5]) and chain.staking.is_jailed(chain.providers[6])
+    assert chain.w3.eth.get_transaction_count(chain.service) == firsts[1]["nonce"] + 1
+
+
+@pytest.mark.integration
+def test_a_stuck_call_that_became_invalid_reverts_on_chain_without_a_nonce_gap(
     db_url: str, chain: Chain
 ) -> None:
     m = manager(db_url, chain, stuck_after=0.0)
@@ -153,9 +180,9 @@ def test_an_intent_that_became_invalid_while_stuck_is_voided_without_a_nonce_gap
         iid = m.submit("slash:void", chain.staking.propose_slash(v, sig, 100))
         chain.rpc("anvil_dropTransaction", state(db_url, iid)["tx_hash"])
         chain.rpc("evm_setAutomine", True)
-        chain.tx(chain.staking.pause(), chain.governance)  # now proposeSlash would revert
+        chain.tx(chain.staking.pause(), chain.governance)  # now proposeSlash reverts
         chain.rpc("evm_setAutomine", False)
-        m.tick()  # stuck -> re-simulation fails -> nonce filled with a no-op
+        m.tick()  # stuck -> the same call, bumped fees
         chain.rpc("evm_mine")
     finally:
         chain.rpc("evm_setAutomine", True)
@@ -164,8 +191,39 @@ def test_an_intent_that_became_invalid_while_stuck_is_voided_without_a_nonce_gap
         m.tick()
         time.sleep(0.05)
     s = state(db_url, iid)
-    assert s["state"] == FAILED and "no longer valid" in str(s["error"])
+    assert s["state"] == FAILED and "reverted" in str(s["error"])
     assert chain.w3.eth.get_transaction_count(chain.service) == s["nonce"] + 1  # nonce consumed, no gap
+
+
+@pytest.mark.integration
+def test_a_nonce_used_without_our_receipt_fails_only_when_it_persists_over_heads(
+    db_url: str, chain: Chain
+) -> None:
+    # Between reading the nonce and looking for receipts a reorg can orphan our transaction for a
+    # moment: one observation must not fail the intent for good (failing is final and would strand
+    # every later nonce), while a nonce really used by another sender still fails it.
+    m = manager(db_url, chain, stuck_after=60.0)
+    chain.rpc("evm_setAutomine", False)
+    try:
+        v, sig = chain.signed(chain.providers[5])
+        iid = m.submit("jail:elsewhere", chain.staking.jail(v, sig, 0))
+        chain.rpc("anvil_dropTransaction", state(db_url, iid)["tx_hash"])
+        chain.rpc("evm_setAutomine", True)
+        # The same key sends something else with that nonce: the service did not send it.
+        key = devnet_account(1)
+        other = key.sign_transaction(
+            {"to": key.address, "value": 0, "gas": 21_000, "gasPrice": 10 * GWEI, "chainId": 31337,
+             "nonce": state(db_url, iid)["nonce"]}
+        )  # fmt: skip
+        chain.w3.eth.send_raw_transaction(other.raw_transaction)
+    finally:
+        chain.rpc("evm_setAutomine", True)
+    m.tick()
+    assert state(db_url, iid)["state"] == "sent"  # one head: not yet concluded
+    for _ in range(3):
+        chain.rpc("evm_mine")
+        m.tick()
+    assert state(db_url, iid)["state"] == FAILED and "did not send" in str(state(db_url, iid)["error"])
 
 
 @pytest.mark.unit

@@ -52,6 +52,10 @@ OPEN_STATES = (PLANNED, SENT, MINED, VOIDING)
 OnPlanned = Callable[[Any, int, int], None]
 
 
+# Heads in a row at which a nonce must look used by someone else before its intent fails.
+CONSUMED_HEADS = 3
+
+
 class SimulationReverted(RuntimeError):
     def __init__(self, error: str, detail: str = "") -> None:
         self.error = error
@@ -99,6 +103,8 @@ class TxManager:
         self._no_receipt_at: dict[int, str] = {}
         self._rechecked_at: str | None = None
         self._conn: Any = None  # the transaction `_set` joins while tick() records receipts
+        # intent id -> heads at which its nonce was used on chain without a receipt of ours
+        self._consumed_at: dict[int, set[int]] = {}
         self.fence = fence
         self._fenced: Any = None  # the database transaction the fence was last checked in
 
@@ -478,10 +484,17 @@ class TxManager:
             if receipt is not None:
                 self._record_receipt(intent, receipt, self.rpc_head())
                 return
-            # None of our payloads has a receipt: another sender used the key.
+            # None of our payloads has a receipt: another sender used the key — or a reorg ran
+            # between the nonce read and the receipt lookup. Failing is final, so only when it
+            # holds at several heads in a row.
+            seen = self._consumed_at.setdefault(iid, set())
+            seen.add(head)
+            if len(seen) < CONSUMED_HEADS:
+                return
             self._set(iid, state=FAILED, error="nonce consumed by a transaction this service did not send")
             log.error("nonce consumed elsewhere", extra={"intent": iid, "nonce": intent["nonce"]})
             return
+        self._consumed_at.pop(iid, None)
         waited = (now_ms() - (intent["sent_ms"] or intent["created_ms"])) / 1000
         if waited >= self.config.stuck_after:
             self._replace(intent)
@@ -510,13 +523,15 @@ class TxManager:
                     "block_hash": raw["blockHash"],
                     "tx_hash": raw["transactionHash"],
                     "status": int(raw["status"], 16),
+                    "to": raw.get("to"),
                 }
         return found
 
     def _record_receipt(self, intent: dict[str, Any], receipt: dict[str, Any], head: int) -> None:
         iid = intent["id"]
         block, block_hash, tx_hash = receipt["block"], receipt["block_hash"], receipt["tx_hash"]
-        if intent["state"] == VOIDING or receipt["status"] != 1:
+        voided = intent["state"] == VOIDING and (receipt["to"] or "").lower() == self.signer.lower()
+        if voided or receipt["status"] != 1:
             error = intent["error"] or "reverted on chain"
             self._set(
                 iid,
@@ -528,6 +543,9 @@ class TxManager:
             )
             log.error("transaction failed", extra={"intent": iid, "tx": tx_hash, "error": error})
             return
+        if intent["state"] == VOIDING:  # the original call was mined before its no-op replacement
+            log.warning("the call mined before its no-op replacement", extra={"intent": iid, "tx": tx_hash})
+            self._set(iid, error=None)
         depth = max(head, block) - block + 1  # the receipt may be newer than the head read first
         if depth >= max(1, self.config.confirmations):
             self._set(
@@ -557,6 +575,7 @@ class TxManager:
                 ).mappings()
             ]
         hashes: dict[int, str | None] = {}
+        reorged: list[int] = []
         for r in recent:
             number = r["mined_block"]
             if number > head:
@@ -569,10 +588,21 @@ class TxManager:
                     "transaction's block was reorged away; tracking it again", extra={"intent": r["id"]}
                 )
                 self._set(r["id"], state=SENT, mined_block=None, mined_block_hash=None, confirmed_ms=None)
-                self._send_latest(r["id"])
+                reorged.append(r["id"])
+        if reorged:
+            # A node drops the transactions of orphaned blocks and may drop what waited in its pool:
+            # the same payloads go out again now rather than after `stuck_after`.
+            with self.engine.connect() as conn:
+                waiting = conn.execute(
+                    select(t.tx_intents.c.id).where(
+                        t.tx_intents.c.signer == self.signer, t.tx_intents.c.state.in_((SENT, VOIDING))
+                    )
+                ).scalars()
+                again = sorted(set(reorged) | set(waiting))
+            self._send(again)
 
     def _replace(self, intent: dict[str, Any]) -> None:
-        """Same nonce, same call, fees bumped; re-simulated first, since the world moved on."""
+        """Same nonce, same call, fees bumped."""
         iid = intent["id"]
         with self.engine.connect() as conn:
             last = (
@@ -585,13 +615,12 @@ class TxManager:
         except Exception as exc:
             log.error("cannot replace a stuck transaction", extra={"intent": iid, "error": str(exc)})
             return
+        # The same call again, not re-simulated: the node simulates against its pending block,
+        # which holds this very transaction (a jail "already used", a slash "already exists"),
+        # and against the latest block a call may depend on a lower nonce still pending. Only one
+        # payload per nonce can be mined, so a replacement never doubles an action; should the
+        # call revert by now, its receipt says so and the action fails as it would have.
         to, data = intent["to_address"], intent["data"]
-        if intent["state"] != VOIDING:
-            try:
-                self._estimate(to, data)
-            except SimulationReverted as exc:
-                self._void(intent, f"no longer valid: {exc.error}")
-                return
         with self.engine.begin() as conn:
             new_hash = self._record_attempt(conn, iid, intent["nonce"], to, data, intent["gas"], fees)
         log.info(
