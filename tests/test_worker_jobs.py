@@ -78,3 +78,79 @@ def test_a_verdict_ahead_of_the_chain_clock_waits_for_it_instead_of_failing(
     with engine.connect() as conn:
         states = {r.kind: r.state for r in conn.execute(select(t.actions.c.kind, t.actions.c.state))}
     assert states["jail"] == "confirmed" and s.is_jailed(chain.providers[0]), states
+
+
+def test_a_second_recovery_for_a_provider_waits_for_the_first_to_settle_then_is_skipped(
+    db_url: str, chain: Chain, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two breaches of one provider both ask for a security review; the provider has one recovery
+    at a time. The second waits until the first has been confirmed for a while (a shallow reorg
+    could still take the first away, and a second sent in that moment would revert), then
+    simulates as RecoveryOpen and is skipped. One that reverted on chain anyway, while the
+    recovery is open, is skipped too rather than failing its verdict."""
+    import staking.worker.executor as executor_module
+
+    engine = make_engine(db_url)
+    Indexer(engine, chain.w3, chain.deployment).run(exit_at_head=True)
+    s = chain.staking
+    intake = IntakeService(
+        engine,
+        s.domain(),
+        lambda a: True,
+        load_policy(),
+        max_age=s.max_verdict_age(),
+        clock=lambda: float(chain.now()),
+    )
+    provider = chain.providers[0]
+    first, second = (
+        chain.signed(provider, event_type=EventType.SECURITY_BREACH, detected_at=chain.now() - k)
+        for k in (2, 1)
+    )
+    for v, sig in (first, second):
+        assert intake.submit(to_wire(v, sig))[0] == 202
+    txm = TxManager(engine, chain.w3, devnet_account(1), TxConfig(), error_name=s.error_name)
+    txm.reconcile()
+    executor = ActionExecutor(engine, s, txm)
+
+    def recovery_states() -> dict[str, str]:
+        with engine.connect() as conn:
+            rows = conn.execute(
+                select(t.actions.c.verdict_id, t.actions.c.state).where(t.actions.c.kind == "begin_recovery")
+            )
+            return {r.verdict_id: r.state for r in rows}
+
+    ids = ["0x" + first[0].id.hex(), "0x" + second[0].id.hex()]
+    for _ in range(6):
+        executor.step()
+        txm.tick()
+    states = recovery_states()
+    assert sorted(states.values()) == ["confirmed", "pending"], states  # one goes, one waits
+    assert s.provider(provider).recovery_path != 0
+    waiting = next(v for v in ids if states[v] == "pending")
+    monkeypatch.setattr(executor_module, "RECOVERY_SETTLE_S", 0)  # the first is now settled
+    for _ in range(3):
+        executor.step()
+    assert recovery_states()[waiting] == "skipped"
+
+    # The safety net: a beginRecovery that reverted on chain while the recovery is open.
+    with engine.begin() as conn:
+        intent = (
+            conn.execute(select(t.tx_intents).where(t.tx_intents.c.state == "confirmed")).mappings().first()
+        )
+        assert intent is not None
+        copy = {k: v for k, v in intent.items() if k != "id"}
+        copy.update(
+            idempotency_key="begin_recovery:reverted", state="failed", error="reverted on chain", nonce=10_000
+        )
+        iid = conn.execute(t.tx_intents.insert().values(**copy)).inserted_primary_key[0]
+        conn.execute(
+            t.actions.update()
+            .where(t.actions.c.verdict_id == waiting, t.actions.c.kind == "begin_recovery")
+            .values(state="submitted", intent_id=iid)
+        )
+    executor.step()
+    assert recovery_states()[waiting] == "skipped"
+    with engine.connect() as conn:
+        assert (
+            conn.execute(select(t.verdicts.c.status).where(t.verdicts.c.id == waiting)).scalar() != "failed"
+        )

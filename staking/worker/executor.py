@@ -51,6 +51,9 @@ NOT_APPLICABLE = {
     "begin_recovery": {"RecoveryOpen", "ProviderIsTombstoned"},
 }
 JAIL_TARGET_DIVISOR = 20
+# Seconds since another verdict's beginRecovery confirmed before a second one for the same provider
+# is simulated (and then settles as RecoveryOpen): longer than a shallow reorg takes to show.
+RECOVERY_SETTLE_S = 15
 Notify = Callable[[str, dict[str, Any]], None]
 
 
@@ -202,15 +205,34 @@ class ActionExecutor:
         reverts on chain. Waiting for the first turns the second into a clean "skipped"."""
         i, v = t.tx_intents, t.verdicts
         with self.engine.connect() as conn:
-            return (
-                conn.execute(
-                    select(i.c.id)
-                    .join(v, i.c.idempotency_key == literal("begin_recovery:") + v.c.id)
-                    .where(v.c.provider == provider, v.c.id != verdict_id, i.c.state.in_(OPEN_STATES))
-                    .limit(1)
-                ).first()
-                is not None
-            )
+            others = conn.execute(
+                select(i.c.state, i.c.confirmed_ms)
+                .join(v, i.c.idempotency_key == literal("begin_recovery:") + v.c.id)
+                .where(
+                    v.c.provider == provider,
+                    v.c.id != verdict_id,
+                    i.c.state.in_([*OPEN_STATES, CONFIRMED]),
+                )
+            ).all()
+        if any(o.state != CONFIRMED for o in others):
+            return True
+        # Confirmed only moments ago: a shallow reorg can still take it away for a moment, and a
+        # second beginRecovery simulated in that moment would pass, then revert on chain.
+        settled_before = now_ms() - RECOVERY_SETTLE_S * 1000
+        return any((o.confirmed_ms or 0) > settled_before for o in others)
+
+    def _recovery_was_open(self, r: Any) -> bool | None:
+        """A `beginRecovery` that reverted while the provider's recovery is open: another verdict's
+        opened it first. The hold in `_recovery_in_flight` prevents that, except when a reorg took
+        the first one's block away for a moment and the second simulated fine in between. The
+        recovery the verdict asked for is there: the action is skipped, as it would have been
+        had it simulated as RecoveryOpen."""
+        if r["kind"] != "begin_recovery" or "reverted" not in str(r["error"] or ""):
+            return False
+        try:
+            return bool(self.staking.provider(r["provider"]).recovery_path)
+        except Exception:  # the node is down: None, judged on a later step
+            return None
 
     def _call_for(self, kind: str, row: Any) -> ContractFunction:
         verdict = Verdict(
@@ -237,9 +259,16 @@ class ActionExecutor:
             rows = (
                 conn.execute(
                     select(
-                        a.c.id, a.c.state, a.c.verdict_id, a.c.kind, i.c.state.label("tx_state"), i.c.error
+                        a.c.id,
+                        a.c.state,
+                        a.c.verdict_id,
+                        a.c.kind,
+                        i.c.state.label("tx_state"),
+                        i.c.error,
+                        t.verdicts.c.provider,
                     )
                     .join(i, i.c.id == a.c.intent_id)
+                    .join(t.verdicts, t.verdicts.c.id == a.c.verdict_id)
                     .where(a.c.state.in_(["submitted", "confirmed"]))
                 )
                 .mappings()
@@ -250,6 +279,13 @@ class ActionExecutor:
             if r["tx_state"] == CONFIRMED and r["state"] == "submitted":
                 self._set_action(r["id"], state="confirmed", confirmed_ms=now_ms())
             elif r["tx_state"] == FAILED and r["state"] != "failed":
+                recovery_open = self._recovery_was_open(r)
+                if recovery_open is None:
+                    continue  # the node is down: judged on a later step
+                if recovery_open:
+                    self._set_action(r["id"], state="skipped", note="RecoveryOpen")
+                    changed += 1
+                    continue
                 self._set_action(r["id"], state="failed", note=r["error"])
                 self.notify(
                     "failure", {"verdict_id": r["verdict_id"], "action": r["kind"], "error": r["error"]}
