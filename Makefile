@@ -66,7 +66,7 @@ format: $(VENV)/.installed
 	$(BIN)/ruff check --fix .
 
 pytest: setup
-	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/pytest -n 2 --dist loadfile $(PYTEST_ARGS)
 
 test: setup lint pytest
 
