@@ -705,12 +705,12 @@ def test_the_read_model_can_be_called_without_http(api: Api) -> None:
     assert page == http and len(page["items"]) == 2 and page["next_cursor"] is not None
 
 
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)  # the asynchronous lookups are PostgreSQL's
 def test_postgresql_lookups_survive_a_dead_connection_and_answer_503_without_a_database(api: Api) -> None:
     # PostgreSQL reads a provider's document over asynchronous connections kept between requests.
     # A pooled connection the server has since closed (a database restart) is replaced within the
     # request; a database that cannot be reached is a 503 problem, not a 500.
-    if api.engine.dialect.name != "postgresql":
-        pytest.skip("the asynchronous lookups are PostgreSQL's")
+    assert api.engine.dialect.name == "postgresql"
     import asyncio
 
     from sqlalchemy import create_engine, text
