@@ -32,11 +32,11 @@ $(VENV)/.installed: pyproject.toml requirements.lock
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c requirements.lock -e '.[dev]'
 	@touch $@
 
-# `npm install` against the committed lock, not `npm ci`: the lock lists other platforms' optional
-# binaries (Anvil, EDR) that the reachable registry does not serve, which `npm ci` treats as an
-# out-of-sync lock. `npm install` installs exactly the locked versions and leaves the lock alone.
+# `npm ci` installs exactly the committed lock and never writes it, so a fresh clone stays clean.
+# The lock lists every platform's optional binaries (Anvil, EDR), as `npm install` records them:
+# a lock without them is rewritten by the first `npm install` (162 lines) and dirties the tree.
 node_modules/.installed: package.json package-lock.json
-	npm install --no-audit --no-fund --loglevel=error
+	npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
 $(ARTIFACT): node_modules/.installed $(SOL) hardhat.config.js
