@@ -65,7 +65,7 @@ from staking.devnet.provision import (
     manual_mining,
     provision_providers_bulk,
 )
-from staking.types import TOKEN, Address, Bps, EventType, ProviderClass, Severity, Wei
+from staking.domain.vocabulary import TOKEN, Address, Bps, EventType, ProviderClass, Severity, Wei
 from staking.verdict import Verdict, sign_verdict
 
 PROVIDER_PATH = "/v1/providers/{address}"

@@ -58,7 +58,6 @@ from benchmarks.api_load import (
     reap,
 )
 from benchmarks.common import database_kinds, machine, say, time_limit
-from indexer.projection import EpochClock
 from indexer.runner import Indexer
 from indexer.store import stored_event
 from staking.db import schema as t
@@ -66,6 +65,7 @@ from staking.db.engine import make_engine, upgrade
 from staking.devnet.accounts import SERVICE, devnet_account
 from staking.devnet.harness import LocalDeployment, local_deployment
 from staking.devnet.provision import extra_provider_account, provision_providers_bulk
+from staking.domain.clock import EpochClock
 from staking.rewards import epochs as ep
 from staking.rewards.eligibility import PerformanceReport, RewardRules
 from staking.rewards.merkle import verify

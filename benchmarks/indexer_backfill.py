@@ -58,7 +58,7 @@ from staking.deployment import Deployment
 from staking.devnet.accounts import GOVERNANCE, devnet_account
 from staking.devnet.node import LocalNode
 from staking.devnet.provision import provision_devnet
-from staking.types import Wei
+from staking.domain.vocabulary import Wei
 
 EVENT_BURST_ARTIFACT = REPO_ROOT / "artifacts" / "contracts" / "bench" / "EventBurst.sol" / "EventBurst.json"
 TARGET_RATIO = 1.0

@@ -45,8 +45,8 @@ from benchmarks.common import machine, percentile, say, time_limit
 from staking.db.engine import make_engine, upgrade
 from staking.devnet.accounts import DETECTOR, SERVICE, devnet_account
 from staking.devnet.harness import LocalDeployment, ServiceProcess, VerdictSigner, local_deployment
+from staking.domain.vocabulary import EventType, Severity
 from staking.txmanager.manager import CONFIRMED, TxManager
-from staking.types import EventType, Severity
 from staking.verdict import Verdict, sign_verdict
 
 DEADLINES = {"security_breach": 60.0, "system_attack": 30.0}

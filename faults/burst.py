@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 
 from staking.devnet.harness import LocalDeployment, VerdictSigner
-from staking.types import EventType, Severity
+from staking.domain.vocabulary import EventType, Severity
 
 DETECTORS = 4  # concurrent posting threads
 RETRY_STATUSES = (0, 429, 500, 502, 503, 504)  # 0: refused or cut off (a killed process)

@@ -86,7 +86,7 @@ from staking.devnet.accounts import SERVICE, devnet_account
 from staking.devnet.harness import LocalDeployment
 from staking.devnet.node import NODE_BIN, LocalNode, free_port
 from staking.devnet.provision import provision_devnet, provision_extra_providers
-from staking.types import Address
+from staking.domain.vocabulary import Address
 
 KINDS = {"a": "kill", "b": "anvil_stop", "c": "pg_restart", "d": "reorg", "e": "webhook"}
 KILL_TARGETS = ("api", "indexer", "worker_leader", "worker_standby")

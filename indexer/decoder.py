@@ -14,18 +14,9 @@ from typing import Any
 from eth_abi import decode as abi_decode
 from eth_utils import keccak, to_checksum_address
 
+from staking.domain.events import DecodedEvent
+
 STATIC_PREFIXES = ("uint", "int", "address", "bytes32", "bool")
-
-
-@dataclass(frozen=True, slots=True)
-class DecodedEvent:
-    name: str
-    block_number: int
-    block_hash: str
-    log_index: int
-    tx_hash: str
-    block_time: int | None  # from the log when the node includes it, else filled from the header
-    args: dict[str, Any]
 
 
 @lru_cache(maxsize=65536)

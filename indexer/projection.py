@@ -1,5 +1,5 @@
 """The projection: how SwarmStaking events fold into provider, slash, epoch, role and parameter
-state, and how a provider's status follows from that state. Pure: no SQL, no web3.
+state. Pure: no SQL, no web3 (a provider's status from that state is `staking.domain.status`).
 
 `Projection` is a working set. The store loads the rows a batch touches, `apply` folds the
 batch's events in chain order, and the store writes back what changed. Replays after a reorg use
@@ -12,7 +12,7 @@ import json
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
-from indexer.decoder import DecodedEvent
+from staking.domain.events import DecodedEvent
 
 PROVIDER_EVENTS = frozenset(
     {
@@ -40,17 +40,6 @@ PARAM_EVENTS = {
     "ProbationEpochsSet": ("probation_epochs", "probationEpochs"),
     "TreasurySet": ("treasury", "treasury"),
 }
-
-STATUSES = (
-    "unregistered",
-    "active",
-    "jailed",
-    "in_recovery",
-    "probation",
-    "unbonding",
-    "exited",
-    "tombstoned",
-)
 
 
 @dataclass
@@ -267,37 +256,3 @@ def event_keys(ev: DecodedEvent) -> tuple[str | None, str | None, int | None]:
     slash_id = a["id"] if ev.name in SLASH_EVENTS else None
     epoch = a["epoch"] if ev.name in EPOCH_EVENTS else None
     return provider, slash_id, epoch
-
-
-@dataclass(frozen=True)
-class EpochClock:
-    genesis: int
-    length: int
-
-    def epoch_at(self, timestamp: int) -> int:
-        return max(0, (timestamp - self.genesis) // self.length)
-
-
-def provider_status(p: ProviderRow | None, now: int, clock: EpochClock) -> tuple[str, str]:
-    """(status, reason) per SPEC section 4, most severe standing first."""
-    if p is None:
-        return "unregistered", "no ProviderRegistered event for this address"
-    if p.tombstoned:
-        return "tombstoned", "permanently excluded by governance"
-    if p.recovery_path:
-        return "in_recovery", "a recovery path is open"
-    if p.jailed:
-        if p.jailed_until and now >= p.jailed_until:
-            return "jailed", "jail expired; the provider may unjail itself"
-        if p.jailed_until == 0:
-            return "jailed", "isolated until recovery"
-        return "jailed", "isolated until the jail expires"
-    if p.active == 0:
-        if p.unbonding > 0:
-            return "unbonding", "all stake is unbonding"
-        return "exited", "no stake bonded"
-    if p.reinstated_at is not None and p.probation_epochs:
-        until = clock.epoch_at(p.reinstated_at) + p.probation_epochs
-        if clock.epoch_at(now) < until:
-            return "probation", f"reinstated; reduced reward weight until epoch {until}"
-    return "active", "bonded and in good standing"

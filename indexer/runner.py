@@ -15,12 +15,13 @@ from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import OperationalError
 from web3 import Web3
 
-from indexer.decoder import DecodedEvent, EventDecoder
+from indexer.decoder import EventDecoder
 from indexer.source import ChainSource, Header, RangeTooLarge
 from indexer.store import ChainIdentity, ChainMismatch, Checkpoint, Store
 from staking.chain.contracts import StakingContract
-from staking.chain.rpc import RpcDown
 from staking.deployment import Deployment
+from staking.domain.errors import NodeUnreachable
+from staking.domain.events import DecodedEvent
 
 log = logging.getLogger("indexer")
 
@@ -198,7 +199,7 @@ class Indexer:
             else:  # nodes that omit blockTimestamp from logs
                 h = self.source.header(ev.block_number)
                 if h is None:
-                    raise RpcDown(f"block {ev.block_number} vanished while indexing")
+                    raise NodeUnreachable(f"block {ev.block_number} vanished while indexing")
                 times[ev.block_number] = h.timestamp
         return times
 
@@ -249,7 +250,7 @@ class Indexer:
                     if exit_at_head:
                         break
                     stop.wait(self.config.poll_interval)
-            except RpcDown as exc:
+            except NodeUnreachable as exc:
                 self.status.rpc_ok = False
                 self.status.last_error = str(exc)
                 log.warning("node unreachable; retrying", extra={"error": str(exc), "retry_in_s": backoff})

@@ -1,7 +1,7 @@
 """Reading the chain for the indexer: heads, block headers and logs over raw JSON-RPC.
 
 Raw `make_request` skips web3's result formatters (the indexer parses what it needs itself).
-Transport failures raise `RpcDown`; a node refusing a log range raises `RangeTooLarge`.
+Transport failures raise `NodeUnreachable`; a node refusing a log range raises `RangeTooLarge`.
 """
 
 from __future__ import annotations

@@ -12,7 +12,6 @@ from typing import Any
 from sqlalchemy import ColumnElement, Connection, Engine, Table, delete, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 
-from indexer.decoder import DecodedEvent
 from indexer.projection import (
     EPOCH_EVENTS,
     PARAM_EVENTS,
@@ -26,6 +25,7 @@ from indexer.projection import (
     row_from,
 )
 from staking.db import schema as t
+from staking.domain.events import DecodedEvent
 
 GLOBAL_EVENTS = frozenset(
     {*PARAM_EVENTS, "ClassParamsSet", "Paused", "Unpaused", "RoleGranted", "RoleRevoked"}

@@ -18,12 +18,13 @@ from pathlib import Path
 
 from eth_utils import is_address, to_checksum_address
 
-from staking.chain.connect import RpcUnavailable, wait_for_rpc
+from staking.chain.connect import wait_for_rpc
 from staking.chain.keys import SignerError, load_signer
 from staking.config import Settings
 from staking.deploy import RoleHolders, StakingParams, deploy_all
 from staking.deployment import Accounts, Contracts, Deployment
-from staking.devnet.accounts import DEVNET_CHAIN_ID
+from staking.domain.errors import NodeUnreachable
+from staking.domain.vocabulary import DEVNET_CHAIN_ID
 
 
 def address(value: str) -> str:
@@ -55,7 +56,7 @@ def main() -> int:
         chain_id = w3.eth.chain_id
         raw = settings.signer_key.get_secret_value() if settings.signer_key else None
         signer = load_signer(chain_id, settings.signer_keystore, settings.signer_password_file, raw)
-    except (RpcUnavailable, SignerError) as exc:
+    except (NodeUnreachable, SignerError) as exc:
         return fail(str(exc))
     if args.token is None and chain_id != DEVNET_CHAIN_ID:
         return fail("--token is required off the devnet (a devnet token is deployed only on chain 31337)")

@@ -26,7 +26,7 @@ import typer
 from staking.cli.chainops import Signing, with_signing
 from staking.cli.common import fail, parse_address, say
 from staking.cli.governance import advance_recovery, reinstate
-from staking.types import RecoveryPath, RecoveryStage
+from staking.domain.vocabulary import RecoveryPath, RecoveryStage
 
 
 def plan(path: RecoveryPath, stage: RecoveryStage, jailed: bool) -> list[str]:

@@ -14,7 +14,7 @@ from web3.types import TxReceipt
 from staking.chain.artifacts import DEFAULT_ARTIFACTS, load_artifact
 from staking.chain.contracts import StakingContract
 from staking.chain.sender import Sender
-from staking.types import TOKEN, Address, Wei
+from staking.domain.vocabulary import TOKEN, Address, Wei
 
 
 @dataclass(frozen=True)

@@ -28,14 +28,13 @@ from eth_account import Account
 from eth_account.messages import encode_typed_data
 from eth_utils import is_checksum_address, to_checksum_address
 
+from staking.domain.ids import ADDRESS, ID
+from staking.domain.vocabulary import Address
 from staking.rewards.eligibility import PerformanceReport
-from staking.types import Address
 from staking.verdict import DOMAIN_NAME, DOMAIN_VERSION, Domain
 
 MAX_REPORTS = 1_000
-HEX32 = re.compile(r"^0x[0-9a-fA-F]{64}$")
 HEX_SIG = re.compile(r"^0x[0-9a-fA-F]{130}$")
-ADDRESS = re.compile(r"^0x[0-9a-fA-F]{40}$")
 
 TYPES: dict[str, list[dict[str, str]]] = {
     "EIP712Domain": [
@@ -166,7 +165,7 @@ def parse_batch(body: Any) -> tuple[PerformanceBatch, bytes]:
     for name in sorted(unknown):
         err(name, "unknown field")
     batch_id = body.get("id")
-    if not isinstance(batch_id, str) or not HEX32.match(batch_id):
+    if not isinstance(batch_id, str) or not ID.match(batch_id):
         err("id", "must be 0x followed by 64 hex digits")
     epoch = body.get("epoch")
     if isinstance(epoch, bool) or not isinstance(epoch, int) or not 0 <= epoch < 2**64:

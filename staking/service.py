@@ -25,7 +25,8 @@ from staking.config import Settings
 from staking.db.engine import make_engine, require_current_schema
 from staking.db.lock import Fence
 from staking.deployment import Deployment
-from staking.devnet.accounts import DEVNET_CHAIN_ID, SERVICE, devnet_account
+from staking.devnet.accounts import SERVICE, devnet_account
+from staking.domain.vocabulary import DEVNET_CHAIN_ID
 from staking.notify.webhooks import WebhookNotifier
 from staking.worker.leader import Leadership, LeaseConfig, new_holder, role_engine
 

@@ -17,19 +17,14 @@ forward is judged by its own clock.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import contextlib
-import functools
 import json
 import re
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
-from eth_utils import is_checksum_address, to_checksum_address
 from sqlalchemy import (
     ColumnElement,
     Connection,
@@ -45,15 +40,31 @@ from sqlalchemy import (
     union_all,
 )
 
-from indexer.projection import STATUSES, EpochClock, ProviderRow, provider_status, row_from
+from indexer.projection import ProviderRow, row_from
 from staking.db import schema as t
+from staking.domain.clock import EpochClock
+from staking.domain.clock import iso_seconds as _iso
+from staking.domain.cursor import NUMBER, SLASH_ID, decode_cursor, encode_cursor
+from staking.domain.ids import ADDRESS, normalize_address
+from staking.domain.reasons import INELIGIBLE_STATUSES, Ineligible
+from staking.domain.status import STATUSES, provider_status
+from staking.domain.strikes import NOT_A_STRIKE_LEVEL, NOT_A_STRIKE_STATUS, strikes_in_window
+from staking.domain.vocabulary import (
+    EventType,
+    ProviderClass,
+    ProviderStatus,
+    RecoveryPath,
+    RecoveryStage,
+    Severity,
+    SlashState,
+)
 from staking.policy import Policy
 from staking.rewards.summary import summarize
-from staking.types import EventType, ProviderClass, RecoveryPath, RecoveryStage, Severity, SlashState
 
 MAX_PAGE = 200
+# No stake to measure against the class minimum.
+_UNBONDED = (ProviderStatus.UNREGISTERED, ProviderStatus.EXITED, ProviderStatus.UNBONDING)
 SLASH_STATES = ("pending", "executed", "vetoed")
-ADDRESS = re.compile(r"^0x[0-9a-fA-F]{40}$")
 META_KEYS = (
     "checkpoint_block",
     "checkpoint_hash",
@@ -79,32 +90,6 @@ AMOUNT_ARGS = frozenset(
 )
 _META_KEYS = list(META_KEYS)
 _PARAM_NAMES = [*(f"class.{int(c)}" for c in ProviderClass), "paused"]
-# Why a provider earns no reward this epoch (or, for probation, a reduced weight).
-INELIGIBLE_STATUSES = ("unregistered", "exited", "unbonding", "tombstoned", "jailed", "in_recovery")
-
-
-class InvalidAddress(ValueError):
-    """Not a 0x-address, or mixed case with a wrong EIP-55 checksum."""
-
-
-def normalize_address(value: str) -> str:
-    """The checksummed form of `value`. Lower-case (or all upper-case) hex is accepted as is;
-    mixed case must be a valid EIP-55 checksum. Raises InvalidAddress otherwise."""
-    if not isinstance(value, str) or not ADDRESS.match(value):
-        raise InvalidAddress(f"{value!r} is not an address (0x followed by 40 hex digits)")
-    digits = value[2:]
-    if digits != digits.lower() and digits != digits.upper() and not is_checksum_address(value):
-        raise InvalidAddress(
-            f"{value} has mixed case but an invalid EIP-55 checksum (a typo?); "
-            "send it checksummed or all lower-case"
-        )
-    return _checksummed(value.lower())
-
-
-@functools.lru_cache(maxsize=65_536)
-def _checksummed(lower: str) -> str:
-    """EIP-55 costs a keccak per call, more than a provider lookup's SQL; addresses repeat."""
-    return str(to_checksum_address(lower))
 
 
 @contextlib.contextmanager
@@ -202,8 +187,7 @@ def standing_from_parts(
     status, reason = provider_status(p, at, clock or EpochClock(0, 1))
     stake = _stake(p, params, at)
     slash_items = [slash_item(s) for s in parts.slashes]
-    since = at - policy.window_seconds
-    strikes = _strikes([s for s in parts.strikes if since < s.detected_at <= at], policy)
+    strikes = _strikes(strikes_in_window(parts.strikes, at, policy.window_seconds), policy)
     jail = _jail(p)
     probation = _probation(p, status, clock)
     recovery = _recovery(p, parts.jail_guidance, at, stake, params.get("paused") == "true")
@@ -315,7 +299,7 @@ SELECT
   ) AS slashes,
   (SELECT json_agg(x) FROM (
       SELECT detected_at, level, received_ms FROM verdicts
-       WHERE provider = :address AND status <> 'rejected' AND level <> 'none'
+       WHERE provider = :address AND status <> :not_a_strike_status AND level <> :not_a_strike_level
          AND detected_at > :since) x
   ) AS strikes,
   (SELECT json_agg(x) FROM (
@@ -334,7 +318,14 @@ ONE_STATEMENT_PSYCOPG = re.sub(r":(\w+)", r"%(\1)s", _ONE_STATEMENT.text)
 def one_statement_values(addr: str, now: int, policy: Policy) -> dict[str, Any]:
     """The values `ONE_STATEMENT` binds for `addr` (checksummed) at `now`."""
     since = now - policy.window_seconds  # a superset of the window: see `_Parts.strikes`
-    return {"address": addr, "since": since, "meta_keys": _META_KEYS, "param_names": _PARAM_NAMES}
+    return {
+        "address": addr,
+        "since": since,
+        "meta_keys": _META_KEYS,
+        "param_names": _PARAM_NAMES,
+        "not_a_strike_status": str(NOT_A_STRIKE_STATUS),
+        "not_a_strike_level": str(NOT_A_STRIKE_LEVEL),
+    }
 
 
 def parts_from_one_statement(r: Any) -> _Parts:
@@ -455,10 +446,6 @@ def _probation(p: ProviderRow | None, status: str, clock: EpochClock | None) -> 
     }
 
 
-def _iso(ts: int) -> str:
-    return datetime.fromtimestamp(ts, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 def _path_name(path: int) -> str:
     return RecoveryPath(path).wire.replace("_", " ")
 
@@ -534,14 +521,14 @@ def _strikes(rows: list[Any], policy: Policy) -> dict[str, Any]:
 def _rewards(
     p: ProviderRow | None, status: str, stake: dict[str, Any], now: int, clock: EpochClock | None
 ) -> dict[str, Any]:
-    reasons = [status] if status in INELIGIBLE_STATUSES else []
+    reasons: list[str] = [Ineligible(status)] if status in INELIGIBLE_STATUSES else []
     if p is not None and p.pending_slashes:
-        reasons.append("pending_slash")
-    if stake["meets_minimum"] is False and status not in ("unregistered", "exited", "unbonding"):
-        reasons.append("below_minimum_stake")
+        reasons.append(Ineligible.PENDING_SLASH)
+    if stake["meets_minimum"] is False and status not in _UNBONDED:
+        reasons.append(Ineligible.BELOW_MINIMUM_STAKE)
     eligible = not reasons
-    if status == "probation":
-        reasons.append("probation")
+    if status == ProviderStatus.PROBATION:
+        reasons.append(Ineligible.PROBATION)
     return {
         "epoch": clock.epoch_at(now) if clock else None,
         "eligible": eligible,
@@ -604,8 +591,8 @@ _STRIKES = (
     select(t.verdicts.c.detected_at, t.verdicts.c.level)
     .where(
         t.verdicts.c.provider == bindparam("provider"),
-        t.verdicts.c.status != "rejected",
-        t.verdicts.c.level != "none",
+        t.verdicts.c.status != NOT_A_STRIKE_STATUS,
+        t.verdicts.c.level != NOT_A_STRIKE_LEVEL,
         t.verdicts.c.detected_at > bindparam("since"),
         t.verdicts.c.detected_at <= bindparam("now"),
     )
@@ -826,25 +813,3 @@ def provider_events(
 def _check_limit(limit: int) -> None:
     if not 1 <= limit <= MAX_PAGE:
         raise ValueError(f"limit must be between 1 and {MAX_PAGE}")
-
-
-def encode_cursor(kind: str, *parts: object) -> str:
-    """Opaque keyset cursor: the last item's sort key, tagged with the listing it belongs to."""
-    raw = ":".join([kind, *(str(x) for x in parts)])
-    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
-
-
-def decode_cursor(kind: str, cursor: str, *parts: re.Pattern[str]) -> list[str]:
-    """The sort key of a cursor made by `encode_cursor(kind, ...)`, each value matching its
-    pattern in `parts`; ValueError for anything else."""
-    try:
-        prefix, *values = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode().split(":")
-    except (ValueError, binascii.Error, UnicodeDecodeError):
-        raise ValueError("cursor is not one this API issued") from None
-    if prefix != kind or len(values) != len(parts) or not all(map(re.fullmatch, parts, values)):
-        raise ValueError("cursor is not one this API issued")
-    return values
-
-
-NUMBER = re.compile(r"[0-9]{1,20}")
-SLASH_ID = re.compile(r"0x[0-9a-f]{64}")

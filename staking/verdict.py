@@ -12,7 +12,7 @@ from eth_account import Account
 from eth_account.messages import encode_typed_data
 from eth_utils import to_checksum_address
 
-from staking.types import Address, EventType, Severity
+from staking.domain.vocabulary import Address, EventType, Severity
 
 DOMAIN_NAME = "SwarmRiskFramework"
 DOMAIN_VERSION = "1"

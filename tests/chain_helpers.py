@@ -17,7 +17,7 @@ from web3.types import TxReceipt
 from staking.chain.contracts import StakingContract, TokenContract
 from staking.deployment import Deployment
 from staking.devnet.accounts import devnet_account
-from staking.types import EventType, Severity
+from staking.domain.vocabulary import EventType, Severity
 from staking.verdict import Verdict, sign_verdict
 
 STRANGER_INDEX = 11  # unlocked by anvil --accounts 20, holds no role and is not a provider

@@ -30,7 +30,7 @@ from sqlalchemy import select
 from web3 import Web3
 from web3.contract.contract import ContractFunction
 
-from indexer.projection import EpochClock, ProviderRow, row_from
+from indexer.projection import ProviderRow, row_from
 from indexer.runner import Indexer, IndexerConfig
 from staking.chain.connect import wait_for_rpc
 from staking.chain.contracts import ROLE_NAMES, EpochRecord, ProviderRecord, SlashRecord, role_id
@@ -41,8 +41,18 @@ from staking.deployment import Deployment
 from staking.devnet.accounts import devnet_account
 from staking.devnet.node import LocalNode, _command, _terminate, free_port
 from staking.devnet.provision import provision_devnet
+from staking.domain.clock import EpochClock
+from staking.domain.vocabulary import (
+    TOKEN,
+    Bps,
+    EventType,
+    ProviderClass,
+    RecoveryPath,
+    RecoveryStage,
+    SlashState,
+    Wei,
+)
 from staking.rewards.merkle import WeightTree
-from staking.types import TOKEN, Bps, EventType, ProviderClass, RecoveryPath, RecoveryStage, SlashState, Wei
 from tests.chain_helpers import STRANGER_INDEX, Chain
 
 ACCOUNT_COUNT = 20  # anvil --accounts 20

@@ -22,7 +22,7 @@ from web3.logs import DISCARD
 from web3.types import TxReceipt
 
 from staking.chain.contracts import DEFAULT_ADMIN_ROLE, role_id
-from staking.types import TOKEN, ProviderClass, RecoveryPath, RecoveryStage, SlashState
+from staking.domain.vocabulary import TOKEN, ProviderClass, RecoveryPath, RecoveryStage, SlashState
 from tests.chain_helpers import Chain
 
 ADMIN = "DEFAULT_ADMIN_ROLE"

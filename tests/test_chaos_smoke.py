@@ -15,7 +15,7 @@ from faults.invariants import check_actions
 from faults.pg_cluster import unavailable
 from staking.chain.contracts import StakingContract
 from staking.devnet.accounts import DETECTOR, SERVICE, devnet_account
-from staking.types import EventType, Severity
+from staking.domain.vocabulary import EventType, Severity
 from staking.verdict import Verdict, sign_verdict, to_wire
 
 pytestmark = pytest.mark.e2e

@@ -21,7 +21,7 @@ from staking.config import REPO_ROOT
 from staking.devnet.accounts import devnet_account
 from staking.devnet.node import LocalNode, free_port, port_in_use
 from staking.devnet.provision import DEMO_PROVIDERS
-from staking.types import EventType, Severity
+from staking.domain.vocabulary import EventType, Severity
 from staking.verdict import Verdict, sign_verdict
 
 CLI = str(Path(sys.executable).parent / "swarm-staking")

@@ -23,7 +23,7 @@ from web3 import HTTPProvider, Web3
 from staking.chain.contracts import StakingContract
 from staking.db import schema as t
 from staking.db.engine import make_engine
-from staking.types import TOKEN, Bps
+from staking.domain.vocabulary import TOKEN, Bps
 from staking.worker import jobs
 from staking.worker.drift import FIELDS, DriftReport, check_drift, run_drift_check
 from tests.chain_helpers import Chain

@@ -14,12 +14,13 @@ import pytest
 from eth_utils import keccak
 from sqlalchemy import Engine, select
 
-from indexer.decoder import DecodedEvent
-from indexer.projection import EpochClock
 from indexer.runner import Indexer
 from staking.db import schema as t
 from staking.db.engine import make_engine, upgrade
 from staking.devnet.accounts import SERVICE, devnet_account
+from staking.domain.clock import EpochClock
+from staking.domain.events import DecodedEvent
+from staking.domain.vocabulary import TOKEN
 from staking.rewards.eligibility import PerformanceReport, RewardRules
 from staking.rewards.epochs import (
     EpochFold,
@@ -32,7 +33,6 @@ from staking.rewards.epochs import (
 )
 from staking.rewards.merkle import verify
 from staking.txmanager.manager import TxConfig, TxManager
-from staking.types import TOKEN
 from staking.worker.jobs import Reconciled, reconcile_epochs
 from tests.chain_helpers import Chain
 

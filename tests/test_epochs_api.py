@@ -19,11 +19,11 @@ from sqlalchemy import Engine, select, update
 
 from indexer.runner import Indexer
 from staking.db import schema as t
+from staking.domain.vocabulary import Wei
 from staking.policy import load_policy
 from staking.rewards.merkle import WeightTree, verify
 from staking.rewards.summary import NOT_IN_SET
 from staking.standing import provider_standing, snapshot
-from staking.types import Wei
 from tests.chain_helpers import Chain
 from tests.test_intake_api import (
     PROBLEM_JSON,

@@ -36,9 +36,9 @@ from staking.db import schema as t
 from staking.db.engine import make_engine, upgrade
 from staking.devnet.accounts import devnet_account
 from staking.devnet.node import free_port
+from staking.domain.vocabulary import EventType, RecoveryPath, RecoveryStage, Severity, SlashState
 from staking.intake.service import IntakeService
 from staking.policy import load_policy
-from staking.types import EventType, RecoveryPath, RecoveryStage, Severity, SlashState
 from staking.verdict import Verdict, recover_signer
 from tests.chain_helpers import STRANGER_INDEX, Chain
 

@@ -22,7 +22,6 @@ from indexer.runner import Indexer, IndexerConfig
 from indexer.source import ChainSource, RangeTooLarge
 from indexer.store import ChainMismatch
 from staking.chain.connect import connect
-from staking.chain.rpc import RpcDown
 from staking.config import REPO_ROOT
 from staking.db import schema as t
 from staking.db.engine import make_engine
@@ -30,6 +29,7 @@ from staking.db.lock import WriterBusy, single_writer
 from staking.deployment import Deployment
 from staking.devnet.node import LocalNode, free_port
 from staking.devnet.provision import provision_devnet
+from staking.domain.errors import NodeUnreachable
 from tests.chain_helpers import Chain
 from tests.indexer_helpers import (
     Actor,
@@ -305,7 +305,7 @@ def test_indexer_survives_the_node_being_down_and_resumes_when_it_appears(
     port = free_port()
     config = IndexerConfig(poll_interval=0.1, max_backoff=0.5)
     indexer = Indexer(make_engine(db_url), connect(f"http://127.0.0.1:{port}", timeout=2), deployment, config)
-    with pytest.raises(RpcDown):
+    with pytest.raises(NodeUnreachable):
         indexer.step()
 
     stop = threading.Event()

@@ -12,10 +12,10 @@ import pytest
 from eth_abi import encode
 from eth_utils import keccak
 
-from indexer.projection import provider_status
 from staking.devnet.accounts import devnet_account
+from staking.domain.status import provider_status
+from staking.domain.vocabulary import RecoveryPath
 from staking.rewards.merkle import WeightTree
-from staking.types import RecoveryPath
 from tests.chain_helpers import Chain
 from tests.indexer_helpers import (
     SPARE_ACCOUNTS,

@@ -26,9 +26,9 @@ from staking.config import Settings
 from staking.db import schema as t
 from staking.db.engine import make_engine
 from staking.devnet.accounts import devnet_account
+from staking.domain.vocabulary import EventType, Severity
 from staking.intake.service import SECP256K1_N, IntakeService
 from staking.policy import load_policy
-from staking.types import EventType, Severity
 from staking.verdict import Verdict, to_wire
 from tests.chain_helpers import STRANGER_INDEX, Chain
 

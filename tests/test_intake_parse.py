@@ -7,8 +7,8 @@ from typing import Any
 import pytest
 
 from staking.devnet.accounts import devnet_account
+from staking.domain.vocabulary import EventType, Severity
 from staking.intake.parse import InvalidVerdictBody, parse_verdict
-from staking.types import EventType, Severity
 
 pytestmark = pytest.mark.unit
 NOW = 1_795_000_000

@@ -19,8 +19,8 @@ from typer.testing import CliRunner, Result
 from staking.cli import app
 from staking.db import schema as t
 from staking.db.engine import make_engine
+from staking.domain.vocabulary import EventType, Severity
 from staking.intake.service import InvestigationError, open_investigation, resolve_investigation
-from staking.types import EventType, Severity
 
 pytestmark = pytest.mark.integration
 

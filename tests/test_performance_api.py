@@ -22,10 +22,10 @@ from sqlalchemy import Engine, delete, func, select
 from staking.api.rewards import BATCH_TYPE, MAX_PERFORMANCE_BODY
 from staking.db import schema as t
 from staking.devnet.accounts import devnet_account
+from staking.domain.vocabulary import Address
 from staking.intake.performance import PerformanceIntake
 from staking.performance import TYPES, PerformanceBatch, ProviderReport, sign_batch, to_wire
 from staking.rewards.eligibility import PerformanceReport
-from staking.types import Address
 from staking.verdict import Domain
 from tests.chain_helpers import STRANGER_INDEX
 from tests.test_intake_api import (

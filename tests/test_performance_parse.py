@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 from eth_account import Account
 
+from staking.domain.vocabulary import Address
 from staking.performance import (
     MAX_REPORTS,
     InvalidPerformanceBody,
@@ -18,7 +19,6 @@ from staking.performance import (
     to_wire,
 )
 from staking.rewards.eligibility import PerformanceReport
-from staking.types import Address
 from staking.verdict import Domain
 
 pytestmark = pytest.mark.unit

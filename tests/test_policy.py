@@ -8,9 +8,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from staking.domain.vocabulary import EventType, RecoveryPath, Severity
 from staking.policy import Offence, decide, load_policy
 from staking.policy.engine import LEVEL_ORDER, VerdictFacts
-from staking.types import EventType, RecoveryPath, Severity
 
 pytestmark = pytest.mark.unit
 POLICY = load_policy()

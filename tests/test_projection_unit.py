@@ -6,8 +6,10 @@ from typing import Any
 
 import pytest
 
-from indexer.decoder import DecodedEvent
-from indexer.projection import EpochClock, Projection, ProjectionError, provider_status
+from indexer.projection import Projection, ProjectionError
+from staking.domain.clock import EpochClock
+from staking.domain.events import DecodedEvent
+from staking.domain.status import provider_status
 
 pytestmark = pytest.mark.unit
 

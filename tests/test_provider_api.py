@@ -20,18 +20,20 @@ from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import Engine, select
 
-from indexer.projection import EpochClock, ProviderRow, provider_status, row_dict
+from indexer.projection import ProviderRow, row_dict
 from indexer.runner import Indexer
 from staking.api.app import ChainProbe, create_app, rpc_head
 from staking.db import schema as t
 from staking.db.engine import make_engine
 from staking.devnet.node import free_port
 from staking.devnet.provision import provision_extra_providers
+from staking.domain.clock import EpochClock
+from staking.domain.status import STATUSES, provider_status
+from staking.domain.vocabulary import TOKEN, EventType, RecoveryPath, Severity
 from staking.intake.service import IntakeService
 from staking.logs import configure_logging
 from staking.policy import load_policy
-from staking.standing import STATUSES, list_providers, provider_standing, snapshot
-from staking.types import TOKEN, EventType, RecoveryPath, Severity
+from staking.standing import list_providers, provider_standing, snapshot
 from staking.verdict import Verdict, to_wire
 from tests.chain_helpers import Chain
 from tests.indexer_helpers import index_to_head

@@ -15,8 +15,8 @@ from staking.chain.keys import SignerError, load_signer
 from staking.config import Settings
 from staking.deployment import Deployment
 from staking.devnet.accounts import devnet_account
+from staking.domain.vocabulary import EventType, Severity
 from staking.rewards.merkle import WeightTree, leaf_hash, verify
-from staking.types import EventType, Severity
 from staking.verdict import Domain, Verdict, recover_signer, sign_verdict
 
 pytestmark = pytest.mark.unit

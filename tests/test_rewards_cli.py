@@ -14,13 +14,13 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner, Result
 
-from indexer.projection import EpochClock
 from indexer.runner import Indexer
 from staking.cli import app
 from staking.db.engine import make_engine, upgrade
 from staking.devnet.accounts import GOVERNANCE, SERVICE, devnet_account, provider_accounts
+from staking.domain.clock import EpochClock
+from staking.domain.vocabulary import TOKEN
 from staking.rewards.epochs import epoch_row, window
-from staking.types import TOKEN
 from tests.chain_helpers import Chain
 from tests.test_epochs import GRACE, Oracle, chain_clock, file_reports, varied_reports
 

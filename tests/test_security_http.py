@@ -32,13 +32,13 @@ from staking.api.security import SecurityOptions, json_depth_exceeds
 from staking.db import schema as t
 from staking.db.engine import make_engine, upgrade
 from staking.devnet.accounts import devnet_account
+from staking.domain.vocabulary import Address, EventType, Severity
 from staking.intake.ratelimit import Limit, TokenBuckets
 from staking.intake.service import IntakeService
 from staking.performance import PerformanceBatch, ProviderReport, sign_batch
 from staking.performance import to_wire as batch_wire
 from staking.policy import load_policy
 from staking.rewards.eligibility import PerformanceReport
-from staking.types import Address, EventType, Severity
 from staking.verdict import Domain, Verdict, sign_verdict, to_wire
 
 pytestmark = pytest.mark.unit

@@ -31,7 +31,7 @@ from staking.db.engine import upgrade
 from staking.devnet.accounts import ACCOUNT_COUNT, DEFAULT_MNEMONIC, devnet_account
 from staking.devnet.harness import CLI, LocalDeployment, ServiceProcess, VerdictSigner, local_deployment
 from staking.devnet.node import free_port
-from staking.types import EventType, Severity
+from staking.domain.vocabulary import EventType, Severity
 from staking.verdict import Verdict, sign_verdict, to_wire
 
 pytestmark = pytest.mark.e2e

@@ -14,7 +14,7 @@ import staking.devnet.accounts
 from staking.api.app import app_from_settings
 from staking.config import Settings
 from staking.db.engine import upgrade
-from staking.types import EventType, Severity
+from staking.domain.vocabulary import EventType, Severity
 from staking.verdict import to_wire
 from tests.chain_helpers import Chain
 

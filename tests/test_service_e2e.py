@@ -23,8 +23,8 @@ from staking.chain.contracts import StakingContract
 from staking.devnet.accounts import devnet_account
 from staking.devnet.node import LocalNode, free_port
 from staking.devnet.provision import provision_devnet
+from staking.domain.vocabulary import EventType, Severity
 from staking.notify.webhooks import signature
-from staking.types import EventType, Severity
 from staking.verdict import Verdict, sign_verdict, to_wire
 from tests.test_webhooks import Receiver
 

@@ -17,8 +17,16 @@ from eth_utils import keccak
 from web3.logs import DISCARD
 from web3.types import TxReceipt
 
+from staking.domain.vocabulary import (
+    TOKEN,
+    EventType,
+    ProviderClass,
+    RecoveryPath,
+    RecoveryStage,
+    Severity,
+    SlashState,
+)
 from staking.rewards.merkle import WeightTree
-from staking.types import TOKEN, EventType, ProviderClass, RecoveryPath, RecoveryStage, Severity, SlashState
 from staking.verdict import typed_data
 from tests.chain_helpers import Chain
 

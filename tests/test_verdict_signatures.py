@@ -17,7 +17,7 @@ from eth_utils import keccak, to_checksum_address
 from web3.contract.contract import ContractFunction
 from web3.logs import DISCARD
 
-from staking.types import EventType, Severity, SlashState
+from staking.domain.vocabulary import EventType, Severity, SlashState
 from staking.verdict import (
     DOMAIN_NAME,
     DOMAIN_VERSION,

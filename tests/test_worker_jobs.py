@@ -9,10 +9,10 @@ from indexer.runner import Indexer
 from staking.db import schema as t
 from staking.db.engine import make_engine
 from staking.devnet.accounts import devnet_account
+from staking.domain.vocabulary import EventType
 from staking.intake.service import IntakeService
 from staking.policy import load_policy
 from staking.txmanager.manager import TxConfig, TxManager
-from staking.types import EventType
 from staking.verdict import to_wire
 from staking.worker.executor import ActionExecutor
 from staking.worker.jobs import execute_matured_slashes

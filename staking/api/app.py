@@ -52,6 +52,8 @@ from staking.api.security import (
     signer_limiter,
 )
 from staking.db import schema as t
+from staking.domain.errors import NodeUnreachable
+from staking.domain.ids import ADDRESS_PATTERN, ID_PATTERN
 from staking.intake.performance import PerformanceIntake
 from staking.intake.service import IntakeService
 from staking.logs import request_id
@@ -65,7 +67,6 @@ if TYPE_CHECKING:
 log = logging.getLogger("staking.api")
 
 MAX_BODY = 16 * 1024  # default limit; a verdict is < 3 KiB; anything near this is not one
-VERDICT_ID_PATTERN = r"^0x[0-9a-fA-F]{64}$"
 RETRY_AFTER_S = 5
 DRIFT_NAMED = 10  # providers named by a degraded /readyz
 
@@ -80,16 +81,16 @@ class VerdictSubmission(BaseModel):
     """The body of `POST /v1/verdicts` (SPEC section 3). Read and checked by the intake itself, so
     every bad field is reported at once; this model documents it."""
 
-    id: str = Field(pattern=VERDICT_ID_PATTERN, description="bytes32, also the on-chain slash id")
+    id: str = Field(pattern=ID_PATTERN, description="bytes32, also the on-chain slash id")
     provider: str = Field(
-        pattern=r"^0x[0-9a-fA-F]{40}$", description="Provider address; mixed case must be valid EIP-55"
+        pattern=ADDRESS_PATTERN, description="Provider address; mixed case must be valid EIP-55"
     )
     event_type: EventTypeName
     severity: SeverityName
     detected_at: int = Field(
         gt=0, description="Unix seconds; not in the future, not older than the contract's maxVerdictAge"
     )
-    evidence_hash: str = Field(pattern=VERDICT_ID_PATTERN)
+    evidence_hash: str = Field(pattern=ID_PATTERN)
     evidence_uri: str | None = Field(default=None, max_length=2048, description="Not signed")
     signature: str = Field(
         pattern=r"^0x[0-9a-fA-F]{130}$",
@@ -343,7 +344,7 @@ def intake_router(intake: IntakeService) -> APIRouter:
         responses=problem_responses(404, 422),
     )
     def get_verdict(
-        verdict_id: Annotated[str, Path(pattern=VERDICT_ID_PATTERN, examples=[EXAMPLE_ID])],
+        verdict_id: Annotated[str, Path(pattern=ID_PATTERN, examples=[EXAMPLE_ID])],
     ) -> dict[str, Any]:
         resource = intake.get(verdict_id)
         if resource is None:
@@ -428,10 +429,6 @@ class RequestContext:
             )
 
 
-class ChainUnavailable(RuntimeError):
-    pass
-
-
 class ChainProbe:
     """The chain head for readiness: one cheap `fetch` (eth_blockNumber) at most every `ttl`
     seconds — failures are remembered as long — so probes and scrapes never pile up RPCs."""
@@ -445,7 +442,7 @@ class ChainProbe:
         self._error: str | None = None
 
     def head(self) -> int:
-        """The chain head; ChainUnavailable (with the reason) when the node does not answer."""
+        """The chain head; NodeUnreachable (with the reason) when the node does not answer."""
         with self._lock:
             if time.monotonic() - self._checked >= self.ttl:
                 try:
@@ -457,7 +454,7 @@ class ChainProbe:
                     self._error = f"{type(exc).__name__}: {exc}"[:300]
                 self._checked = time.monotonic()
             if self._error is not None:
-                raise ChainUnavailable(self._error)
+                raise NodeUnreachable(self._error)
             assert self._head is not None
             return self._head
 
@@ -507,7 +504,7 @@ def readiness(
         try:
             head = chain.head()
             checks["chain"] = {"status": "ok", "head": head}
-        except ChainUnavailable as exc:
+        except NodeUnreachable as exc:
             checks["chain"] = {"status": "failed", "error": str(exc)}
             failures.append(f"chain unreachable ({exc})")
 
@@ -702,7 +699,7 @@ def app_from_settings(settings: Settings) -> FastAPI:
     from staking.db import schema as t
     from staking.db.engine import make_engine, require_current_schema
     from staking.deployment import Deployment
-    from staking.devnet.accounts import DEVNET_CHAIN_ID
+    from staking.domain.vocabulary import DEVNET_CHAIN_ID
     from staking.policy import load_policy
     from staking.verdict import Domain
 

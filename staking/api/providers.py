@@ -17,19 +17,17 @@ from sqlalchemy import Connection, Engine
 
 from staking.api.pg_lookups import AsyncStandingReader
 from staking.api.problems import ProblemException, problem_responses
+from staking.domain.ids import ADDRESS_PATTERN, InvalidAddress, normalize_address
 from staking.policy import Policy
 from staking.standing import (
-    InvalidAddress,
     list_providers,
     list_slashes,
-    normalize_address,
     provider_events,
     read_provider_standing,
     snapshot,
 )
 
 EXAMPLE_ADDRESS = "0x90F79bf6EB2c4f870365E785982E1f101E93b906"
-ADDRESS_PATTERN = r"^0x[0-9a-fA-F]{40}$"
 AMOUNT = "Decimal string of token base units (18 decimals)"
 
 StatusName = Literal[

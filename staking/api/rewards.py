@@ -20,8 +20,10 @@ from sqlalchemy import Engine
 from staking.api.app import RETRY_AFTER_S, read_body
 from staking.api.problems import PROBLEM_TYPES, ProblemException, problem_response, problem_responses
 from staking.api.providers import AMOUNT, EXAMPLE_ADDRESS, AddressParam, _address
+from staking.domain.ids import ADDRESS, ID
+from staking.domain.reasons import Ineligible
 from staking.intake.performance import PerformanceIntake, invalid
-from staking.performance import ADDRESS, HEX32, HEX_SIG, MAX_REPORTS
+from staking.performance import HEX_SIG, MAX_REPORTS
 from staking.rewards.summary import (
     NOT_IN_SET,
     EpochInconsistent,
@@ -107,7 +109,7 @@ class PerformanceSubmission(BaseModel):
     """The body of `POST /v1/performance`. Read and checked by the intake itself, so every bad field
     is reported at once; this model documents it."""
 
-    id: str = Field(pattern=HEX32.pattern, description="bytes32 batch id (idempotency key)")
+    id: str = Field(pattern=ID.pattern, description="bytes32 batch id (idempotency key)")
     epoch: int = Field(
         ge=0, le=UINT64_MAX, description="The reward epoch measured; not one that has not begun"
     )
@@ -288,7 +290,7 @@ def rewards_router(
                     raise ProblemException(500, "epoch-inconsistent", str(exc)) from None
                 proof = tree.proofs.get(addr)
         if proof is None:
-            reasons = [NOT_IN_SET] if row is None else reasons_of(row) or ["weight rounds to zero"]
+            reasons = [NOT_IN_SET] if row is None else reasons_of(row) or [Ineligible.ZERO_WEIGHT.sentence]
             raise ProblemException(
                 404,
                 "not-eligible",

@@ -6,9 +6,7 @@ import time
 
 from web3 import HTTPProvider, Web3
 
-
-class RpcUnavailable(RuntimeError):
-    pass
+from staking.domain.errors import NodeUnreachable
 
 
 def connect(rpc_url: str, timeout: float = 10.0) -> Web3:
@@ -27,4 +25,4 @@ def wait_for_rpc(rpc_url: str, timeout: float = 30.0, interval: float = 0.1) -> 
         except Exception as exc:  # any transport error means "not yet"
             last_error = exc
             time.sleep(interval)
-    raise RpcUnavailable(f"no JSON-RPC answer from {rpc_url} within {timeout:.0f}s ({last_error})")
+    raise NodeUnreachable(f"no JSON-RPC answer from {rpc_url} within {timeout:.0f}s ({last_error})")

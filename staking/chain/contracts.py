@@ -17,7 +17,7 @@ from web3.contract.contract import ContractFunction
 from web3.types import BlockIdentifier
 
 from staking.chain.artifacts import DEFAULT_ARTIFACTS, load_artifact
-from staking.types import (
+from staking.domain.vocabulary import (
     Address,
     Bps,
     EventType,

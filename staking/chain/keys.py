@@ -16,7 +16,7 @@ from pathlib import Path
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 
-from staking.devnet.accounts import DEVNET_CHAIN_ID
+from staking.domain.vocabulary import DEVNET_CHAIN_ID
 
 
 class SignerError(RuntimeError):

@@ -2,7 +2,7 @@
 
 `provider.make_request` skips web3's middleware and result formatters, which on the send path
 cost more than the node itself (web3's validation middleware alone asks for the chain id before
-every call). Batches go out as one HTTP request. Transport failures raise `RpcDown`, node errors
+every call). Batches go out as one HTTP request. Transport failures raise `NodeUnreachable`, node errors
 `RpcError` (with the revert data, if any).
 """
 
@@ -13,12 +13,12 @@ from typing import Any
 import requests
 from web3 import Web3
 
-
-class RpcDown(RuntimeError):
-    pass
+from staking.domain.errors import NodeUnreachable
 
 
-class RpcTimeout(RpcDown):
+class RpcTimeout(NodeUnreachable):
+    """The node took longer than the call's timeout."""
+
     pass
 
 
@@ -43,7 +43,7 @@ class RawRpc:
         except (requests.Timeout, TimeoutError) as exc:
             raise RpcTimeout(f"{method}: {type(exc).__name__}") from None
         except (requests.ConnectionError, ConnectionError, OSError) as exc:
-            raise RpcDown(f"{method}: {type(exc).__name__}") from None
+            raise NodeUnreachable(f"{method}: {type(exc).__name__}") from None
         if "error" in response:
             raise RpcError(method, dict(response["error"]))
         return response["result"]
@@ -65,7 +65,7 @@ class RawRpc:
         except (requests.Timeout, TimeoutError) as exc:
             raise RpcTimeout(f"batch: {type(exc).__name__}") from None
         except (requests.ConnectionError, ConnectionError, OSError) as exc:
-            raise RpcDown(f"batch: {type(exc).__name__}") from None
+            raise NodeUnreachable(f"batch: {type(exc).__name__}") from None
         if isinstance(responses, dict):  # the node refused the whole batch
             raise RpcError("batch", dict(responses.get("error", responses)))
         by_id = {r.get("id"): r for r in responses}

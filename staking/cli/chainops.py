@@ -142,7 +142,8 @@ def load_cli_signer(
     """The signer and where it came from. `devnet_role` (governance, detector) names the
     deployment account used on the devnet when no signer is configured."""
     from staking.chain.keys import SignerError, load_signer
-    from staking.devnet.accounts import DETECTOR, DEVNET_CHAIN_ID, GOVERNANCE, devnet_account
+    from staking.devnet.accounts import DETECTOR, GOVERNANCE, devnet_account
+    from staking.domain.vocabulary import DEVNET_CHAIN_ID
 
     s = load_settings()
     keystore = keystore or s.signer_keystore
@@ -283,7 +284,8 @@ def require_role(gov: Gov, roles: tuple[str, ...], fn_name: str) -> None:
 
 def simulate(gov: Gov, fn: ContractFunction) -> int:
     """`eth_call` from the signer, then the gas estimate; a revert is a one-line error."""
-    from staking.chain.rpc import RawRpc, RpcDown, RpcError
+    from staking.chain.rpc import RawRpc, RpcError
+    from staking.domain.errors import NodeUnreachable
 
     tx = {"from": gov.signer.address, "to": gov.staking.address, "data": fn._encode_transaction_data()}
     rpc = RawRpc(gov.w3)
@@ -292,7 +294,7 @@ def simulate(gov: Gov, fn: ContractFunction) -> int:
         return int(rpc.call("eth_estimateGas", [tx, "latest"]), 16)
     except RpcError as exc:
         fail(f"{fn.fn_name} would revert: {revert_reason(gov, exc.data, exc.message)}")
-    except RpcDown as exc:
+    except NodeUnreachable as exc:
         fail(f"cannot reach the chain at {gov.rpc_url}: {exc}")
 
 
@@ -352,7 +354,7 @@ def revert_reason(gov: Gov, data: str | None, message: str) -> str:
 
 def _hint_fields(args: dict[str, Any]) -> dict[str, Any]:
     from staking.cli.common import utc
-    from staking.types import RecoveryStage, SlashState
+    from staking.domain.vocabulary import RecoveryStage, SlashState
 
     out = dict(args)
     if "executableAt" in args:

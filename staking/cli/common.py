@@ -14,7 +14,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from staking.types import TOKEN, Address
+from staking.domain.vocabulary import TOKEN, Address
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine

@@ -49,9 +49,9 @@ NEXT_STEP = {
 
 
 def parse_id(value: str, what: str = "slash id") -> bytes:
-    from staking.intake.service import normalize_verdict_id
+    from staking.domain.ids import normalize_id
 
-    normal = normalize_verdict_id(value)
+    normal = normalize_id(value)
     if normal is None:
         fail(f"{value!r} is not a {what} (0x and 64 hex digits)")
     return bytes.fromhex(normal[2:])
@@ -70,7 +70,7 @@ def reason_hash(reason: str) -> bytes:
 
 
 def provider_lines(address: str, p: ProviderRecord, now: int) -> list[str]:
-    from staking.types import RecoveryPath
+    from staking.domain.vocabulary import RecoveryPath
 
     if not p.registered:
         return [f"provider {address}: not registered"]
@@ -95,7 +95,7 @@ def provider_lines(address: str, p: ProviderRecord, now: int) -> list[str]:
 
 
 def slash_lines(slash_id: bytes, s: SlashRecord, now: int) -> list[str]:
-    from staking.types import SlashState
+    from staking.domain.vocabulary import SlashState
 
     head = f"slash 0x{slash_id.hex()}"
     if s.state == SlashState.NONE:
@@ -133,7 +133,7 @@ def slash_view(gov: Gov, slash_id: bytes) -> tuple[Any, Any]:
 
 def veto_slash(gov: Gov, slash_id: bytes, reason: str) -> Operation[Slash]:
     from staking.cli.chainops import Operation
-    from staking.types import SlashState
+    from staking.domain.vocabulary import SlashState
 
     digest = reason_hash(reason)
     read, render = slash_view(gov, slash_id)
@@ -150,7 +150,7 @@ def veto_slash(gov: Gov, slash_id: bytes, reason: str) -> Operation[Slash]:
 
 def execute_slash(gov: Gov, slash_id: bytes) -> Operation[Slash]:
     from staking.cli.chainops import Operation
-    from staking.types import SlashState, Wei
+    from staking.domain.vocabulary import SlashState, Wei
 
     read, render = slash_view(gov, slash_id)
 
@@ -183,7 +183,7 @@ def provider_view(gov: Gov, address: str) -> tuple[Any, Any]:
 
 def begin_recovery(gov: Gov, address: str, path: str) -> Operation[ProviderRecord]:
     from staking.cli.chainops import Operation
-    from staking.types import RecoveryPath, RecoveryStage
+    from staking.domain.vocabulary import RecoveryPath, RecoveryStage
 
     try:
         chosen = RecoveryPath.from_wire(path)
@@ -202,7 +202,7 @@ def begin_recovery(gov: Gov, address: str, path: str) -> Operation[ProviderRecor
 
 def advance_recovery(gov: Gov, address: str) -> Operation[ProviderRecord]:
     from staking.cli.chainops import Operation
-    from staking.types import RecoveryStage
+    from staking.domain.vocabulary import RecoveryStage
 
     read, render = provider_view(gov, address)
 
@@ -214,7 +214,7 @@ def advance_recovery(gov: Gov, address: str) -> Operation[ProviderRecord]:
 
 def reinstate(gov: Gov, address: str) -> Operation[ProviderRecord]:
     from staking.cli.chainops import Operation
-    from staking.types import RecoveryPath, RecoveryStage
+    from staking.domain.vocabulary import RecoveryPath, RecoveryStage
 
     read, render = provider_view(gov, address)
 
@@ -233,7 +233,7 @@ def reinstate(gov: Gov, address: str) -> Operation[ProviderRecord]:
 
 def tombstone(gov: Gov, address: str, reason: str) -> Operation[ProviderRecord]:
     from staking.cli.chainops import Operation
-    from staking.types import RecoveryPath, RecoveryStage
+    from staking.domain.vocabulary import RecoveryPath, RecoveryStage
 
     digest = reason_hash(reason)
     read, render = provider_view(gov, address)

@@ -88,8 +88,9 @@ def provider_status(
     as_json: Annotated[bool, typer.Option("--json", help="the GET /v1/providers/{address} document")] = False,
 ) -> None:
     """Where a provider stands: stake, status, jail, recovery and next step, slashes, strikes, rewards."""
+    from staking.domain.ids import InvalidAddress
     from staking.policy import load_policy
-    from staking.standing import InvalidAddress, provider_standing, snapshot
+    from staking.standing import provider_standing, snapshot
 
     try:
         policy = load_policy(load_settings().policy_file)

@@ -8,7 +8,8 @@ from typing import Any
 from sqlalchemy import Engine, false, or_, select
 
 from staking.db import schema as t
-from staking.intake.service import iso_ms, verdict_facts
+from staking.domain.clock import iso_ms
+from staking.intake.service import verdict_facts
 
 
 def indexed_block(engine: Engine) -> int | None:

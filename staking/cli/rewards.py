@@ -38,7 +38,7 @@ from staking.cli.common import (
     tokens,
     utc,
 )
-from staking.types import TOKEN, Wei
+from staking.domain.vocabulary import TOKEN, Wei
 
 if TYPE_CHECKING:
     from sqlalchemy import Connection, Engine

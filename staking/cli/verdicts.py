@@ -89,7 +89,7 @@ def verdict_sign(
     from eth_utils import keccak
 
     from staking.cli.chainops import load_cli_signer, load_deployment
-    from staking.types import EventType, Severity
+    from staking.domain.vocabulary import EventType, Severity
     from staking.verdict import Domain, Verdict, sign_verdict, to_wire
 
     who = parse_address(provider)

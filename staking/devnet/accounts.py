@@ -11,7 +11,6 @@ from eth_account import Account
 from eth_account.signers.local import LocalAccount
 
 DEFAULT_MNEMONIC = "test test test test test test test test test test test junk"
-DEVNET_CHAIN_ID = 31337
 
 GOVERNANCE = 0
 SERVICE = 1

@@ -33,11 +33,11 @@ from staking.chain.contracts import StakingContract
 from staking.deployment import Deployment
 from staking.devnet.accounts import DETECTOR, GOVERNANCE, devnet_account
 from staking.devnet.harness import CLI
+from staking.domain.vocabulary import TOKEN, Address, EventType, Severity
 from staking.performance import PerformanceBatch, ProviderReport, sign_batch
 from staking.performance import to_wire as batch_to_wire
 from staking.rewards.eligibility import PerformanceReport
 from staking.rewards.merkle import verify
-from staking.types import TOKEN, Address, EventType, Severity
 from staking.verdict import Verdict, sign_verdict, to_wire
 from staking.worker.jobs import REPORT_GRACE_DIVISOR
 

@@ -15,12 +15,13 @@ from web3 import Web3
 
 from staking.chain.connect import connect
 from staking.chain.contracts import StakingContract, TokenContract
-from staking.chain.rpc import RawRpc, RpcDown, RpcError
+from staking.chain.rpc import RawRpc, RpcError
 from staking.chain.sender import Sender
 from staking.deploy import RoleHolders, StakingParams, deploy_all
 from staking.deployment import Accounts, Contracts, Deployment
 from staking.devnet.accounts import DETECTOR, GOVERNANCE, SERVICE, devnet_account, provider_accounts
-from staking.types import TOKEN, Address, ProviderClass, Wei
+from staking.domain.errors import NodeUnreachable
+from staking.domain.vocabulary import TOKEN, Address, ProviderClass, Wei
 
 TREASURY_INDEX = 10  # an account of the same public mnemonic that holds nothing else
 
@@ -243,7 +244,7 @@ def manual_mining(rpc_url: str, block_gas_limit: int = 300_000_000, batch: int =
         rpc.call("evm_setBlockGasLimit", [hex(block_gas_limit)])
         yield miner
     finally:
-        with suppress(RpcDown, RpcError):  # a dead node has nothing left to restore
+        with suppress(NodeUnreachable, RpcError):  # a dead node has nothing left to restore
             rpc.call("evm_setBlockGasLimit", [hex(previous_limit)])
             rpc.call("evm_setAutomine", [True])
 

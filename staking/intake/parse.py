@@ -13,11 +13,10 @@ from typing import Any
 
 from eth_utils import is_checksum_address, to_checksum_address
 
-from staking.types import EventType, Severity
+from staking.domain.ids import ADDRESS, ID
+from staking.domain.vocabulary import EventType, Severity
 from staking.verdict import Verdict
 
-HEX32 = re.compile(r"^0x[0-9a-fA-F]{64}$")
-HEX_ADDR = re.compile(r"^0x[0-9a-fA-F]{40}$")
 HEX_SIG = re.compile(r"^0x[0-9a-fA-F]{130}$")
 MAX_URI = 2048
 FIELDS = {
@@ -87,7 +86,7 @@ def parse_verdict(body: Any, now: int, max_age: int, clock_skew: int = 30) -> Si
         value = body.get(field)
         if field not in body:
             return None
-        if not isinstance(value, str) or not HEX32.match(value):
+        if not isinstance(value, str) or not ID.match(value):
             err(field, "must be 0x followed by 64 hex digits")
             return None
         return bytes.fromhex(value[2:])
@@ -99,7 +98,7 @@ def parse_verdict(body: Any, now: int, max_age: int, clock_skew: int = 30) -> Si
 
     provider = body.get("provider")
     if "provider" in body:
-        if not isinstance(provider, str) or not HEX_ADDR.match(provider):
+        if not isinstance(provider, str) or not ADDRESS.match(provider):
             err("provider", "must be a 0x-prefixed 20-byte address")
             provider = None
         elif provider[2:] not in (provider[2:].lower(), provider[2:].upper()) and not is_checksum_address(

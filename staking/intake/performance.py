@@ -34,9 +34,9 @@ from sqlalchemy import Connection, Engine, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
-from indexer.projection import EpochClock
 from staking.db import schema as t
-from staking.intake.service import Detectors, iso_ms, problem
+from staking.domain.clock import EpochClock, iso_ms
+from staking.intake.service import Detectors, problem
 from staking.performance import InvalidPerformanceBody, PerformanceBatch, parse_batch, recover_batch_signer
 
 log = logging.getLogger("staking.intake.performance")

@@ -17,15 +17,11 @@ Answers are `(status, body)`; error bodies are RFC 9457 problem documents.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import logging
-import re
 import time
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, Engine, Select, select, text, update
@@ -33,10 +29,14 @@ from sqlalchemy.exc import IntegrityError
 
 from staking.chain.contracts import role_id
 from staking.db import schema as t
+from staking.domain.clock import iso_ms
+from staking.domain.cursor import NUMBER, decode_cursor, encode_cursor
+from staking.domain.ids import normalize_id
+from staking.domain.strikes import NOT_A_STRIKE_STATUS
+from staking.domain.vocabulary import EventType, RecoveryPath, Severity
 from staking.intake.parse import InvalidVerdictBody, SignedVerdict, parse_verdict
 from staking.policy import Decision, Offence, Policy, decide
 from staking.policy.engine import VerdictFacts
-from staking.types import EventType, RecoveryPath, Severity
 from staking.verdict import Domain, recover_signer
 
 if TYPE_CHECKING:
@@ -45,7 +45,6 @@ if TYPE_CHECKING:
 log = logging.getLogger("staking.intake")
 
 DETECTOR_ROLE_HEX = "0x" + bytes(role_id("DETECTOR_ROLE")).hex()  # as the indexer stores it
-VERDICT_ID = re.compile(r"^0x[0-9a-fA-F]{64}$")
 SECP256K1_N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
 PROBLEM_BASE = "/problems/"  # relative type URIs; the API documents each at GET /problems/{slug}
 INVESTIGATION_STATUSES = ("open", "resolved")
@@ -58,18 +57,6 @@ DetectorCheck = Callable[[str], bool]
 def problem(status: int, slug: str, title: str, detail: str, **extensions: Any) -> dict[str, Any]:
     """An RFC 9457 problem document (`type` is resolved against the API's base URL)."""
     return {"type": PROBLEM_BASE + slug, "title": title, "status": status, "detail": detail, **extensions}
-
-
-def iso_ms(ms: int | None) -> str | None:
-    """Unix milliseconds as ISO-8601 UTC (`2026-11-22T03:32:35.304Z`)."""
-    if ms is None:
-        return None
-    return datetime.fromtimestamp(ms / 1000, tz=UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def normalize_verdict_id(value: str) -> str | None:
-    """The stored form of a verdict id (`0x` + 64 lower-case hex digits), or None if malformed."""
-    return value.lower() if VERDICT_ID.match(value) else None
 
 
 def signature_problem(signature: bytes) -> str | None:
@@ -269,7 +256,7 @@ class IntakeService:
         rows = conn.execute(
             select(t.verdicts.c.detected_at, t.verdicts.c.event_type, t.verdicts.c.level).where(
                 t.verdicts.c.provider == v.provider,
-                t.verdicts.c.status != "rejected",
+                t.verdicts.c.status != NOT_A_STRIKE_STATUS,
                 t.verdicts.c.detected_at > since,
                 t.verdicts.c.detected_at <= v.detected_at,
             )
@@ -331,7 +318,7 @@ class IntakeService:
     # ------------------------------------------------------------------------------------ reads
     def get(self, verdict_id: str) -> dict[str, Any] | None:
         """The verdict resource (SPEC section 3), or None for an unknown or malformed id."""
-        vid = normalize_verdict_id(verdict_id)
+        vid = normalize_id(verdict_id)
         if vid is None:
             return None
         with self.engine.connect() as conn:
@@ -454,17 +441,17 @@ def list_investigations(
     if status is not None:
         query = query.where(inv.c.status == status)
     if cursor is not None:
-        query = query.where(inv.c.id < decode_cursor(cursor))
+        query = query.where(inv.c.id < int(decode_cursor("inv", cursor, NUMBER)[0]))
     with engine.connect() as conn:
         rows = conn.execute(query).all()
     page = rows[:limit]
-    next_cursor = encode_cursor(page[-1].id) if len(rows) > limit else None
+    next_cursor = encode_cursor("inv", page[-1].id) if len(rows) > limit else None
     return {"items": [_investigation_item(r) for r in page], "next_cursor": next_cursor}
 
 
 def find_investigation(engine: Engine, verdict_id: str) -> dict[str, Any] | None:
     """The investigation opened by `verdict_id` (listing shape), or None."""
-    vid = normalize_verdict_id(verdict_id)
+    vid = normalize_id(verdict_id)
     if vid is None:
         return None
     with engine.connect() as conn:
@@ -480,7 +467,7 @@ def check_resolution(verdict_id: str, outcome: str, note: str, resolved_by: str)
         raise ValueError("the note must not be empty: say why")
     if not 1 <= len(resolved_by.strip()) <= RESOLVED_BY_MAX:
         raise ValueError(f"the resolver's name must be 1 to {RESOLVED_BY_MAX} characters")
-    vid = normalize_verdict_id(verdict_id)
+    vid = normalize_id(verdict_id)
     if vid is None:
         raise ValueError(f"{verdict_id!r} is not a verdict id (0x + 64 hex digits)")
     return vid, f"{outcome}: {note.strip()}", resolved_by.strip()
@@ -524,19 +511,3 @@ def resolve_investigation(
     item = find_investigation(engine, vid)
     assert item is not None
     return item
-
-
-def encode_cursor(last_id: int) -> str:
-    """Opaque keyset cursor: the last row's id (clients must not build cursors themselves)."""
-    return base64.urlsafe_b64encode(f"inv:{last_id}".encode()).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str) -> int:
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        prefix, _, value = raw.partition(":")
-        if prefix != "inv" or not value.isdigit():
-            raise ValueError
-        return int(value)
-    except (ValueError, binascii.Error, UnicodeDecodeError):
-        raise ValueError("cursor is not one this API issued") from None

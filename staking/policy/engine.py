@@ -13,8 +13,9 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from staking.domain.strikes import strikes_in_window
+from staking.domain.vocabulary import EventType, RecoveryPath, Severity
 from staking.rewards.eligibility import RewardRules
-from staking.types import EventType, RecoveryPath, Severity
 
 Level = Literal["none", "warning", "penalty", "severe"]
 LEVEL_ORDER: dict[str, int] = {"none": 0, "warning": 1, "penalty": 2, "severe": 3}
@@ -135,8 +136,7 @@ def decide(verdict: VerdictFacts, history: list[Offence], policy: Policy) -> Dec
     if rule.investigate:
         return Decision("none", 0, 0, None, RecoveryPath.NONE, rule.deadline_seconds, ("open_investigation",))
 
-    since = verdict.detected_at - policy.window_seconds
-    prior = [o for o in history if since < o.detected_at <= verdict.detected_at and o.level != "none"]
+    prior = strikes_in_window(history, verdict.detected_at, policy.window_seconds)
     n = len(prior) + 1
     level: Level = rule.ladder[min(n, len(rule.ladder)) - 1]
     floor = rule.severity_floor.get(verdict.severity.wire)  # type: ignore[call-overload]

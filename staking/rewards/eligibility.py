@@ -16,7 +16,8 @@ from dataclasses import dataclass
 
 from pydantic import BaseModel, ConfigDict, Field
 
-BPS = 10_000
+from staking.domain.reasons import Ineligible, high_error_rate, low_uptime, probation_note
+from staking.domain.vocabulary import BPS
 
 
 class RewardRules(BaseModel):
@@ -96,26 +97,24 @@ def performance_score_bps(report: PerformanceReport, rules: RewardRules) -> int:
 def evaluate(standing: EpochStanding, report: PerformanceReport | None, rules: RewardRules) -> Eligibility:
     reasons: list[str] = []
     if standing.tombstoned:
-        reasons.append("tombstoned")
+        reasons.append(Ineligible.TOMBSTONED.sentence)
     if standing.jailed:
-        reasons.append("jailed during the epoch")
+        reasons.append(Ineligible.JAILED.sentence)
     if standing.in_recovery:
-        reasons.append("a recovery path is open")
+        reasons.append(Ineligible.IN_RECOVERY.sentence)
     if standing.pending_slash:
-        reasons.append("a slash is pending")
+        reasons.append(Ineligible.PENDING_SLASH.sentence)
     if standing.time_weighted_stake < standing.min_stake or standing.time_weighted_stake <= 0:
-        reasons.append("time-weighted stake below the class minimum")
+        reasons.append(Ineligible.BELOW_MINIMUM_STAKE.sentence)
     score = BPS
     if report is None:
         if rules.require_report:
-            reasons.append("no performance report for the epoch")
+            reasons.append(Ineligible.NO_REPORT.sentence)
     else:
         if report.uptime_bps < rules.min_uptime_bps:
-            reasons.append(f"uptime {report.uptime_bps / 100:.2f} % below {rules.min_uptime_bps / 100:.2f} %")
+            reasons.append(low_uptime(report.uptime_bps, rules.min_uptime_bps))
         if report.error_rate_bps > rules.max_error_rate_bps:
-            reasons.append(
-                f"error rate {report.error_rate_bps / 100:.2f} % above {rules.max_error_rate_bps / 100:.2f} %"
-            )
+            reasons.append(high_error_rate(report.error_rate_bps, rules.max_error_rate_bps))
         score = performance_score_bps(report, rules)
     if reasons:
         return Eligibility(False, tuple(reasons), score, 0)
@@ -123,9 +122,9 @@ def evaluate(standing: EpochStanding, report: PerformanceReport | None, rules: R
     notes: tuple[str, ...] = ()
     if standing.probation:
         weight = weight * rules.probation_multiplier_bps // BPS
-        notes = (f"probation: weight at {rules.probation_multiplier_bps / 100:.0f} %",)
+        notes = (probation_note(rules.probation_multiplier_bps),)
     if weight == 0:
-        return Eligibility(False, ("weight rounds to zero", *notes), score, 0)
+        return Eligibility(False, (Ineligible.ZERO_WEIGHT.sentence, *notes), score, 0)
     return Eligibility(True, notes, score, weight)
 
 

@@ -35,10 +35,11 @@ from typing import Any
 
 from sqlalchemy import Connection, delete, select, update
 
-from indexer.decoder import DecodedEvent
-from indexer.projection import PROVIDER_EVENTS, EpochClock, Projection, ProjectionError
+from indexer.projection import PROVIDER_EVENTS, Projection, ProjectionError
 from indexer.store import stored_event
 from staking.db import schema as t
+from staking.domain.clock import EpochClock
+from staking.domain.events import DecodedEvent
 from staking.rewards.eligibility import (
     Eligibility,
     EpochStanding,

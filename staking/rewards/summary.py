@@ -16,11 +16,12 @@ from typing import Any
 from sqlalchemy import Connection, select
 
 from staking.db import schema as t
-from staking.intake.service import iso_ms
+from staking.domain.clock import iso_ms
+from staking.domain.reasons import Ineligible
 from staking.rewards.merkle import WeightTree
 
 NO_EPOCH = "no epoch computed yet"
-NOT_IN_SET = "not in the epoch's provider set"
+NOT_IN_SET = Ineligible.NOT_IN_SET.sentence
 
 
 class EpochInconsistent(RuntimeError):

@@ -31,9 +31,10 @@ from sqlalchemy import Engine, select, update
 from web3 import Web3
 from web3.contract.contract import ContractFunction
 
-from staking.chain.rpc import RawRpc, RpcDown, RpcError
+from staking.chain.rpc import RawRpc, RpcError
 from staking.db import schema as t
 from staking.db.lock import Fence, LostLeadership
+from staking.domain.errors import NodeUnreachable
 from staking.txmanager.fees import FeePolicy, Fees, bumped, fees_from_history
 
 log = logging.getLogger("txmanager")
@@ -188,7 +189,7 @@ class TxManager:
     ) -> list[int | Exception]:
         """`submit` for a batch, in one simulation request, one write-ahead database transaction
         and one send request. Each slot holds the intent id, or the exception for that call
-        (SimulationReverted: nothing recorded, no nonce used; RpcError/RpcDown: retry later).
+        (SimulationReverted: nothing recorded, no nonce used; RpcError/NodeUnreachable: retry later).
 
         `on_planned(conn, slot, intent_id)` runs inside the write-ahead transaction for each new
         intent, so the caller's own record of it commits atomically with the intent."""
@@ -389,7 +390,7 @@ class TxManager:
             answers: list[Any] = self.rpc.batch(
                 [("eth_sendRawTransaction", [rows[i].raw_tx]) for i in intent_ids]
             )
-        except RpcDown as exc:
+        except NodeUnreachable as exc:
             answers = [exc] * len(intent_ids)
         accepted: list[bool] = []
         for intent_id, answer in zip(intent_ids, answers, strict=True):

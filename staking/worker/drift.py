@@ -34,8 +34,8 @@ from indexer.store import Store
 from staking.chain.contracts import StakingContract
 from staking.chain.rpc import RawRpc, RpcError
 from staking.db import schema as t
+from staking.domain.vocabulary import ProviderClass, RecoveryPath, RecoveryStage, SlashState
 from staking.standing import snapshot
-from staking.types import ProviderClass, RecoveryPath, RecoveryStage, SlashState
 
 log = logging.getLogger("drift")
 
@@ -267,7 +267,7 @@ def check_drift(
     engine: Engine, staking: StakingContract, notify: Notify | None = None, batch: int = DEFAULT_BATCH
 ) -> DriftReport:
     """Compare the projection with the contract at the indexed head; replace `drift_findings` with
-    the mismatches and return them. Raises RpcDown/RpcError when the node cannot answer at all."""
+    the mismatches and return them. Raises NodeUnreachable/RpcError when the node cannot answer at all."""
     started = time.monotonic()
     views = _Views(staking)
     rpc = RawRpc(staking.w3)

@@ -21,6 +21,7 @@ from web3.contract.contract import ContractFunction
 
 from staking.chain.contracts import StakingContract
 from staking.db import schema as t
+from staking.domain.vocabulary import EventType, RecoveryPath, Severity
 from staking.txmanager.manager import (
     CONFIRMED,
     FAILED,
@@ -29,7 +30,6 @@ from staking.txmanager.manager import (
     TxManager,
     now_ms,
 )
-from staking.types import EventType, RecoveryPath, Severity
 from staking.verdict import Verdict
 
 log = logging.getLogger("worker")

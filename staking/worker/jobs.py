@@ -16,10 +16,11 @@ from typing import Any
 from sqlalchemy import Connection, Engine, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 
-from indexer.projection import EpochClock
 from staking.chain.contracts import StakingContract
-from staking.chain.rpc import RpcDown, RpcError
+from staking.chain.rpc import RpcError
 from staking.db import schema as t
+from staking.domain.clock import EpochClock
+from staking.domain.errors import NodeUnreachable
 from staking.intake.performance import lock_epoch
 from staking.rewards import epochs as ep
 from staking.rewards.eligibility import RewardRules
@@ -217,7 +218,7 @@ def _publish(engine: Engine, staking: StakingContract, txm: TxManager | None, ou
             out.waiting = f"publishEligibility({epoch}) would revert: {exc.error}"
             log.warning("cannot publish an epoch yet", extra={"epoch": epoch, "error": exc.error})
             return
-        except (RpcDown, RpcError) as exc:
+        except (NodeUnreachable, RpcError) as exc:
             out.waiting = f"the node did not take publishEligibility({epoch}): {exc}"
             return
         with engine.begin() as conn:  # an intent planned earlier (a restart): point the row at it
