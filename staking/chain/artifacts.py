@@ -8,9 +8,9 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from staking.config import REPO_ROOT
-
-DEFAULT_ARTIFACTS = REPO_ROOT / "artifacts"
+# The repository's Hardhat build (this file is staking/chain/artifacts.py); Settings.artifacts_dir
+# overrides it for the processes that load contracts.
+DEFAULT_ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
 
 
 @dataclass(frozen=True)
