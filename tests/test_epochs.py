@@ -34,7 +34,7 @@ from staking.rewards.epochs import (
 from staking.rewards.merkle import verify
 from staking.txmanager.manager import TxConfig, TxManager
 from staking.worker.jobs import Reconciled, reconcile_epochs
-from tests.chain_helpers import Chain
+from tests.support.chain import Chain
 
 CLOCK = EpochClock(genesis=1_000, length=100)  # epoch 1 = [1100, 1200)
 GRACE = 60  # the default report grace on the devnet: a tenth of its 600 s epochs

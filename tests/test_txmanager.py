@@ -13,7 +13,7 @@ from staking.db.engine import make_engine
 from staking.devnet.accounts import devnet_account
 from staking.txmanager.fees import FeeCapExceeded, FeePolicy, Fees, bumped, fees_from_history
 from staking.txmanager.manager import CONFIRMED, FAILED, SimulationReverted, TxConfig, TxManager
-from tests.chain_helpers import Chain
+from tests.support.chain import Chain
 
 GWEI = 10**9
 

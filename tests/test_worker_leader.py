@@ -31,8 +31,8 @@ from staking.db.lock import Fence, LostLeadership, read_lease, role_lock
 from staking.devnet.accounts import SERVICE, devnet_account
 from staking.txmanager.manager import TxConfig, TxManager
 from staking.worker.leader import Leadership, LeaseConfig, new_holder, role_engine
-from tests.chain_helpers import Chain
 from tests.conftest import fresh_pg_database, require_pg
+from tests.support.chain import Chain
 
 LEASE = 3.0  # seconds, for every test here (the default is 10)
 

@@ -24,12 +24,14 @@ from staking.policy import load_policy
 from staking.rewards.merkle import WeightTree, verify
 from staking.rewards.summary import NOT_IN_SET
 from staking.standing import provider_standing, snapshot
-from tests.chain_helpers import Chain
-from tests.test_intake_api import (
+from tests.support.chain import Chain
+from tests.integration.test_intake_api import (
     PROBLEM_JSON,
     api,  # noqa: F401  (the fixture: an app over the indexed devnet)
 )
-from tests.test_intake_api import Api as VerdictApi
+from tests.integration.test_intake_api import Api as VerdictApi
+
+pytestmark = pytest.mark.integration
 
 T = 10**18
 POOL = Wei(1_000 * T)

@@ -30,7 +30,9 @@ from staking.domain.vocabulary import EventType, Severity
 from staking.intake.service import SECP256K1_N, IntakeService
 from staking.policy import load_policy
 from staking.verdict import Verdict, to_wire
-from tests.chain_helpers import STRANGER_INDEX, Chain
+from tests.support.chain import STRANGER_INDEX, Chain
+
+pytestmark = pytest.mark.integration
 
 PROBLEM_JSON = "application/problem+json"
 NEW_DETECTOR_INDEX = 12  # unlocked by anvil, holds no role until a test grants it

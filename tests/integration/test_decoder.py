@@ -9,7 +9,7 @@ from hexbytes import HexBytes
 
 from indexer.decoder import EventDecoder
 from staking.rewards.merkle import WeightTree
-from tests.chain_helpers import Chain
+from tests.support.chain import Chain
 
 pytestmark = pytest.mark.integration
 

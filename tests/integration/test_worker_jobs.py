@@ -16,7 +16,7 @@ from staking.txmanager.manager import TxConfig, TxManager
 from staking.verdict import to_wire
 from staking.worker.executor import ActionExecutor
 from staking.worker.jobs import execute_matured_slashes
-from tests.chain_helpers import Chain
+from tests.support.chain import Chain
 
 pytestmark = pytest.mark.integration
 

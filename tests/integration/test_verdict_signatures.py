@@ -27,7 +27,9 @@ from staking.verdict import (
     recover_signer,
     typed_data,
 )
-from tests.chain_helpers import Chain
+from tests.support.chain import Chain
+
+pytestmark = pytest.mark.integration
 
 ZERO_ADDRESS = "0x" + "00" * 20
 SECP256K1_N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141

@@ -26,7 +26,7 @@ from web3.logs import DISCARD
 from web3.types import TxReceipt
 
 from staking.rewards.merkle import WeightTree
-from tests.chain_helpers import Chain
+from tests.support.chain import Chain
 
 pytestmark = pytest.mark.integration
 

@@ -20,20 +20,11 @@ from web3 import Web3
 from indexer.source import ChainSource
 from staking.deployment import Deployment
 from staking.devnet.accounts import devnet_account
-from tests.chain_helpers import Chain
-from tests.indexer_helpers import (
-    PROVIDER_CANDIDATES,
-    Actor,
-    Views,
-    anvil_from_state,
-    assert_projection_matches_chain,
-    dump_provisioned_state,
-    dump_tables,
-    index_to_head,
-    make_indexer,
-    noncanonical_rows,
-    send,
-)
+from tests.support.actors import PROVIDER_CANDIDATES, Actor, send
+from tests.support.chain import Chain
+from tests.support.indexing import dump_tables, index_to_head, make_indexer, noncanonical_rows
+from tests.support.processes import anvil_from_state, dump_provisioned_state
+from tests.support.views import Views, assert_projection_matches_chain
 
 pytestmark = pytest.mark.integration
 

@@ -27,13 +27,15 @@ from staking.intake.performance import PerformanceIntake
 from staking.performance import TYPES, PerformanceBatch, ProviderReport, sign_batch, to_wire
 from staking.rewards.eligibility import PerformanceReport
 from staking.verdict import Domain
-from tests.chain_helpers import STRANGER_INDEX
-from tests.test_intake_api import (
+from tests.support.chain import STRANGER_INDEX
+from tests.integration.test_intake_api import (
     NEW_DETECTOR_INDEX,
     PROBLEM_JSON,
     api,  # noqa: F401  (the fixture: an app over the indexed devnet)
 )
-from tests.test_intake_api import Api as VerdictApi
+from tests.integration.test_intake_api import Api as VerdictApi
+
+pytestmark = pytest.mark.integration
 
 DETECTOR_KEY = devnet_account(2).key
 TABLES = (t.performance_batches, t.performance_reports)

@@ -16,19 +16,18 @@ from staking.devnet.accounts import devnet_account
 from staking.domain.status import provider_status
 from staking.domain.vocabulary import RecoveryPath
 from staking.rewards.merkle import WeightTree
-from tests.chain_helpers import Chain
-from tests.indexer_helpers import (
+from tests.support.actors import Actor, random_actions
+from tests.support.chain import Chain
+from tests.support.indexing import (
     SPARE_ACCOUNTS,
     UNLIMITED,
-    Actor,
-    assert_projection_matches_chain,
     dump_tables,
     epoch_clock,
     index_to_head,
     make_indexer,
     provider_rows,
-    random_actions,
 )
+from tests.support.views import assert_projection_matches_chain
 
 pytestmark = pytest.mark.integration
 

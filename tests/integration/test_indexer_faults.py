@@ -30,19 +30,11 @@ from staking.deployment import Deployment
 from staking.devnet.node import LocalNode, free_port
 from staking.devnet.provision import provision_devnet
 from staking.domain.errors import NodeUnreachable
-from tests.chain_helpers import Chain
-from tests.indexer_helpers import (
-    Actor,
-    anvil_from_state,
-    assert_projection_matches_chain,
-    cli_env,
-    dump_provisioned_state,
-    dump_tables,
-    fresh_database,
-    index_to_head,
-    make_indexer,
-    read_meta,
-)
+from tests.support.actors import Actor
+from tests.support.chain import Chain
+from tests.support.indexing import dump_tables, index_to_head, make_indexer, read_meta
+from tests.support.processes import anvil_from_state, cli_env, dump_provisioned_state, fresh_database
+from tests.support.views import assert_projection_matches_chain
 
 pytestmark = pytest.mark.integration
 

@@ -125,7 +125,7 @@ def test_caps_bind_even_when_a_level_asks_for_more(level_bps: int, cap: int) -> 
 
 
 def test_policy_files_are_validated_with_clear_errors(tmp_path: Path) -> None:
-    text = (Path(__file__).parent.parent / "staking" / "policy" / "default.toml").read_text()
+    text = (Path(__file__).parents[2] / "staking" / "policy" / "default.toml").read_text()
     bad = tmp_path / "p.toml"
     bad.write_text(
         text.replace('ladder = ["warning", "penalty", "severe"]', 'ladder = ["severe", "warning"]', 1)

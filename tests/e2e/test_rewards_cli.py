@@ -21,7 +21,7 @@ from staking.devnet.accounts import GOVERNANCE, SERVICE, devnet_account, provide
 from staking.domain.clock import EpochClock
 from staking.domain.vocabulary import TOKEN
 from staking.rewards.epochs import epoch_row, window
-from tests.chain_helpers import Chain
+from tests.support.chain import Chain
 from tests.test_epochs import GRACE, Oracle, chain_clock, file_reports, varied_reports
 
 pytestmark = pytest.mark.e2e

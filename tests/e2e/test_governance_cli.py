@@ -40,7 +40,7 @@ from staking.domain.vocabulary import EventType, RecoveryPath, RecoveryStage, Se
 from staking.intake.service import IntakeService
 from staking.policy import load_policy
 from staking.verdict import Verdict, recover_signer
-from tests.chain_helpers import STRANGER_INDEX, Chain
+from tests.support.chain import STRANGER_INDEX, Chain
 
 pytestmark = pytest.mark.e2e
 

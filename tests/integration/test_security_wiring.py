@@ -16,7 +16,9 @@ from staking.config import Settings
 from staking.db.engine import upgrade
 from staking.domain.vocabulary import EventType, Severity
 from staking.verdict import to_wire
-from tests.chain_helpers import Chain
+from tests.support.chain import Chain
+
+pytestmark = pytest.mark.integration
 
 TOKEN = "wired-admin-token-0123456789"
 ORIGIN = "https://dashboard.example.org"

@@ -19,7 +19,7 @@ from staking.chain.artifacts import load_artifact
 
 pytestmark = pytest.mark.unit
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 CONTRACT = ROOT / "contracts" / "SwarmStaking.sol"
 TESTS_DIR = ROOT / "tests"
 
@@ -171,7 +171,7 @@ def errors_expected_in_text(source: str) -> set[str]:
 def expected_errors_in_tests(tests_dir: Path = TESTS_DIR) -> dict[str, set[str]]:
     """error name -> test files that expect it."""
     where: dict[str, set[str]] = {}
-    for path in sorted(tests_dir.glob("*.py")):
+    for path in sorted(tests_dir.rglob("*.py")):
         for name in errors_expected_in_python(path.read_text()):
             where.setdefault(name, set()).add(path.name)
     return where

@@ -35,8 +35,8 @@ from staking.logs import configure_logging
 from staking.policy import load_policy
 from staking.standing import list_providers, provider_standing, snapshot
 from staking.verdict import Verdict, to_wire
-from tests.chain_helpers import Chain
-from tests.indexer_helpers import index_to_head
+from tests.support.chain import Chain
+from tests.support.indexing import index_to_head
 
 pytestmark = pytest.mark.integration
 

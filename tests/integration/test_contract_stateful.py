@@ -45,7 +45,7 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
 from staking.chain.contracts import role_id
 from staking.rewards.merkle import WeightTree, verify
-from tests.chain_helpers import Chain
+from tests.support.chain import Chain
 
 pytestmark = pytest.mark.integration
 

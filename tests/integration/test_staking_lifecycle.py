@@ -12,6 +12,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+import pytest
 from eth_account.messages import encode_typed_data
 from eth_utils import keccak
 from web3.logs import DISCARD
@@ -28,9 +29,11 @@ from staking.domain.vocabulary import (
 )
 from staking.rewards.merkle import WeightTree
 from staking.verdict import typed_data
-from tests.chain_helpers import Chain
+from tests.support.chain import Chain
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+pytestmark = pytest.mark.integration
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
 T = TOKEN
 DAY = 24 * 3600
 HARDWARE, OPERATOR, PLATFORM = (

@@ -23,7 +23,9 @@ from web3.types import TxReceipt
 
 from staking.chain.contracts import DEFAULT_ADMIN_ROLE, role_id
 from staking.domain.vocabulary import TOKEN, ProviderClass, RecoveryPath, RecoveryStage, SlashState
-from tests.chain_helpers import Chain
+from tests.support.chain import Chain
+
+pytestmark = pytest.mark.integration
 
 ADMIN = "DEFAULT_ADMIN_ROLE"
 GOVERNANCE = "GOVERNANCE_ROLE"
