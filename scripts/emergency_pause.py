@@ -23,7 +23,7 @@ import typer
 
 from staking.cli.chainops import Signing, with_signing
 from staking.cli.common import load_settings, say
-from staking.cli.governance import set_paused
+from staking.cli.governance.operations import set_paused
 
 
 def pending_slashes() -> str:

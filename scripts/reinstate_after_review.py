@@ -25,7 +25,7 @@ import typer
 
 from staking.cli.chainops import Signing, with_signing
 from staking.cli.common import fail, parse_address, say
-from staking.cli.governance import advance_recovery, reinstate
+from staking.cli.governance.operations import advance_recovery, reinstate
 from staking.domain.vocabulary import RecoveryPath, RecoveryStage
 
 

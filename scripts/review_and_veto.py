@@ -22,7 +22,7 @@ import typer
 
 from staking.cli.chainops import Signing, with_signing
 from staking.cli.common import load_settings, say
-from staking.cli.governance import parse_id, slash_view, veto_slash
+from staking.cli.governance.operations import parse_id, slash_view, veto_slash
 
 
 def recorded_verdict(verdict_id: str) -> tuple[dict[str, Any] | None, str]:

@@ -40,6 +40,8 @@ from indexer.store import stored_event
 from staking.db import schema as t
 from staking.domain.clock import EpochClock
 from staking.domain.events import DecodedEvent
+from staking.rewards.clock import epoch_clock as epoch_clock  # re-exported: callers read it here
+from staking.rewards.clock import indexed_time, window
 from staking.rewards.eligibility import (
     Eligibility,
     EpochStanding,
@@ -70,12 +72,6 @@ class ProjectionIncomplete(RuntimeError):
 def epoch_uri(epoch: int) -> str:
     """The `uri` published with an epoch's root: where its leaves and proofs are served."""
     return f"swarm-staking:epoch/{epoch}"
-
-
-def window(clock: EpochClock, epoch: int) -> tuple[int, int]:
-    """[start, end) of `epoch` in unix seconds."""
-    start = clock.genesis + epoch * clock.length
-    return start, start + clock.length
 
 
 # ------------------------------------------------------------------------------------------ the fold
@@ -228,24 +224,6 @@ def inputs_hash(
 
 
 # ------------------------------------------------------------------------------------------ SQL
-
-
-def epoch_clock(conn: Connection) -> EpochClock | None:
-    """The contract's epoch clock as the indexer recorded it (None before its first run)."""
-    meta = _meta(conn, "epoch_genesis", "epoch_length")
-    if "epoch_genesis" not in meta or not int(meta.get("epoch_length", "0")):
-        return None
-    return EpochClock(int(meta["epoch_genesis"]), int(meta["epoch_length"]))
-
-
-def indexed_time(conn: Connection) -> int | None:
-    """Timestamp of the last indexed block: the chain time the database can answer for."""
-    value = _meta(conn, "checkpoint_time").get("checkpoint_time")
-    return int(value) if value is not None else None
-
-
-def _meta(conn: Connection, *keys: str) -> dict[str, str]:
-    return {r.key: r.value for r in conn.execute(select(t.meta).where(t.meta.c.key.in_(keys)))}
 
 
 def compute_epoch(conn: Connection, epoch: int, clock: EpochClock, rules: RewardRules) -> EpochResult:

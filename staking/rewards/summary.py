@@ -18,6 +18,7 @@ from sqlalchemy import Connection, select
 from staking.db import schema as t
 from staking.domain.clock import iso_ms
 from staking.domain.reasons import Ineligible
+from staking.rewards.clock import epoch_clock, window
 from staking.rewards.merkle import WeightTree
 
 NO_EPOCH = "no epoch computed yet"
@@ -28,9 +29,13 @@ class EpochInconsistent(RuntimeError):
     """The stored weights of an epoch do not hash to its stored Merkle root."""
 
 
-def epoch_document(conn: Connection, epoch: int) -> dict[str, Any] | None:
+def epoch_document(conn: Connection, epoch: int, *, detail: bool = False) -> dict[str, Any] | None:
     """`GET /v1/epochs/{n}`: the computed epoch with the chain's pool and claims (null until the
-    indexer has seen the epoch funded or published); None when the epoch is not computed."""
+    indexer has seen the epoch funded or published); None when the epoch is not computed.
+
+    With `detail` (`swarm-staking rewards show`), also the epoch's window (`start`, `end`; null
+    before the indexer has recorded the epoch clock), the hash of its inputs, the publishing intent
+    and every provider's weight, score, time-weighted stake and reasons (`weights`)."""
     r, e = t.reward_epochs, t.epochs
     row = conn.execute(
         select(r, e.c.pool, e.c.claimed, e.c.claims, e.c.published.label("on_chain"))
@@ -39,7 +44,7 @@ def epoch_document(conn: Connection, epoch: int) -> dict[str, Any] | None:
     ).first()
     if row is None:
         return None
-    return {
+    doc = {
         "epoch": row.epoch,
         "state": row.state,
         "merkle_root": row.merkle_root,
@@ -54,6 +59,35 @@ def epoch_document(conn: Connection, epoch: int) -> dict[str, Any] | None:
         "computed_at": iso_ms(row.computed_ms),
         "published_at": iso_ms(row.published_ms),
     }
+    if not detail:
+        return doc
+    clock = epoch_clock(conn)
+    start, end = window(clock, epoch) if clock else (None, None)
+    return {
+        **doc,
+        "start": start,
+        "end": end,
+        "inputs_hash": row.inputs_hash,
+        "intent_id": row.intent_id,
+        "weights": epoch_weights(conn, epoch),
+    }
+
+
+def epoch_weights(conn: Connection, epoch: int) -> list[dict[str, Any]]:
+    """Every provider's `reward_weights` row of `epoch`, by address: eligibility, weight, score,
+    time-weighted stake (decimal strings of base units) and the reasons it earns less or nothing."""
+    w = t.reward_weights
+    return [
+        {
+            "address": r.provider,
+            "eligible": r.eligible,
+            "weight": str(r.weight),
+            "score_bps": r.score_bps,
+            "time_weighted_stake": str(r.time_weighted_stake),
+            "reasons": reasons_of(r),
+        }
+        for r in conn.execute(select(w).where(w.c.epoch == epoch).order_by(w.c.provider))
+    ]
 
 
 def provider_weight(conn: Connection, epoch: int, address: str) -> Any:

@@ -45,6 +45,7 @@ def test_make_run_serves_the_product_and_the_demo_runs_against_it(tmp_path: Path
         assert demo.returncode == 0, demo.stdout[-4000:] + demo.stderr[-2000:]
         for step in ("security breach", "vetoes", "executes it", "reinstates", "status probation"):
             assert step in demo.stdout, demo.stdout[-4000:]
+        assert_decisions_are_worded(demo.stdout)
         assert_a_reward_epoch_was_published(demo.stdout)
         again = subprocess.run(
             [sys.executable, "-m", "staking.devnet.demo", "--api", f"http://127.0.0.1:{api_port}",
@@ -86,3 +87,18 @@ def assert_a_reward_epoch_was_published(out: str) -> None:
     assert "→ 409 Epoch already computed" in tail, out[-4000:]
     assert "proof verified against the root on chain" in tail, out[-4000:]
     assert "simulated from the provider passes" in tail, out[-4000:]
+
+
+def assert_decisions_are_worded(out: str) -> None:
+    """Each decision says its jail and recovery path in words: an isolation is a jail until
+    recovery, a warning has no jail and no recovery path, a penalty's timed jail gives its length."""
+    decisions = re.findall(r"decision: (.*) → verdict \w+", out)
+    assert len(decisions) == 7, out[-4000:]
+    until_recovery = "level penalty, slash 500 bps, jail until recovery, recovery path security_review"
+    assert decisions[0] == until_recovery, decisions  # the security breach: isolated
+    assert decisions[1] == until_recovery, decisions  # the system attack: isolated
+    assert decisions[2] == "level warning, slash 0 bps, no jail, recovery path none", decisions
+    assert decisions[4] == "level penalty, slash 500 bps, jail 86400 s, recovery path service_improvement"
+    assert decisions[6] == "level none, slash 0 bps, no jail, recovery path none", decisions
+    for wrong in ("jail None", "jail 0 s", "recovery path None"):
+        assert wrong not in out, out[-4000:]

@@ -26,9 +26,9 @@ from staking.db.engine import make_engine
 from staking.domain.vocabulary import TOKEN, Bps
 from staking.worker import jobs
 from staking.worker.drift import FIELDS, DriftReport, check_drift, run_drift_check
+from tests.integration.test_provider_api import PROBLEM_JSON, make_app
 from tests.support.chain import Chain
 from tests.support.indexing import index_to_head
-from tests.integration.test_provider_api import PROBLEM_JSON, make_app
 
 pytestmark = pytest.mark.integration
 

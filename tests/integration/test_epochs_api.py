@@ -24,12 +24,12 @@ from staking.policy import load_policy
 from staking.rewards.merkle import WeightTree, verify
 from staking.rewards.summary import NOT_IN_SET
 from staking.standing import provider_standing, snapshot
-from tests.support.chain import Chain
 from tests.integration.test_intake_api import (
     PROBLEM_JSON,
     api,  # noqa: F401  (the fixture: an app over the indexed devnet)
 )
 from tests.integration.test_intake_api import Api as VerdictApi
+from tests.support.chain import Chain
 
 pytestmark = pytest.mark.integration
 

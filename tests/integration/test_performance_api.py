@@ -27,13 +27,13 @@ from staking.intake.performance import PerformanceIntake
 from staking.performance import TYPES, PerformanceBatch, ProviderReport, sign_batch, to_wire
 from staking.rewards.eligibility import PerformanceReport
 from staking.verdict import Domain
-from tests.support.chain import STRANGER_INDEX
 from tests.integration.test_intake_api import (
     NEW_DETECTOR_INDEX,
     PROBLEM_JSON,
     api,  # noqa: F401  (the fixture: an app over the indexed devnet)
 )
 from tests.integration.test_intake_api import Api as VerdictApi
+from tests.support.chain import STRANGER_INDEX
 
 pytestmark = pytest.mark.integration
 

@@ -1,0 +1,197 @@
+"""The governance operations: one builder per contract call (`veto_slash`, `execute_slash`,
+`begin_recovery`, `advance_recovery`, `reinstate`, `tombstone`, `set_paused`), each an `Operation`
+that `chainops.run` prints, checks, simulates and sends. The commands and the playbooks in
+`scripts/` compose them."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
+
+from staking.cli.common import fail
+from staking.cli.governance.render import provider_lines, slash_lines
+
+if TYPE_CHECKING:
+    from staking.chain.contracts import ProviderRecord, SlashRecord
+    from staking.cli.chainops import Gov, Operation
+
+Slash = tuple["SlashRecord", "ProviderRecord"]
+
+
+# ------------------------------------------------------------------------------------ parsing
+
+
+def parse_id(value: str, what: str = "slash id") -> bytes:
+    from staking.domain.ids import normalize_id
+
+    normal = normalize_id(value)
+    if normal is None:
+        fail(f"{value!r} is not a {what} (0x and 64 hex digits)")
+    return bytes.fromhex(normal[2:])
+
+
+def reason_hash(reason: str) -> bytes:
+    """keccak256 of the reason's UTF-8 text: what goes on chain as `reasonHash`."""
+    from web3 import Web3
+
+    if not reason.strip():
+        fail("--reason must say why (its keccak256 goes on chain, the text stays with you)")
+    return bytes(Web3.keccak(text=reason))
+
+
+# ------------------------------------------------------------------------------------ operations
+
+
+def slash_view(gov: Gov, slash_id: bytes) -> tuple[Any, Any]:
+    """`read` and `render` of a slash and its provider."""
+
+    def read() -> Slash:
+        s = gov.staking.slash(slash_id)
+        return s, gov.staking.provider(s.provider)
+
+    def render(state: Slash) -> list[str]:
+        s, p = state
+        now = gov.now()
+        lines = slash_lines(slash_id, s, now)
+        return lines if not int(s.state) else lines + provider_lines(s.provider, p, now)
+
+    return read, render
+
+
+def veto_slash(gov: Gov, slash_id: bytes, reason: str) -> Operation[Slash]:
+    from staking.cli.chainops import Operation
+    from staking.domain.vocabulary import SlashState
+
+    digest = reason_hash(reason)
+    read, render = slash_view(gov, slash_id)
+
+    def predict(state: Slash) -> Slash:
+        s, p = state
+        return replace(s, state=SlashState.VETOED), replace(p, pending_slashes=p.pending_slashes - 1)
+
+    note = f"reason {json.dumps(reason)} (keccak256 = reasonHash 0x{digest.hex()})"
+    return Operation(
+        gov.staking.veto_slash(slash_id, digest), ("VETOER_ROLE",), read, render, predict, [note]
+    )
+
+
+def execute_slash(gov: Gov, slash_id: bytes) -> Operation[Slash]:
+    from staking.cli.chainops import Operation
+    from staking.domain.vocabulary import SlashState, Wei
+
+    read, render = slash_view(gov, slash_id)
+
+    def predict(state: Slash) -> Slash:
+        s, p = state
+        amount = min(s.amount, p.active + p.unbonding)  # earlier slashes may have taken part of it
+        from_active = min(amount, p.active)
+        return (
+            replace(s, state=SlashState.EXECUTED, amount=Wei(amount)),
+            replace(
+                p,
+                active=Wei(p.active - from_active),
+                unbonding=Wei(p.unbonding - (amount - from_active)),
+                pending_slashes=p.pending_slashes - 1,
+            ),
+        )
+
+    return Operation(gov.staking.execute_slash(slash_id), (), read, render, predict)
+
+
+def provider_view(gov: Gov, address: str) -> tuple[Any, Any]:
+    def read() -> ProviderRecord:
+        return gov.staking.provider(address)
+
+    def render(p: ProviderRecord) -> list[str]:
+        return provider_lines(address, p, gov.now())
+
+    return read, render
+
+
+def begin_recovery(gov: Gov, address: str, path: str) -> Operation[ProviderRecord]:
+    from staking.cli.chainops import Operation
+    from staking.domain.vocabulary import RecoveryPath, RecoveryStage
+
+    try:
+        chosen = RecoveryPath.from_wire(path)
+    except ValueError:
+        chosen = RecoveryPath.NONE
+    if chosen == RecoveryPath.NONE:
+        fail(f"--path must be one of {', '.join(p.wire for p in RecoveryPath if p)}, not {path!r}")
+    read, render = provider_view(gov, address)
+
+    def predict(p: ProviderRecord) -> ProviderRecord:
+        return replace(p, recovery_path=RecoveryPath(chosen), recovery_stage=RecoveryStage.RESPONSE)
+
+    fn = gov.staking.begin_recovery(address, RecoveryPath(chosen))
+    return Operation(fn, ("GOVERNANCE_ROLE", "SLASHER_ROLE"), read, render, predict)
+
+
+def advance_recovery(gov: Gov, address: str) -> Operation[ProviderRecord]:
+    from staking.cli.chainops import Operation
+    from staking.domain.vocabulary import RecoveryStage
+
+    read, render = provider_view(gov, address)
+
+    def predict(p: ProviderRecord) -> ProviderRecord:
+        return replace(p, recovery_stage=RecoveryStage(p.recovery_stage + 1))
+
+    return Operation(gov.staking.advance_recovery(address), ("GOVERNANCE_ROLE",), read, render, predict)
+
+
+def reinstate(gov: Gov, address: str) -> Operation[ProviderRecord]:
+    from staking.cli.chainops import Operation
+    from staking.domain.vocabulary import RecoveryPath, RecoveryStage
+
+    read, render = provider_view(gov, address)
+
+    def predict(p: ProviderRecord) -> ProviderRecord:
+        return replace(
+            p,
+            recovery_path=RecoveryPath.NONE,
+            recovery_stage=RecoveryStage.NONE,
+            jailed=False,
+            jailed_until=0,
+        )
+
+    notes = ["lifts the jail and closes the recovery; probation (reduced reward weight) follows"]
+    return Operation(gov.staking.reinstate(address), ("GOVERNANCE_ROLE",), read, render, predict, notes)
+
+
+def tombstone(gov: Gov, address: str, reason: str) -> Operation[ProviderRecord]:
+    from staking.cli.chainops import Operation
+    from staking.domain.vocabulary import RecoveryPath, RecoveryStage
+
+    digest = reason_hash(reason)
+    read, render = provider_view(gov, address)
+
+    def predict(p: ProviderRecord) -> ProviderRecord:
+        return replace(
+            p,
+            tombstoned=True,
+            jailed=True,
+            jailed_until=0,
+            recovery_path=RecoveryPath.NONE,
+            recovery_stage=RecoveryStage.NONE,
+        )
+
+    notes = [
+        f"reason {json.dumps(reason)} (keccak256 = reasonHash 0x{digest.hex()})",
+        "permanent: no recovery and no new stake afterwards; existing stake stays slashable",
+    ]
+    return Operation(
+        gov.staking.tombstone(address, digest), ("GOVERNANCE_ROLE",), read, render, predict, notes
+    )
+
+
+def set_paused(gov: Gov, paused: bool) -> Operation[bool]:
+    from staking.cli.chainops import Operation
+
+    def render(is_paused: bool) -> list[str]:
+        if is_paused:
+            return ["contract paused: staking, slashing, claims and withdrawals stopped; vetoes still work"]
+        return ["contract running (not paused)"]
+
+    fn = gov.staking.pause() if paused else gov.staking.unpause()
+    return Operation(fn, ("GOVERNANCE_ROLE",), gov.staking.paused, render, lambda _: paused)
