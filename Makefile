@@ -16,7 +16,7 @@ help:
 	@echo "make demo     - a narrated scenario against \`make run\` (run it in another terminal)"
 	@echo "make test     - install, lint, type check, and the whole test suite"
 	@echo "make compile  - compile the contracts"
-	@echo "make lint     - ruff + mypy"
+	@echo "make lint     - ruff + mypy + import-linter (the layer contracts of ARCHITECTURE.md)"
 	@echo "make bench-indexer - indexer backfill vs a plain web3.py baseline (JSON on stdout)"
 	@echo "make bench-latency - verdict received -> jail confirmed, pipelined vs send-and-wait (JSON)"
 	@echo "make bench-api    - GET /v1/providers/{address} under load vs /healthz, SQLite + PostgreSQL (JSON)"
@@ -58,6 +58,7 @@ lint: $(VENV)/.installed
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 typecheck: lint
 

@@ -7,11 +7,13 @@ import contextlib
 import os
 import socket
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
 from tests.support.chain import Chain
+
+# Every test carries the marker of its folder (tests/support/markers.py); pytester tests that rule.
+pytest_plugins = ["tests.support.markers", "pytester"]
 
 
 @pytest.fixture(scope="session")
@@ -44,33 +46,6 @@ def _no_sockets_in_unit_tests(request: pytest.FixtureRequest, monkeypatch: pytes
 
     monkeypatch.setattr(socket.socket, "connect", refuse)
     monkeypatch.setattr(socket.socket, "connect_ex", refuse)
-
-
-KINDS = ("unit", "integration", "e2e")
-TESTS = Path(__file__).resolve().parent
-
-
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Every test says what it needs: exactly one of the markers `unit` (no sockets),
-    `integration` (a real Anvil and/or database) or `e2e` (the CLI and the HTTP API as a user drives
-    them), the same as the folder it lives in. Anything else fails the collection."""
-    wrong = [why for item in items if (why := misfiled(item)) is not None]
-    if wrong:
-        raise pytest.UsageError("tests without their marker or folder:\n  " + "\n  ".join(wrong))
-
-
-def misfiled(item: pytest.Item) -> str | None:
-    kinds = sorted({m.name for m in item.iter_markers()} & set(KINDS))
-    try:
-        folder = Path(str(item.path)).resolve().relative_to(TESTS).parts[0]
-    except ValueError:
-        return None  # not one of ours (pytester's temporary projects check themselves)
-    if folder not in KINDS:
-        return f"{item.nodeid}: tests live in tests/unit, tests/integration or tests/e2e"
-    if kinds != [folder]:
-        marked = " and ".join(kinds) or "nothing"
-        return f"{item.nodeid}: marked {marked}; a test in tests/{folder} is marked {folder} (and only that)"
-    return None
 
 
 os.environ.setdefault("HYPOTHESIS_STORAGE_DIRECTORY", os.path.join("var", "hypothesis"))
