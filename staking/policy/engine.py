@@ -14,14 +14,9 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from staking.domain.strikes import strikes_in_window
-from staking.domain.vocabulary import EventType, RecoveryPath, Severity
+from staking.domain.vocabulary import ActionKind, EventType, Level, RecoveryPath, Severity
 from staking.rewards.eligibility import RewardRules
 
-Level = Literal["none", "warning", "penalty", "severe"]
-LEVEL_ORDER: dict[str, int] = {"none": 0, "warning": 1, "penalty": 2, "severe": 3}
-ActionKind = Literal[
-    "warn", "jail", "propose_slash", "begin_recovery", "open_investigation", "propose_tombstone"
-]
 DEFAULT_POLICY = Path(__file__).with_name("default.toml")
 
 
@@ -43,27 +38,34 @@ class LevelRule(_Strict):
 
 class EventRule(_Strict):
     deadline_seconds: int = Field(gt=0)
-    ladder: tuple[Literal["warning", "penalty", "severe"], ...] = Field(min_length=1)
+    ladder: tuple[Level, ...] = Field(min_length=1)
     isolate: bool = False
     investigate: bool = False
-    severity_floor: dict[
-        Literal["low", "medium", "high", "critical"], Literal["warning", "penalty", "severe"]
-    ] = {}
+    severity_floor: dict[Literal["low", "medium", "high", "critical"], Level] = {}
     recovery_path: Literal["service_improvement", "security_review", "compliance_verification"] | None = None
 
     @field_validator("ladder")
     @classmethod
-    def _monotone(cls, ladder: tuple[str, ...]) -> tuple[str, ...]:
-        ranks = [LEVEL_ORDER[x] for x in ladder]
+    def _monotone(cls, ladder: tuple[Level, ...]) -> tuple[Level, ...]:
+        if Level.NONE in ladder:
+            raise ValueError("a ladder's rungs are warning, penalty or severe (none is no offence)")
+        ranks = [x.rank for x in ladder]
         if ranks != sorted(ranks):
-            raise ValueError(f"ladder must never de-escalate: {list(ladder)}")
+            raise ValueError(f"ladder must never de-escalate: {[str(x) for x in ladder]}")
         return ladder
+
+    @field_validator("severity_floor")
+    @classmethod
+    def _floors_are_offences(cls, floor: dict[str, Level]) -> dict[str, Level]:
+        if Level.NONE in floor.values():
+            raise ValueError("a severity floor is warning, penalty or severe")
+        return floor
 
 
 class Policy(_Strict):
     window_days: int = Field(gt=0, le=3650)
     caps: Caps
-    levels: dict[Literal["warning", "penalty", "severe"], LevelRule]
+    levels: dict[Level, LevelRule]
     event_types: dict[str, EventRule]
     rewards: RewardRules = Field(default_factory=RewardRules)
 
@@ -76,7 +78,7 @@ class Policy(_Strict):
                 f"event_types must cover exactly {[e.wire for e in EventType]} "
                 f"(missing {sorted(missing)}, unknown {sorted(unknown)})"
             )
-        if set(self.levels) != {"warning", "penalty", "severe"}:
+        if set(self.levels) != {Level.WARNING, Level.PENALTY, Level.SEVERE}:
             raise ValueError("levels must define warning, penalty and severe")
         return self
 
@@ -128,13 +130,14 @@ class Decision:
 
 
 def _max_level(a: Level, b: Level) -> Level:
-    return a if LEVEL_ORDER[a] >= LEVEL_ORDER[b] else b
+    return a if a.rank >= b.rank else b
 
 
 def decide(verdict: VerdictFacts, history: list[Offence], policy: Policy) -> Decision:
     rule = policy.rule(verdict.event_type)
     if rule.investigate:
-        return Decision("none", 0, 0, None, RecoveryPath.NONE, rule.deadline_seconds, ("open_investigation",))
+        investigate = (ActionKind.OPEN_INVESTIGATION,)
+        return Decision(Level.NONE, 0, 0, None, RecoveryPath.NONE, rule.deadline_seconds, investigate)
 
     prior = strikes_in_window(history, verdict.detected_at, policy.window_seconds)
     n = len(prior) + 1
@@ -142,7 +145,7 @@ def decide(verdict: VerdictFacts, history: list[Offence], policy: Policy) -> Dec
     floor = rule.severity_floor.get(verdict.severity.wire)  # type: ignore[call-overload]
     if floor is not None:
         level = _max_level(level, floor)
-    lv = policy.levels[level]  # type: ignore[index]
+    lv = policy.levels[level]
 
     slash_bps = min(lv.slash_bps, policy.caps.max_slash_bps)
     jail: int | None = None
@@ -152,7 +155,7 @@ def decide(verdict: VerdictFacts, history: list[Offence], policy: Policy) -> Dec
         jail = min(lv.jail_seconds, policy.caps.max_jail_seconds)
     path = (
         RecoveryPath.from_wire(rule.recovery_path)
-        if rule.recovery_path and level != "warning"
+        if rule.recovery_path and level != Level.WARNING
         else RecoveryPath.NONE
     )
     if jail == 0 and path == RecoveryPath.NONE:
@@ -160,15 +163,15 @@ def decide(verdict: VerdictFacts, history: list[Offence], policy: Policy) -> Dec
 
     actions: list[ActionKind] = []
     if jail is not None:
-        actions.append("jail")  # isolation goes out first
-    if level == "warning":
-        actions.append("warn")
+        actions.append(ActionKind.JAIL)  # isolation goes out first
+    if level == Level.WARNING:
+        actions.append(ActionKind.WARN)
     if slash_bps:
-        actions.append("propose_slash")
+        actions.append(ActionKind.PROPOSE_SLASH)
     if jail == 0:
         # Only an open-ended jail opens the path on chain; after a timed jail the provider unjails
         # itself, and `recovery_path` is the guidance shown to it.
-        actions.append("begin_recovery")
+        actions.append(ActionKind.BEGIN_RECOVERY)
     if lv.propose_tombstone:
-        actions.append("propose_tombstone")
+        actions.append(ActionKind.PROPOSE_TOMBSTONE)
     return Decision(level, n, slash_bps, jail, RecoveryPath(path), rule.deadline_seconds, tuple(actions))

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from staking.domain.vocabulary import EventType, RecoveryPath, Severity
 from staking.policy import Offence, decide, load_policy
-from staking.policy.engine import LEVEL_ORDER, VerdictFacts
+from staking.policy.engine import VerdictFacts
 
 pytestmark = pytest.mark.unit
 POLICY = load_policy()
@@ -96,7 +96,7 @@ def test_escalation_is_monotone_in_the_number_of_offences(
 ) -> None:
     fewer = decide(facts(e, s), base, POLICY)
     extra = decide(facts(e, s), base + more, POLICY)
-    assert LEVEL_ORDER[extra.level] >= LEVEL_ORDER[fewer.level]
+    assert extra.level.rank >= fewer.level.rank
     assert extra.slash_bps >= fewer.slash_bps
 
 
