@@ -439,6 +439,13 @@ interface ISwarmStaking {
     /// @notice The weight is zero, or the (caller, weight) leaf and proof do not match the root.
     error InvalidProof();
 
+    /// @notice A valid claim of `amount` exceeds what is left of `epoch`'s pool: the published
+    ///         root's weights sum above its declared total weight.
+    /// @param epoch the reward epoch
+    /// @param amount the claim's payout, `pool * weight / totalWeight`
+    /// @param remaining what is left of the pool (`pool - claimed`)
+    error PoolOverdrawn(uint64 epoch, uint256 amount, uint256 remaining);
+
     /// @notice A governance parameter outside its documented bounds.
     error ParameterOutOfBounds();
 

@@ -422,7 +422,8 @@ contract SwarmStaking is ISwarmStaking, AccessControl, Pausable, ReentrancyGuard
         if (weight == 0 || !MerkleProof.verifyCalldata(proof, e.merkleRoot, leaf)) revert InvalidProof();
         uint256 amount = (e.pool * weight) / e.totalWeight;
         // A root whose weights sum above totalWeight must not drain other epochs' pools.
-        if (amount > e.pool - e.claimed) revert InvalidProof();
+        uint256 remaining = e.pool - e.claimed;
+        if (amount > remaining) revert PoolOverdrawn(epoch, amount, remaining);
         hasClaimed[epoch][msg.sender] = true;
         e.claimed += amount;
         emit RewardClaimed(epoch, msg.sender, weight, amount);
