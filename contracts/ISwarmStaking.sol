@@ -449,6 +449,68 @@ interface ISwarmStaking {
     /// @notice A governance parameter outside its documented bounds.
     error ParameterOutOfBounds();
 
+    // ------------------------------------------------------------------ roles and constants
+
+    /// @notice Role of governance: parameters, tombstones, recovery, pause.
+    /// @return keccak256("GOVERNANCE_ROLE")
+    function GOVERNANCE_ROLE() external view returns (bytes32);
+
+    /// @notice Role of the slashing service's signer: jails, slash proposals, recovery start.
+    /// @return keccak256("SLASHER_ROLE")
+    function SLASHER_ROLE() external view returns (bytes32);
+
+    /// @notice Role of governance or a security council: may veto pending slashes.
+    /// @return keccak256("VETOER_ROLE")
+    function VETOER_ROLE() external view returns (bytes32);
+
+    /// @notice Role of the risk-framework signers whose EIP-712 verdicts are accepted.
+    /// @return keccak256("DETECTOR_ROLE")
+    function DETECTOR_ROLE() external view returns (bytes32);
+
+    /// @notice Role of the service's signer publishing per-epoch reward eligibility.
+    /// @return keccak256("REWARDS_ORACLE_ROLE")
+    function REWARDS_ORACLE_ROLE() external view returns (bytes32);
+
+    /// @notice EIP-712 type hash of {Verdict}.
+    /// @return keccak256 of the type string given at {Verdict}
+    function VERDICT_TYPEHASH() external view returns (bytes32);
+
+    /// @notice Basis points of a whole stake (100 %), the largest slash.
+    /// @return 10 000
+    function MAX_BPS() external view returns (uint16);
+
+    /// @notice Shortest veto window governance may set.
+    /// @return seconds
+    function MIN_VETO_WINDOW() external view returns (uint64);
+
+    /// @notice Longest veto window governance may set.
+    /// @return seconds
+    function MAX_VETO_WINDOW() external view returns (uint64);
+
+    /// @notice Smallest `maxVerdictAge` governance may set.
+    /// @return seconds
+    function MIN_VERDICT_AGE() external view returns (uint64);
+
+    /// @notice Largest `maxVerdictAge` governance may set.
+    /// @return seconds
+    function MAX_VERDICT_AGE() external view returns (uint64);
+
+    /// @notice Longest unbonding period of a class.
+    /// @return seconds
+    function MAX_UNBONDING_PERIOD() external view returns (uint64);
+
+    /// @notice Largest `maxJailDuration` governance may set.
+    /// @return seconds
+    function MAX_JAIL_DURATION_LIMIT() external view returns (uint64);
+
+    /// @notice Longest probation governance may set.
+    /// @return epochs
+    function MAX_PROBATION_EPOCHS() external view returns (uint32);
+
+    /// @notice Most GPUs a provider may declare.
+    /// @return GPU count
+    function MAX_GPUS() external view returns (uint32);
+
     // ------------------------------------------------------------------ providers
 
     /// @notice Registers the caller as a provider of `class`.

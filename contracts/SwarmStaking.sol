@@ -28,41 +28,41 @@ contract SwarmStaking is ISwarmStaking, AccessControl, Pausable, ReentrancyGuard
 
     // ------------------------------------------------------------------ roles
 
-    /// @notice Governance: parameters, tombstones, recovery, pause.
+    /// @inheritdoc ISwarmStaking
     bytes32 public constant GOVERNANCE_ROLE = keccak256("GOVERNANCE_ROLE");
-    /// @notice The slashing service's signer: jails, slash proposals, recovery start.
+    /// @inheritdoc ISwarmStaking
     bytes32 public constant SLASHER_ROLE = keccak256("SLASHER_ROLE");
-    /// @notice Governance or security council: may veto pending slashes.
+    /// @inheritdoc ISwarmStaking
     bytes32 public constant VETOER_ROLE = keccak256("VETOER_ROLE");
-    /// @notice Risk-framework signers whose EIP-712 verdicts are accepted.
+    /// @inheritdoc ISwarmStaking
     bytes32 public constant DETECTOR_ROLE = keccak256("DETECTOR_ROLE");
-    /// @notice The service's signer publishing per-epoch reward eligibility.
+    /// @inheritdoc ISwarmStaking
     bytes32 public constant REWARDS_ORACLE_ROLE = keccak256("REWARDS_ORACLE_ROLE");
 
-    /// @notice EIP-712 type hash of {Verdict}.
+    /// @inheritdoc ISwarmStaking
     bytes32 public constant VERDICT_TYPEHASH = keccak256(
         "Verdict(bytes32 id,address provider,uint8 eventType,uint8 severity,uint64 detectedAt,bytes32 evidenceHash)"
     );
 
     // ------------------------------------------------------------------ bounds
 
-    /// @notice Basis points of a whole stake (100 %), the largest slash.
+    /// @inheritdoc ISwarmStaking
     uint16 public constant MAX_BPS = 10_000;
-    /// @notice Shortest veto window governance may set, seconds.
+    /// @inheritdoc ISwarmStaking
     uint64 public constant MIN_VETO_WINDOW = 60;
-    /// @notice Longest veto window governance may set, seconds.
+    /// @inheritdoc ISwarmStaking
     uint64 public constant MAX_VETO_WINDOW = 30 days;
-    /// @notice Smallest `maxVerdictAge` governance may set, seconds.
+    /// @inheritdoc ISwarmStaking
     uint64 public constant MIN_VERDICT_AGE = 60;
-    /// @notice Largest `maxVerdictAge` governance may set, seconds.
+    /// @inheritdoc ISwarmStaking
     uint64 public constant MAX_VERDICT_AGE = 30 days;
-    /// @notice Longest unbonding period of a class, seconds.
+    /// @inheritdoc ISwarmStaking
     uint64 public constant MAX_UNBONDING_PERIOD = 365 days;
-    /// @notice Largest `maxJailDuration` governance may set, seconds.
+    /// @inheritdoc ISwarmStaking
     uint64 public constant MAX_JAIL_DURATION_LIMIT = 365 days;
-    /// @notice Longest probation governance may set, epochs.
+    /// @inheritdoc ISwarmStaking
     uint32 public constant MAX_PROBATION_EPOCHS = 52;
-    /// @notice Most GPUs a provider may declare.
+    /// @inheritdoc ISwarmStaking
     uint32 public constant MAX_GPUS = 100_000;
 
     // ------------------------------------------------------------------ enum values
@@ -71,39 +71,55 @@ contract SwarmStaking is ISwarmStaking, AccessControl, Pausable, ReentrancyGuard
     // against `type(E).max` (a constant is re-evaluated where it is used, `+ 1` with its overflow check).
 
     /// @notice Number of {ProviderClass} values; `register` refuses a class at or above it.
+    /// @return 3
     uint8 public constant NUM_CLASSES = uint8(type(ProviderClass).max) + 1;
     /// @notice Number of {EventType} values; a verdict's event type must be below it.
+    /// @return 6
     uint8 public constant NUM_EVENT_TYPES = uint8(type(EventType).max) + 1;
     /// @notice Number of {Severity} values; a verdict's severity must be below it.
+    /// @return 4
     uint8 public constant NUM_SEVERITIES = uint8(type(Severity).max) + 1;
 
-    /// @notice `uint8(SlashState.None)`.
+    /// @notice SlashState.None as a number (kept for ABI readers; the enum is the source).
+    /// @return 0
     uint8 public constant SLASH_NONE = uint8(SlashState.None);
-    /// @notice `uint8(SlashState.Pending)`.
+    /// @notice SlashState.Pending as a number (kept for ABI readers; the enum is the source).
+    /// @return 1
     uint8 public constant SLASH_PENDING = uint8(SlashState.Pending);
-    /// @notice `uint8(SlashState.Vetoed)`.
+    /// @notice SlashState.Vetoed as a number (kept for ABI readers; the enum is the source).
+    /// @return 2
     uint8 public constant SLASH_VETOED = uint8(SlashState.Vetoed);
-    /// @notice `uint8(SlashState.Executed)`.
+    /// @notice SlashState.Executed as a number (kept for ABI readers; the enum is the source).
+    /// @return 3
     uint8 public constant SLASH_EXECUTED = uint8(SlashState.Executed);
 
-    /// @notice `uint8(RecoveryPath.None)`.
+    /// @notice RecoveryPath.None as a number (kept for ABI readers; the enum is the source).
+    /// @return 0
     uint8 public constant PATH_NONE = uint8(RecoveryPath.None);
-    /// @notice `uint8(RecoveryPath.ServiceImprovement)`.
+    /// @notice RecoveryPath.ServiceImprovement as a number (kept for ABI readers; the enum is the source).
+    /// @return 1
     uint8 public constant PATH_SERVICE_IMPROVEMENT = uint8(RecoveryPath.ServiceImprovement);
-    /// @notice `uint8(RecoveryPath.SecurityReview)`.
+    /// @notice RecoveryPath.SecurityReview as a number (kept for ABI readers; the enum is the source).
+    /// @return 2
     uint8 public constant PATH_SECURITY_REVIEW = uint8(RecoveryPath.SecurityReview);
-    /// @notice `uint8(RecoveryPath.ComplianceVerification)`.
+    /// @notice RecoveryPath.ComplianceVerification as a number (kept for ABI readers; the enum is the source).
+    /// @return 3
     uint8 public constant PATH_COMPLIANCE_VERIFICATION = uint8(RecoveryPath.ComplianceVerification);
 
-    /// @notice `uint8(RecoveryStage.None)`.
+    /// @notice RecoveryStage.None as a number (kept for ABI readers; the enum is the source).
+    /// @return 0
     uint8 public constant STAGE_NONE = uint8(RecoveryStage.None);
-    /// @notice `uint8(RecoveryStage.Detection)`.
+    /// @notice RecoveryStage.Detection as a number (kept for ABI readers; the enum is the source).
+    /// @return 1
     uint8 public constant STAGE_DETECTION = uint8(RecoveryStage.Detection);
-    /// @notice `uint8(RecoveryStage.Response)`.
+    /// @notice RecoveryStage.Response as a number (kept for ABI readers; the enum is the source).
+    /// @return 2
     uint8 public constant STAGE_RESPONSE = uint8(RecoveryStage.Response);
-    /// @notice `uint8(RecoveryStage.Recovery)`.
+    /// @notice RecoveryStage.Recovery as a number (kept for ABI readers; the enum is the source).
+    /// @return 3
     uint8 public constant STAGE_RECOVERY = uint8(RecoveryStage.Recovery);
-    /// @notice `uint8(RecoveryStage.Restoration)`.
+    /// @notice RecoveryStage.Restoration as a number (kept for ABI readers; the enum is the source).
+    /// @return 4
     uint8 public constant STAGE_RESTORATION = uint8(RecoveryStage.Restoration);
 
     // ------------------------------------------------------------------ state
