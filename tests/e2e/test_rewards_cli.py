@@ -9,18 +9,23 @@ import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from types import SimpleNamespace
+from typing import Any, cast
 
 import pytest
 from typer.testing import CliRunner, Result
+from web3.exceptions import ContractCustomError
 
 from indexer.runner import Indexer
 from staking.cli import app
+from staking.cli.chainops import Gov, revert_reason
 from staking.db.engine import make_engine, upgrade
 from staking.devnet.accounts import GOVERNANCE, SERVICE, devnet_account, provider_accounts
 from staking.domain.clock import EpochClock
 from staking.domain.vocabulary import TOKEN
 from staking.rewards.epochs import epoch_row, window
+from staking.rewards.merkle import WeightTree
+from tests.integration.test_staking_lifecycle import finish_epoch, fund, publish
 from tests.support.chain import Chain
 from tests.test_epochs import GRACE, Oracle, chain_clock, file_reports, varied_reports
 
@@ -130,6 +135,30 @@ def test_providers_claim_pool_times_weight_over_total_weight_with_proofs_from_th
     chain.expect_revert(s.claim(epoch, 1, []), jailed, "InvalidProof")
     not_eligible = cli("rewards", "proof", epoch, jailed, "--json")
     assert not_eligible.exit_code == 1 and "jailed during the epoch" in not_eligible.output
+
+
+@pytest.mark.integration
+def test_a_claim_refused_for_overdrawing_the_pool_is_explained_with_its_amounts(chain: Chain) -> None:
+    s = chain.staking
+    a, b = chain.providers[0], chain.providers[1]
+    epoch = s.current_epoch()
+    fund(chain, epoch, 1_000 * TOKEN)
+    tree = WeightTree.build({a: 60, b: 60})  # sums to 120, published as 100
+    finish_epoch(chain, epoch)
+    publish(chain, epoch, tree, total_weight=100)
+    chain.tx(s.claim(epoch, 60, tree.proofs[a]), a)
+    with pytest.raises(ContractCustomError) as refused:
+        s.claim(epoch, 60, tree.proofs[b]).call({"from": b})
+    data = refused.value.data
+    assert isinstance(data, str)
+
+    reason = revert_reason(cast(Gov, SimpleNamespace(staking=s)), data, "execution reverted")
+    amount, remaining = 600 * TOKEN, 400 * TOKEN
+    assert reason == (
+        f"PoolOverdrawn(epoch={epoch}, amount={amount}, remaining={remaining}): the claim of {amount}"
+        f" exceeds the {remaining} left in epoch {epoch}'s pool: the published weights sum above its"
+        " total weight, so the root is wrong (report it to the rewards oracle)"
+    )
 
 
 def test_rewards_publish_computes_a_finished_epoch_and_sends_it_as_the_rewards_oracle(

@@ -1,7 +1,8 @@
 """Success paths and guarded failure paths of every external SwarmStaking function, on a real Anvil.
 
-Every custom error declared in SwarmStaking.sol (except the verdict-signature ones, covered by
-another module) is reached here through `chain.expect_revert(...)` / `chain.expect_revert_at(...)`.
+Every custom error declared for SwarmStaking (in ISwarmStaking.sol or SwarmStaking.sol), except the
+verdict-signature ones covered by another module, is reached here through `chain.expect_revert(...)`
+/ `chain.expect_revert_at(...)`.
 """
 
 from __future__ import annotations
@@ -1110,7 +1111,7 @@ def test_a_root_whose_weights_exceed_total_weight_cannot_overdraw_the_epoch_pool
 
     r = chain.tx(s.claim(epoch, 60, tree.proofs[a]), a)
     assert one_event(chain, r, "RewardClaimed")["amount"] == 600 * T
-    chain.expect_revert(s.claim(epoch, 60, tree.proofs[b]), b, "InvalidProof")  # 600 > 400 left
+    chain.expect_revert(s.claim(epoch, 60, tree.proofs[b]), b, "PoolOverdrawn", epoch, 600 * T, 400 * T)
     ep = s.epoch(epoch)
     assert (ep.pool, ep.claimed) == (1_000 * T, 600 * T)
     assert chain.token.balance_of(s.address) == stakes + 400 * T + 500 * T
@@ -1121,6 +1122,29 @@ def test_a_root_whose_weights_exceed_total_weight_cannot_overdraw_the_epoch_pool
     r = chain.tx(s.claim(epoch + 1, 1, other.proofs[c]), c)
     assert one_event(chain, r, "RewardClaimed")["amount"] == 500 * T
     assert chain.token.balance_of(s.address) == stakes + 400 * T
+
+
+@pytest.mark.integration
+def test_a_claim_may_take_exactly_what_is_left_of_the_pool_and_the_next_is_refused_as_overdrawn(
+    chain: Chain,
+) -> None:
+    s = chain.staking
+    a, b, c = chain.providers[0], chain.providers[1], chain.providers[2]
+    epoch = s.current_epoch()
+    fund(chain, epoch, 1_000 * T)
+    tree = WeightTree.build({a: 50, b: 50, c: 1})  # sums to 101 ...
+    finish_epoch(chain, epoch)
+    publish(chain, epoch, tree, total_weight=100)  # ... but published as 100
+
+    for account in (a, b):  # the second claim takes exactly the 500 left
+        r = chain.tx(s.claim(epoch, 50, tree.proofs[account]), account)
+        assert one_event(chain, r, "RewardClaimed")["amount"] == 500 * T
+    assert s.epoch(epoch).claimed == 1_000 * T
+    before = balances(chain, c, s.address)
+    chain.expect_revert(s.claim(epoch, 1, tree.proofs[c]), c, "PoolOverdrawn", epoch, 10 * T, 0)
+    # Refused and not recorded: the claimant is neither paid nor marked as having claimed.
+    assert not fn(chain).hasClaimed(epoch, c).call()
+    assert balances(chain, c, s.address) == before
 
 
 def test_fund_rewards_rejects_zero_amount(chain: Chain) -> None:
@@ -1258,8 +1282,10 @@ def test_gas_costs_of_hot_paths(chain: Chain) -> None:
 
 
 def test_this_module_reaches_every_non_signature_custom_error() -> None:
-    source = (REPO_ROOT / "contracts" / "SwarmStaking.sol").read_text()
-    declared = set(re.findall(r"^\s*error\s+(\w+)\s*\(", source, flags=re.MULTILINE))
+    names = ("ISwarmStaking.sol", "SwarmStaking.sol")  # the interface holds most errors
+    sources = [(REPO_ROOT / "contracts" / name).read_text() for name in names]
+    declared = {e for src in sources for e in re.findall(r"^\s*error\s+(\w+)\s*\(", src, flags=re.MULTILINE)}
+    assert len(declared) >= 30 and "PoolOverdrawn" in declared
     signature_errors = {"InvalidVerdict", "InvalidVerdictSigner", "VerdictFromFuture", "VerdictExpired"}
     reached = {
         arg.value

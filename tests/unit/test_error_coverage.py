@@ -1,6 +1,7 @@
 """Every custom error SwarmStaking declares must be provoked by at least one test.
 
-The check is static: it parses `contracts/SwarmStaking.sol` for `error Name(` declarations and
+The check is static: it parses `contracts/ISwarmStaking.sol` (where SwarmStaking's errors are
+declared) and `contracts/SwarmStaking.sol` for `error Name(` declarations and
 the test modules for `expect_revert(fn, sender, "Name", ...)` /
 `expect_revert_at(ts, fn, sender, "Name")` calls. The error argument may be a string literal, a
 keyword argument `error="Name"`, or a variable bound by the enclosing test's
@@ -21,6 +22,7 @@ pytestmark = pytest.mark.unit
 
 ROOT = Path(__file__).resolve().parents[2]
 CONTRACT = ROOT / "contracts" / "SwarmStaking.sol"
+INTERFACE = ROOT / "contracts" / "ISwarmStaking.sol"
 TESTS_DIR = ROOT / "tests"
 
 # Position of the error-name argument in each helper's signature.
@@ -35,6 +37,11 @@ _STRING = re.compile(r"""(?P<q>["'])(\w+)(?P=q)""")
 def declared_errors(source: str) -> set[str]:
     """Names of the custom errors declared in Solidity `source` (comments ignored)."""
     return set(_ERROR_DECL.findall(_SOL_COMMENTS.sub("", source)))
+
+
+def swarm_staking_errors() -> set[str]:
+    """The custom errors SwarmStaking declares itself or inherits from ISwarmStaking."""
+    return declared_errors(INTERFACE.read_text()) | declared_errors(CONTRACT.read_text())
 
 
 # ---------------------------------------------------------------- AST scan
@@ -181,7 +188,7 @@ def expected_errors_in_tests(tests_dir: Path = TESTS_DIR) -> dict[str, set[str]]
 
 
 def test_declared_error_parser_finds_only_errors_present_in_the_contract_abi() -> None:
-    declared = declared_errors(CONTRACT.read_text())
+    declared = swarm_staking_errors()
     abi_errors = {item["name"] for item in load_artifact("SwarmStaking").abi if item["type"] == "error"}
     assert len(declared) >= 30
     # The ABI adds the inherited OpenZeppelin errors; everything declared locally must be in it.
@@ -220,7 +227,7 @@ def test_not_an_expectation(chain):
 
 
 def test_every_declared_custom_error_is_expected_by_some_test() -> None:
-    declared = declared_errors(CONTRACT.read_text())
+    declared = swarm_staking_errors()
     covered = expected_errors_in_tests()
     missing = sorted(declared - set(covered))
     assert not missing, f"custom errors no test provokes via expect_revert/expect_revert_at: {missing}"

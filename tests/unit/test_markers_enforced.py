@@ -3,20 +3,26 @@ three folders, fails the collection (it would otherwise run in the wrong suite, 
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 pytestmark = pytest.mark.unit
 
+PLUGIN = Path(__file__).resolve().parents[1] / "support" / "markers.py"
 MARKERS = "[pytest]\nmarkers =\n    unit: u\n    integration: i\n    e2e: e\n"
 
 
 def run(pytester: pytest.Pytester, files: dict[str, str]) -> pytest.RunResult:
+    """Collect `files` in a fresh pytest process whose conftest is the rule itself (in-process
+    runs would report into the pytest-xdist worker running this test)."""
     pytester.makefile(".ini", pytest=MARKERS)
+    pytester.makeconftest(PLUGIN.read_text())
     for name, body in files.items():
         path = pytester.path / name
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(body)
-    return pytester.runpytest_inprocess("-p", "tests.support.markers", "--collect-only", "-q")
+    return pytester.runpytest_subprocess("-p", "no:cacheprovider", "--collect-only", "-q")
 
 
 def test_a_test_marked_like_its_folder_is_collected(pytester: pytest.Pytester) -> None:

@@ -25,6 +25,10 @@ HINTS.update(
         "EpochNotPublished": "epoch {epoch} is not published yet: claims open once its root is",
         "AlreadyClaimed": "{account} already claimed its reward of epoch {epoch}",
         "InvalidProof": "the weight and proof do not match the root published for the epoch",
+        "PoolOverdrawn": (
+            "the claim of {amount} exceeds the {remaining} left in epoch {epoch}'s pool: the published"
+            " weights sum above its total weight, so the root is wrong (report it to the rewards oracle)"
+        ),
         "InvalidEligibility": "a zero root goes with a zero total weight, and only with it",
         "ZeroAmount": "the amount must be positive",
     }
