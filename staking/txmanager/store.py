@@ -20,13 +20,12 @@ from typing import Any
 from sqlalchemy import Connection, Engine, select, update
 
 from staking.db import schema as t
-from staking.db.lock import Fence, LostLeadership
+from staking.db.lock import Fence
 from staking.domain.vocabulary import TxState
 from staking.txmanager.states import OPEN_STATES, action_kind
 
 __all__ = [
     "IntentStore",
-    "LostLeadership",
     "fee_cap_readiness",
     "fee_capped_by_kind",
     "fee_capped_isolations",
