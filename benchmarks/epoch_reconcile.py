@@ -66,11 +66,12 @@ from staking.devnet.accounts import SERVICE, devnet_account
 from staking.devnet.harness import LocalDeployment, local_deployment
 from staking.devnet.provision import extra_provider_account, provision_providers_bulk
 from staking.domain.clock import EpochClock
+from staking.domain.vocabulary import TxState
 from staking.rewards import epochs as ep
 from staking.rewards.eligibility import PerformanceReport, RewardRules
 from staking.rewards.merkle import verify
 from staking.rewards.summary import ProofTrees, epoch_document, provider_weight
-from staking.txmanager.manager import CONFIRMED, TxConfig, TxManager
+from staking.txmanager.manager import TxConfig, TxManager
 from staking.worker.jobs import reconcile_epochs
 
 TARGET_S = 10.0
@@ -210,7 +211,7 @@ def measure(n: Net, kind: str, url: str, epoch: int, args: argparse.Namespace) -
             raise BenchError(f"{kind}: the job did {job}, expected to compute and submit epoch {epoch}")
         with engine.connect() as conn:
             intent = (ep.epoch_row(conn, epoch) or {})["intent_id"]
-        while txm.intent_state(intent) != CONFIRMED:
+        while txm.intent_state(intent) != TxState.CONFIRMED:
             if time.perf_counter() - started > 120:
                 raise BenchError(f"{kind}: publishEligibility not confirmed in 120 s")
             txm.tick()

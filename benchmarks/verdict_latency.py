@@ -45,8 +45,8 @@ from benchmarks.common import machine, percentile, say, time_limit
 from staking.db.engine import make_engine, upgrade
 from staking.devnet.accounts import DETECTOR, SERVICE, devnet_account
 from staking.devnet.harness import LocalDeployment, ServiceProcess, VerdictSigner, local_deployment
-from staking.domain.vocabulary import EventType, Severity
-from staking.txmanager.manager import CONFIRMED, TxManager
+from staking.domain.vocabulary import EventType, Severity, TxState
+from staking.txmanager.manager import TxManager
 from staking.verdict import Verdict, sign_verdict
 
 DEADLINES = {"security_breach": 60.0, "system_attack": 30.0}
@@ -114,7 +114,7 @@ def pipelined(
     ids = [txm.submit(f"bench-jail:{i}", fn) for i, fn in enumerate(calls)]
     while True:
         txm.tick()
-        if all(txm.intent_state(i) == CONFIRMED for i in ids):
+        if all(txm.intent_state(i) == TxState.CONFIRMED for i in ids):
             break
         time.sleep(0.05)
     rate = len(calls) / (time.monotonic() - started)

@@ -23,8 +23,9 @@ from sqlalchemy import Column, Connection, Engine, func, select
 
 from staking.db import schema as t
 from staking.db.lock import lease_clock_ms
+from staking.domain.vocabulary import ActionKind, TxState
 from staking.intake.service import INVESTIGATION_STATUSES
-from staking.txmanager.manager import CONFIRMED, FAILED, MINED, PLANNED, SENT, VOIDING
+from staking.txmanager.store import fee_capped_by_kind
 from staking.worker.drift import FIELDS as DRIFT_FIELDS
 from staking.worker.drift import META_CHECKED_MS
 
@@ -33,7 +34,15 @@ CONTENT_TYPE = CONTENT_TYPE_PLAIN_0_0_4  # text/plain; version=0.0.4; charset=ut
 # Known label values are always exposed (0 when absent), so alerts and rates see every series.
 LEADER_ROLES = ("worker", "indexer")
 VERDICT_STATUSES = ("received", "executing", "done", "rejected", "failed")
-INTENT_STATES = (PLANNED, SENT, MINED, VOIDING, CONFIRMED, FAILED)
+INTENT_STATES = tuple(s.value for s in TxState)
+# Action kinds of the transaction manager's idempotency keys (`<kind>:<id>`).
+TX_KINDS = (
+    ActionKind.JAIL.value,
+    ActionKind.PROPOSE_SLASH.value,
+    ActionKind.BEGIN_RECOVERY.value,
+    "execute_slash",
+    "publish_epoch",
+)
 # Request latency buckets (seconds): provider lookups are expected well under 50 ms.
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
@@ -70,6 +79,13 @@ class ServiceCollector(Collector):
             for name, doc, columns, known in COUNTED:
                 counts = _counts(conn, *columns)
                 yield _by_label(name, doc, [c.name for c in columns], counts, known)
+            yield _by_label(
+                "swarm_tx_fee_capped",
+                "Open transaction intents stuck at the fee cap (not replaceable with higher fees), by kind",
+                ["kind"],
+                {(k,): n for k, n in fee_capped_by_kind(conn).items()},
+                TX_KINDS,
+            )
             yield from self._indexer(conn)
             yield from self._leaders(conn)
 

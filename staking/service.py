@@ -111,6 +111,7 @@ def worker_loop(ctx: Context, stop: threading.Event) -> None:
     engine = role_engine(ctx.settings.database_url, "worker", holder)
 
     def lead(fence: Fence, lead_stop: threading.Event) -> None:
+        notifier = webhook_notifier(ctx.settings, engine, start=False)
         txm = TxManager(
             engine,
             ctx.w3,
@@ -118,9 +119,10 @@ def worker_loop(ctx: Context, stop: threading.Event) -> None:
             TxConfig(confirmations=ctx.settings.confirmations),
             error_name=ctx.staking.error_name,
             fence=fence,
+            outbox=notifier.record,  # a transaction stuck at the fee cap: tx_fee_capped webhook
         )
         txm.reconcile()
-        notifier = webhook_notifier(ctx.settings, engine)
+        notifier.start()
         scheduler = start_scheduler(engine, ctx.staking, txm, rules=rules, notify=notifier)
         log.info(
             "worker started",

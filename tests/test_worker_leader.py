@@ -272,9 +272,9 @@ def test_a_deposed_transaction_manager_cannot_plan_sign_or_record(db_url: str, c
     intent = txm.intent_for("jail:first")
     assert intent is not None and intent["id"] == first
     with pytest.raises(LostLeadership):
-        txm._replace(intent)  # re-sign the stuck transaction with bumped fees
+        txm.tracker.replace(intent)  # re-sign the stuck transaction with bumped fees
     with pytest.raises(LostLeadership):
-        txm._send([first])  # record a send
+        txm.dispatcher.send([first])  # record a send
     assert counts() == before, "the deposed manager wrote a nonce, an intent or a signed payload"
     assert txm.intent_for("jail:first") == intent
     assert txm.intent_for("jail:second") is None

@@ -222,7 +222,7 @@ tx_intents = Table(
     Column("to_address", ADDRESS, nullable=False),
     Column("data", Text, nullable=False),
     Column("gas", BigInteger, nullable=False),
-    Column("state", String(16), nullable=False, index=True),  # planned|sent|mined|confirmed|failed
+    Column("state", String(16), nullable=False, index=True),  # TxState: planned|sent|mined|…
     Column("tx_hash", HASH),  # latest attempt
     Column("attempts", Integer, nullable=False),
     Column("mined_block", BigInteger),
@@ -231,6 +231,8 @@ tx_intents = Table(
     Column("sent_ms", BigInteger),
     Column("confirmed_ms", BigInteger),
     Column("error", Text),
+    # When a stuck payload was found unable to be replaced within the fee cap (None: it can be).
+    Column("fee_capped_ms", BigInteger),
     UniqueConstraint("signer", "nonce", name="uq_tx_intents_signer_nonce"),
 )
 

@@ -24,12 +24,20 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
-from sqlalchemy import Engine, select, update
+from sqlalchemy import Connection, Engine, select, update
 
 from staking.db import schema as t
 
 log = logging.getLogger("webhooks")
-KINDS = ("decision", "isolation", "open_investigation", "propose_tombstone", "warn", "failure")
+KINDS = (
+    "decision",
+    "isolation",
+    "open_investigation",
+    "propose_tombstone",
+    "warn",
+    "failure",
+    "tx_fee_capped",  # a stuck transaction that cannot be bumped within the fee cap
+)
 PENDING, DELIVERED, FAILED = "pending", "delivered", "failed"
 
 
@@ -39,6 +47,17 @@ def signature(secret: bytes, body: bytes) -> str:
 
 def now_ms() -> int:
     return int(time.time() * 1000)
+
+
+def _event(kind: str, payload: dict[str, Any]) -> tuple[str, str]:
+    """(delivery id, JSON body) of a new event."""
+    delivery = uuid.uuid4().hex
+    body = json.dumps(
+        {"type": kind, "delivery": delivery, "sent_at": int(time.time()), "data": payload},
+        separators=(",", ":"),
+        default=str,
+    )
+    return delivery, body
 
 
 @dataclass
@@ -68,18 +87,20 @@ class WebhookNotifier:
         """Queue an event (the executor's `notify` callback). Never blocks on I/O, never raises."""
         if not self.urls:
             return
-        delivery = uuid.uuid4().hex
-        body = json.dumps(
-            {"type": kind, "delivery": delivery, "sent_at": int(time.time()), "data": payload},
-            separators=(",", ":"),
-            default=str,
-        )
+        delivery, body = _event(kind, payload)
         with self._lock:
             if len(self._buffer) >= self.buffer_limit:  # the database is unreachable for long
                 self.dropped += 1
                 log.error("webhook buffer full; event dropped", extra={"kind": kind})
                 return
             self._buffer.append((kind, delivery, body))
+
+    def record(self, conn: Connection, kind: str, payload: dict[str, Any]) -> None:
+        """Write an event to the outbox in the caller's transaction (`conn`), so it commits, or
+        not, with the change it announces (the transaction manager's `outbox`)."""
+        if self.urls:
+            delivery, body = _event(kind, payload)
+            conn.execute(t.webhook_outbox.insert(), self._rows([(kind, delivery, body)]))
 
     def stop(self, drain_seconds: float = 5.0) -> None:
         """Write what is buffered, try what is due once more, then stop (the rest stays queued)."""
@@ -98,8 +119,19 @@ class WebhookNotifier:
             events, self._buffer = self._buffer, []
         if not events:
             return 0
+        rows = self._rows(events)
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(t.webhook_outbox.insert(), rows)
+        except Exception:
+            with self._lock:  # keep them for the next flush
+                self._buffer[:0] = events
+            raise
+        return len(rows)
+
+    def _rows(self, events: list[tuple[str, str, str]]) -> list[dict[str, Any]]:
         created = now_ms()
-        rows = [
+        return [
             {
                 "delivery": delivery,
                 "url": url,
@@ -113,14 +145,6 @@ class WebhookNotifier:
             for kind, delivery, body in events
             for url in self.urls
         ]
-        try:
-            with self.engine.begin() as conn:
-                conn.execute(t.webhook_outbox.insert(), rows)
-        except Exception:
-            with self._lock:  # keep them for the next flush
-                self._buffer[:0] = events
-            raise
-        return len(rows)
 
     def deliver_due(self, client: httpx.Client) -> int:
         """One pass over due deliveries; returns how many were attempted."""

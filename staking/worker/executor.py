@@ -21,15 +21,9 @@ from web3.contract.contract import ContractFunction
 
 from staking.chain.contracts import StakingContract
 from staking.db import schema as t
-from staking.domain.vocabulary import EventType, RecoveryPath, Severity
-from staking.txmanager.manager import (
-    CONFIRMED,
-    FAILED,
-    OPEN_STATES,
-    SimulationReverted,
-    TxManager,
-    now_ms,
-)
+from staking.domain.vocabulary import EventType, RecoveryPath, Severity, TxState
+from staking.txmanager.manager import SimulationReverted, TxManager, now_ms
+from staking.txmanager.states import OPEN_STATES
 from staking.verdict import Verdict
 
 log = logging.getLogger("worker")
@@ -211,10 +205,10 @@ class ActionExecutor:
                 .where(
                     v.c.provider == provider,
                     v.c.id != verdict_id,
-                    i.c.state.in_([*OPEN_STATES, CONFIRMED]),
+                    i.c.state.in_([*OPEN_STATES, TxState.CONFIRMED]),
                 )
             ).all()
-        if any(o.state != CONFIRMED for o in others):
+        if any(o.state != TxState.CONFIRMED for o in others):
             return True
         # Confirmed only moments ago: a shallow reorg can still take it away for a moment, and a
         # second beginRecovery simulated in that moment would pass, then revert on chain.
@@ -276,9 +270,9 @@ class ActionExecutor:
             )
         changed = 0
         for r in rows:
-            if r["tx_state"] == CONFIRMED and r["state"] == "submitted":
+            if r["tx_state"] == TxState.CONFIRMED and r["state"] == "submitted":
                 self._set_action(r["id"], state="confirmed", confirmed_ms=now_ms())
-            elif r["tx_state"] == FAILED and r["state"] != "failed":
+            elif r["tx_state"] == TxState.FAILED and r["state"] != "failed":
                 recovery_open = self._recovery_was_open(r)
                 if recovery_open is None:
                     continue  # the node is down: judged on a later step
@@ -290,7 +284,7 @@ class ActionExecutor:
                 self.notify(
                     "failure", {"verdict_id": r["verdict_id"], "action": r["kind"], "error": r["error"]}
                 )
-            elif r["tx_state"] not in (CONFIRMED, FAILED) and r["state"] == "confirmed":
+            elif r["tx_state"] not in (TxState.CONFIRMED, TxState.FAILED) and r["state"] == "confirmed":
                 self._set_action(r["id"], state="submitted", confirmed_ms=None)  # reorged away
             else:
                 continue

@@ -21,10 +21,12 @@ from staking.chain.rpc import RpcError
 from staking.db import schema as t
 from staking.domain.clock import EpochClock
 from staking.domain.errors import NodeUnreachable
+from staking.domain.vocabulary import TxState
 from staking.intake.performance import lock_epoch
 from staking.rewards import epochs as ep
 from staking.rewards.eligibility import RewardRules
-from staking.txmanager.manager import CONFIRMED, FAILED, OPEN_STATES, SimulationReverted, TxManager
+from staking.txmanager.manager import SimulationReverted, TxManager
+from staking.txmanager.states import OPEN_STATES
 
 log = logging.getLogger("jobs")
 NOT_DUE = {"SlashNotPending", "VetoWindowOpen", "EnforcedPause"}
@@ -190,10 +192,10 @@ def _publish(engine: Engine, staking: StakingContract, txm: TxManager | None, ou
         key = f"publish_epoch:{epoch}"
         if row.state == ep.PUBLISHING:
             state = txm.intent_state(row.intent_id)
-            if state == CONFIRMED:  # our own transaction succeeded: the chain holds our root
+            if state == TxState.CONFIRMED:  # our own transaction succeeded: the chain holds our root
                 _settle(engine, epoch, row.merkle_root, row.merkle_root, out)
                 continue
-            if state != FAILED:
+            if state != TxState.FAILED:
                 continue  # on its way
             log.error(
                 "publishEligibility failed; sending it again", extra={"epoch": epoch, "intent": row.intent_id}

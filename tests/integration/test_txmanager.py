@@ -11,9 +11,12 @@ from sqlalchemy import func, select
 from staking.db import schema as t
 from staking.db.engine import make_engine
 from staking.devnet.accounts import devnet_account
-from staking.txmanager.fees import FeeCapExceeded, FeePolicy, Fees, bumped, fees_from_history
-from staking.txmanager.manager import CONFIRMED, FAILED, SimulationReverted, TxConfig, TxManager
+from staking.domain.vocabulary import TxState
+from staking.txmanager.manager import SimulationReverted, TxConfig, TxManager
 from tests.support.chain import Chain
+
+pytestmark = pytest.mark.integration
+
 
 GWEI = 10**9
 
@@ -42,7 +45,7 @@ def until_confirmed(m: TxManager, db_url: str, intent_id: int, timeout: float = 
     deadline = time.monotonic() + timeout
     while True:
         m.tick()
-        if state(db_url, intent_id)["state"] == CONFIRMED:
+        if state(db_url, intent_id)["state"] == TxState.CONFIRMED:
             return
         assert time.monotonic() < deadline, f"intent {intent_id} not confirmed: {state(db_url, intent_id)}"
         time.sleep(0.05)
@@ -138,7 +141,7 @@ def test_a_restart_resends_what_was_recorded_but_never_reached_the_node(db_url: 
     finally:
         chain.rpc("evm_setAutomine", True)
     restarted.tick()
-    assert state(db_url, iid)["state"] == CONFIRMED and state(db_url, iid)["attempts"] == 1
+    assert state(db_url, iid)["state"] == TxState.CONFIRMED and state(db_url, iid)["attempts"] == 1
     assert chain.staking.is_jailed(chain.providers[4])
 
 
@@ -187,11 +190,11 @@ def test_a_stuck_call_that_became_invalid_reverts_on_chain_without_a_nonce_gap(
     finally:
         chain.rpc("evm_setAutomine", True)
     deadline = time.monotonic() + 5
-    while state(db_url, iid)["state"] != FAILED and time.monotonic() < deadline:
+    while state(db_url, iid)["state"] != TxState.FAILED and time.monotonic() < deadline:
         m.tick()
         time.sleep(0.05)
     s = state(db_url, iid)
-    assert s["state"] == FAILED and "reverted" in str(s["error"])
+    assert s["state"] == TxState.FAILED and "reverted" in str(s["error"])
     assert chain.w3.eth.get_transaction_count(chain.service) == s["nonce"] + 1  # nonce consumed, no gap
 
 
@@ -223,25 +226,9 @@ def test_a_nonce_used_without_our_receipt_fails_only_when_it_persists_over_heads
     for _ in range(3):
         chain.rpc("evm_mine")
         m.tick()
-    assert state(db_url, iid)["state"] == FAILED and "did not send" in str(state(db_url, iid)["error"])
-
-
-@pytest.mark.unit
-def test_fees_follow_the_market_and_respect_the_cap() -> None:
-    history = {"baseFeePerGas": ["0x3b9aca00", "0x3b9aca00"], "reward": [["0x77359400"], ["0x3b9aca00"]]}
-    fees = fees_from_history(history, FeePolicy())
-    assert fees.max_fee == 2 * GWEI + fees.priority_fee and fees.priority_fee >= GWEI
-    with pytest.raises(FeeCapExceeded):
-        fees_from_history({"baseFeePerGas": [hex(600 * GWEI)], "reward": []}, FeePolicy())
-
-
-@pytest.mark.unit
-def test_replacement_fees_rise_at_least_twelve_and_a_half_percent() -> None:
-    prev = Fees(max_fee=10 * GWEI, priority_fee=2 * GWEI)
-    new = bumped(prev, Fees(max_fee=1, priority_fee=1), FeePolicy(bump_percent=0))
-    assert new.max_fee * 1000 >= prev.max_fee * 1125 and new.priority_fee * 1000 >= prev.priority_fee * 1125
-    with pytest.raises(FeeCapExceeded):
-        bumped(Fees(max_fee=450 * GWEI, priority_fee=GWEI), prev, FeePolicy())
+    assert state(db_url, iid)["state"] == TxState.FAILED and "did not send" in str(
+        state(db_url, iid)["error"]
+    )
 
 
 @pytest.mark.integration
@@ -267,12 +254,12 @@ def test_a_call_needing_more_gas_than_its_functions_cap_is_estimated_again(db_ur
     m = manager(db_url, chain)
     first, sig = chain.signed(chain.providers[0])
     m.submit("jail:first", chain.staking.jail(first, sig, 0))  # learns the gas cap of `jail`
-    selector = next(iter(m._gas_cap))
-    m._gas_cap[selector] = 30_000  # below what a jail needs: the eth_call at the cap runs out of gas
+    selector = next(iter(m.client.gas_cap))
+    m.client.gas_cap[selector] = 30_000  # below what a jail needs: the eth_call at the cap runs out of gas
     second, sig2 = chain.signed(chain.providers[1])
     iid = m.submit("jail:second", chain.staking.jail(second, sig2, 0))
     until_confirmed(m, db_url, iid)
-    assert int(state(db_url, iid)["gas"]) > 30_000 and m._gas_cap[selector] > 30_000
+    assert int(state(db_url, iid)["gas"]) > 30_000 and m.client.gas_cap[selector] > 30_000
 
 
 @pytest.mark.integration
@@ -284,7 +271,7 @@ def test_a_confirmation_newer_than_the_head_read_is_not_taken_for_a_reorg(db_url
     iid = m.submit(f"jail:{v.id.hex()}", chain.staking.jail(v, sig, 0))
     until_confirmed(m, db_url, iid)
     mined = state(db_url, iid)
-    m._recheck_recent(int(mined["mined_block"]) - 1)  # type: ignore[arg-type]
+    m.tracker.recheck_recent(int(mined["mined_block"]) - 1)  # type: ignore[arg-type]
     assert state(db_url, iid) == mined
-    m._recheck_recent(int(mined["mined_block"]))  # type: ignore[arg-type]
+    m.tracker.recheck_recent(int(mined["mined_block"]))  # type: ignore[arg-type]
     assert state(db_url, iid) == mined  # its block is canonical
