@@ -101,7 +101,8 @@ class IntakeService:
                         extra={
                             "verdict_id": vid,
                             "provider": signed.verdict.provider,
-                            "level": decision.level,
+                            # Not `level`: that is the log line's own (info), which collectors file by.
+                            "decision_level": decision.level,
                             "actions": list(decision.actions),
                         },
                     )
