@@ -24,7 +24,7 @@ from sqlalchemy import Column, Connection, Engine, func, select
 from staking.db import schema as t
 from staking.db.lock import lease_clock_ms
 from staking.domain.vocabulary import ActionKind, TxState
-from staking.intake.service import INVESTIGATION_STATUSES
+from staking.intake.investigations import INVESTIGATION_STATUSES
 from staking.txmanager.store import fee_capped_by_kind
 from staking.worker.drift import FIELDS as DRIFT_FIELDS
 from staking.worker.drift import META_CHECKED_MS

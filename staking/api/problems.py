@@ -2,7 +2,8 @@
 
 `install_problem_handlers(app)` routes FastAPI's and Starlette's own errors (unknown route 404,
 405, request validation 422, unhandled exceptions 500) through the same shape as the service's
-domain problems, and `problem_openapi(app)` makes the OpenAPI document say so.
+domain problems, and `problem_openapi(app)` makes the OpenAPI document say so. Each problem type
+is documented at its `type` URI (`problems_router`).
 """
 
 from __future__ import annotations
@@ -12,18 +13,19 @@ from collections.abc import Callable, Mapping
 from http import HTTPStatus
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from staking.intake.service import PROBLEM_BASE
 from staking.logs import request_id
 
 log = logging.getLogger("staking.api")
 
 PROBLEM_JSON = "application/problem+json"
+PROBLEM_BASE = "/problems/"  # relative type URIs; each is documented at GET /problems/{slug}
+RETRY_AFTER_S = 5  # Retry-After of a 503: the failing dependency should be back shortly
 
 # slug -> (status, title, what it means and what to do). Each `type` URI is `/problems/<slug>`,
 # relative to the API's base URL, and GET on it returns this description.
@@ -247,3 +249,17 @@ def problem_openapi(app: FastAPI) -> None:
         return schema
 
     app.openapi = openapi  # type: ignore[method-assign]
+
+
+def problems_router() -> APIRouter:
+    """`GET /problems/{slug}`: what a problem type means and what to do (not in the OpenAPI)."""
+    router = APIRouter()
+
+    @router.get("/problems/{slug}", include_in_schema=False)
+    def problem_type(slug: str) -> dict[str, Any]:
+        if slug not in PROBLEM_TYPES:
+            raise ProblemException(404, None, f"no problem type {slug!r}")
+        status, title, description = PROBLEM_TYPES[slug]
+        return {"type": f"{PROBLEM_BASE}{slug}", "status": status, "title": title, "description": description}
+
+    return router

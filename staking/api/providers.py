@@ -9,15 +9,25 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Response
 from pydantic import BaseModel, Field
 from sqlalchemy import Connection, Engine
 
+from staking.api.models import (
+    ClassName,
+    EventTypeName,
+    LiveReason,
+    PathName,
+    SeverityName,
+    SlashStateName,
+    StageName,
+)
 from staking.api.pg_lookups import AsyncStandingReader
 from staking.api.problems import ProblemException, problem_responses
 from staking.domain.ids import ADDRESS_PATTERN, InvalidAddress, normalize_address
+from staking.domain.vocabulary import Level, ProviderStatus, VerdictStatus
 from staking.policy import Policy
 from staking.standing import (
     list_providers,
@@ -29,23 +39,6 @@ from staking.standing import (
 
 EXAMPLE_ADDRESS = "0x90F79bf6EB2c4f870365E785982E1f101E93b906"
 AMOUNT = "Decimal string of token base units (18 decimals)"
-
-StatusName = Literal[
-    "unregistered", "active", "jailed", "in_recovery", "probation", "unbonding", "exited", "tombstoned"
-]
-ClassName = Literal["hardware_provider", "network_operator", "platform_user"]
-EventTypeName = Literal[
-    "security_breach",
-    "policy_violation",
-    "suspicious_activity",
-    "system_attack",
-    "performance_violation",
-    "operational_failure",
-]
-SeverityName = Literal["low", "medium", "high", "critical"]
-PathName = Literal["service_improvement", "security_review", "compliance_verification"]
-StageName = Literal["detection", "response", "recovery", "restoration"]
-SlashStateName = Literal["pending", "executed", "vetoed"]
 
 
 # ------------------------------------------------------------------------------------------ models
@@ -108,7 +101,7 @@ class Slash(BaseModel):
     veto_reason: str | None
     vetoer: str | None
     verdict_id: str
-    verdict_status: Literal["received", "executing", "done", "rejected", "failed"] | None = Field(
+    verdict_status: VerdictStatus | None = Field(
         description="Status of the verdict in this service (null: it did not come through this intake)"
     )
     verdict: str | None = Field(description="Link to the verdict resource, when this service has it")
@@ -116,7 +109,7 @@ class Slash(BaseModel):
 
 class Strikes(BaseModel):
     in_window: int = Field(description="Decided offences detected within the policy's rolling window")
-    level: Literal["none", "warning", "penalty", "severe"] = Field(
+    level: Level = Field(
         description="Level of the most recent of them (the next offence is number in_window + 1 of "
         "its event type's ladder)"
     )
@@ -134,19 +127,9 @@ class ComputedRewards(BaseModel):
 class Rewards(BaseModel):
     epoch: int | None = Field(description="The current reward epoch")
     eligible: bool
-    reasons: list[
-        Literal[
-            "unregistered",
-            "exited",
-            "unbonding",
-            "tombstoned",
-            "jailed",
-            "in_recovery",
-            "pending_slash",
-            "below_minimum_stake",
-            "probation",
-        ]
-    ] = Field(description="Why not eligible; `probation` (still eligible) reduces the weight")
+    reasons: list[LiveReason] = Field(
+        description="Why not eligible; `probation` (still eligible) reduces the weight"
+    )
     weight: str | None = Field(description="null: the current epoch's weight is computed when it ends")
     last_computed: ComputedRewards | None = Field(
         description="The rewards job's result for the most recent finished epoch (null before any)"
@@ -165,7 +148,7 @@ class ProviderStanding(BaseModel):
     class_: ClassName | None = Field(alias="class")
     gpus: int
     metadata_uri: str | None
-    status: StatusName
+    status: ProviderStatus
     status_reason: str
     stake: Stake
     jail: Jail | None
@@ -184,7 +167,7 @@ class ProviderSummary(BaseModel):
     address: str
     class_: ClassName = Field(alias="class")
     gpus: int
-    status: StatusName
+    status: ProviderStatus
     status_reason: str
     stake: Stake
     jailed_until: int | None
@@ -298,9 +281,10 @@ def providers_router(
 
     @route("/v1/providers", ProviderPage, "Registered providers by address, optionally by status")
     def get_providers(
-        status: Annotated[StatusName | None, Query()] = None, limit: Limit = 50, cursor: Cursor = None
+        status: Annotated[ProviderStatus | None, Query()] = None, limit: Limit = 50, cursor: Cursor = None
     ) -> dict[str, Any]:
-        return read(lambda conn: list_providers(conn, status, limit, cursor, now=int(clock())))
+        name = None if status is None else status.value
+        return read(lambda conn: list_providers(conn, name, limit, cursor, now=int(clock())))
 
     @route("/v1/providers/{address}/slashes", SlashPage, "A provider's slashes, newest first")
     def get_provider_slashes(

@@ -13,16 +13,18 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import Response
 from pydantic import BaseModel, Field
 from sqlalchemy import Engine
 
-from staking.api.app import RETRY_AFTER_S, read_body
-from staking.api.problems import PROBLEM_TYPES, ProblemException, problem_response, problem_responses
+from staking.api.middleware import read_body
+from staking.api.outcomes import PERFORMANCE_BATCHES, intake_response
+from staking.api.problems import PROBLEM_TYPES, ProblemException, problem_responses
 from staking.api.providers import AMOUNT, EXAMPLE_ADDRESS, AddressParam, _address
 from staking.domain.ids import ADDRESS, ID
 from staking.domain.reasons import Ineligible
-from staking.intake.performance import PerformanceIntake, invalid
+from staking.intake.performance import PerformanceIntake
+from staking.intake.results import malformed
 from staking.performance import HEX_SIG, MAX_REPORTS
 from staking.rewards.summary import (
     NOT_IN_SET,
@@ -244,16 +246,10 @@ def rewards_router(
         try:
             body = json.loads(raw)
         except (ValueError, UnicodeDecodeError) as exc:
-            status, doc = invalid([{"field": "body", "message": f"not valid JSON ({exc})"}])
-        else:
-            status, doc = await run_in_threadpool(performance.submit, body)
-        if status == 401:
-            return problem_response(doc, {"WWW-Authenticate": 'EIP712 realm="SwarmRiskFramework"'})
-        if status == 503:
-            return problem_response(doc, {"Retry-After": str(RETRY_AFTER_S)})
-        if status >= 400:
-            return problem_response(doc)
-        return JSONResponse(doc, status_code=status)
+            return intake_response(
+                malformed([{"field": "body", "message": f"not valid JSON ({exc})"}]), PERFORMANCE_BATCHES
+            )
+        return intake_response(await run_in_threadpool(performance.submit, body), PERFORMANCE_BATCHES)
 
     @router.get(
         "/v1/epochs/{n}",

@@ -28,7 +28,7 @@ from pydantic import SecretStr
 from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from staking.api.problems import PROBLEM_TYPES, ProblemException, problem, problem_response
+from staking.api.problems import PROBLEM_TYPES, ProblemException, problem, problem_body, problem_response
 from staking.intake.ratelimit import Limit, RateLimited, TokenBuckets
 
 ADMIN_SCHEME = "adminToken"
@@ -127,10 +127,17 @@ def admin_route() -> dict[str, Any]:
 
 
 # ------------------------------------------------------------------------------- rate limit (429)
+def rate_limited(exc: RateLimited) -> JSONResponse:
+    """429 with `Retry-After` (and the same seconds as `retry_after` in the body)."""
+    seconds = exc.retry_after_seconds
+    body = problem_body(429, "rate-limited", exc.detail, retry_after=seconds)
+    return problem_response(body, {"Retry-After": str(seconds)})
+
+
 def install_rate_limit_handler(app: FastAPI) -> None:
     async def on_rate_limited(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, RateLimited)
-        return problem_response(exc.problem(), {"Retry-After": str(exc.retry_after_seconds)})
+        return rate_limited(exc)
 
     app.add_exception_handler(RateLimited, on_rate_limited)
 
@@ -186,8 +193,7 @@ class RequestLimits:
             try:
                 self.ip_buckets.take(client[0] if client else "unknown")
             except RateLimited as exc:
-                response = problem_response(exc.problem(), {"Retry-After": str(exc.retry_after_seconds)})
-                await response(scope, receive, send)
+                await rate_limited(exc)(scope, receive, send)
                 return
 
         limit = self.options.body_limit(path)

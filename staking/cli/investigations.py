@@ -21,7 +21,7 @@ def investigation_list(
     as_json: Annotated[bool, typer.Option("--json", help="a JSON array, as GET /v1/investigations")] = False,
 ) -> None:
     """List investigations, newest first."""
-    from staking.intake.service import INVESTIGATION_STATUSES, MAX_PAGE, list_investigations
+    from staking.intake.investigations import INVESTIGATION_STATUSES, MAX_PAGE, list_investigations
 
     if status is not None and status not in INVESTIGATION_STATUSES:
         fail(f"--status must be one of {', '.join(INVESTIGATION_STATUSES)}, not {status!r}")
@@ -73,12 +73,8 @@ def investigation_resolve(
     """Resolve an open investigation as cleared or confirmed (governance / security team)."""
     import os
 
-    from staking.intake.service import (
-        InvestigationError,
-        check_resolution,
-        open_investigation,
-        resolve_investigation,
-    )
+    from staking.intake.errors import InvestigationError
+    from staking.intake.investigations import check_resolution, open_investigation, resolve_investigation
 
     resolver = by if by is not None else os.environ.get("USER") or os.environ.get("LOGNAME")
     if resolver is None:

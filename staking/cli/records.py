@@ -9,7 +9,7 @@ from sqlalchemy import Engine, false, or_, select
 
 from staking.db import schema as t
 from staking.domain.clock import iso_ms
-from staking.intake.service import verdict_facts
+from staking.intake.resources import verdict_facts
 
 
 def indexed_block(engine: Engine) -> int | None:

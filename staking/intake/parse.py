@@ -15,6 +15,7 @@ from eth_utils import is_checksum_address, to_checksum_address
 
 from staking.domain.ids import ADDRESS, ID
 from staking.domain.vocabulary import EventType, Severity
+from staking.intake.errors import IntakeError
 from staking.verdict import Verdict
 
 HEX_SIG = re.compile(r"^0x[0-9a-fA-F]{130}$")
@@ -61,7 +62,9 @@ class SignedVerdict:
         return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-class InvalidVerdictBody(ValueError):
+class InvalidVerdictBody(IntakeError, ValueError):
+    """The body is not a verdict: `errors` names every bad field (`{"field", "message"}`)."""
+
     def __init__(self, errors: list[dict[str, str]]) -> None:
         self.errors = errors
         super().__init__("; ".join(f"{e['field']}: {e['message']}" for e in errors))

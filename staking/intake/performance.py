@@ -4,17 +4,21 @@ store it (`POST /v1/performance`; the batch format is `staking.performance`'s).
 `PerformanceIntake.submit` is the whole endpoint below the HTTP layer, with the verdict intake's
 rules:
 
-1. parse the body (422 naming every bad field); an epoch that has not begun yet is a 422 too
-   (the contract's epoch clock as the indexer recorded it; 503 before the indexer recorded it),
+1. parse the body (Rejected, naming every bad field); an epoch that has not begun yet is
+   malformed too (the contract's epoch clock as the indexer recorded it; Unavailable before the
+   indexer recorded it),
 2. the EIP-712 signature under the verdicts' domain must recover to an account holding
-   `DETECTOR_ROLE` (`staking.intake.service.Detectors`: 401, or 503 when it cannot be checked)
-   and be within its rate limit (429; the bucket is shared with the detector's verdicts),
-3. in one database transaction: replay (200) / conflict (409) by batch id; else, when the epoch's
-   reward weights are already computed (a `reward_epochs` row), 409 `epoch-closed`: published
+   `DETECTOR_ROLE` (`staking.intake.detectors.Detectors`: Rejected, or Unavailable when it cannot
+   be checked) and be within its rate limit (RateLimited; the bucket is shared with the detector's
+   verdicts),
+3. in one database transaction: Replay / Conflict by batch id; else, when the epoch's reward
+   weights are already computed (a `reward_epochs` row), a Conflict `EPOCH_CLOSED`: published
    rewards cannot change after the fact; else the batch row and one upserted report per
-   (epoch, provider) — a later batch replaces an earlier batch's report for the same provider (202).
+   (epoch, provider) — a later batch replaces an earlier batch's report for the same provider
+   (Accepted).
 
-Rejected batches store nothing. Answers are `(status, body)`; error bodies are RFC 9457 problems.
+Rejected batches store nothing. The answers are the values of `staking.intake.results`; the API
+turns them into HTTP.
 
 The rewards job must take `lock_epoch(conn, epoch)` in the transaction that reads an epoch's
 reports and writes its `reward_epochs` row: with it, a batch is either counted in the weights or
@@ -36,23 +40,23 @@ from sqlalchemy.exc import IntegrityError
 
 from staking.db import schema as t
 from staking.domain.clock import EpochClock, iso_ms
-from staking.intake.service import Detectors, problem
+from staking.intake.detectors import Detectors
+from staking.intake.results import (
+    Accepted,
+    Conflict,
+    ConflictKind,
+    Outcome,
+    Rejected,
+    Replay,
+    Unavailability,
+    Unavailable,
+    malformed,
+)
 from staking.performance import InvalidPerformanceBody, PerformanceBatch, parse_batch, recover_batch_signer
 
 log = logging.getLogger("staking.intake.performance")
 
 EPOCH_META = ("epoch_genesis", "epoch_length", "checkpoint_time")
-
-
-def invalid(errors: list[dict[str, str]]) -> tuple[int, dict[str, Any]]:
-    detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
-    return 422, problem(
-        422,
-        "invalid-performance-batch",
-        "Malformed performance batch",
-        f"{len(errors)} field(s) are invalid: {detail}",
-        errors=errors,
-    )
 
 
 def current_epoch(conn: Connection, now: float) -> int | None:
@@ -81,48 +85,46 @@ class PerformanceIntake:
     detectors: Detectors
     clock: Callable[[], float] = field(default=time.time)
 
-    def submit(self, body: Any) -> tuple[int, dict[str, Any]]:
+    def submit(self, body: Any) -> Outcome:
+        """Accepted (stored now), Replay, Conflict, Rejected or Unavailable; RateLimited is raised
+        for a detector over its rate limit. Nothing is stored unless Accepted."""
         now = self.clock()
         try:
             batch, signature = parse_batch(body)
         except InvalidPerformanceBody as exc:
-            return invalid(exc.errors)
+            return malformed(exc.errors)
         with self.engine.connect() as conn:
             current = current_epoch(conn, now)
         if current is None:
-            return 503, problem(
-                503,
-                "epoch-clock-unknown",
-                "Cannot check the epoch now",
+            return Unavailable(
+                Unavailability.EPOCH_CLOCK,
                 "the indexer has not recorded SwarmStaking's epoch clock yet; retry shortly",
             )
         if batch.epoch > current:
             message = f"epoch {batch.epoch} has not begun: the current epoch is {current}"
-            return invalid([{"field": "epoch", "message": message}])
+            return malformed([{"field": "epoch", "message": message}])
 
         domain = self.detectors.domain
         signer = self.detectors.authenticate(
             signature, lambda sig: recover_batch_signer(batch, domain, sig), "performance batch"
         )
-        if isinstance(signer, tuple):
+        if isinstance(signer, Rejected | Unavailable):
             return signer
         return self._record(batch, signer, int(now * 1000))
 
-    def _record(self, batch: PerformanceBatch, signer: str, now_ms: int) -> tuple[int, dict[str, Any]]:
+    def _record(self, batch: PerformanceBatch, signer: str, now_ms: int) -> Accepted | Replay | Conflict:
         try:
             with self.engine.begin() as conn:
                 lock_epoch(conn, batch.epoch)
                 existing = _stored(conn, batch.id_hex)
                 if existing is None:
                     if _epoch_closed(conn, batch.epoch):
-                        return 409, problem(
-                            409,
-                            "epoch-closed",
-                            "Epoch already computed",
+                        return Conflict(
+                            ConflictKind.EPOCH_CLOSED,
+                            batch.id_hex,
                             f"the reward weights of epoch {batch.epoch} are computed: reports for it "
                             "can no longer change its rewards",
                             epoch=batch.epoch,
-                            href=f"/v1/epochs/{batch.epoch}",
                         )
                     self._insert(conn, batch, signer, now_ms)
                     stored = _stored(conn, batch.id_hex)
@@ -131,7 +133,7 @@ class PerformanceIntake:
                         "performance batch accepted",
                         extra={"batch_id": batch.id_hex, "epoch": batch.epoch, "reports": len(batch.reports)},
                     )
-                    return 202, _resource(stored)
+                    return Accepted(_resource(stored))
         except IntegrityError:
             # A concurrent submission of the same id committed first: answer as for a replay.
             with self.engine.connect() as conn:
@@ -139,14 +141,13 @@ class PerformanceIntake:
             if existing is None:
                 raise
         if existing.content_hash != batch.content_hash():
-            return 409, problem(
-                409,
-                "performance-batch-conflict",
-                "Performance batch id already used",
+            return Conflict(
+                ConflictKind.ID_REUSED,
+                batch.id_hex,
                 f"performance batch {batch.id_hex} was already submitted with different content; "
                 "send changed reports as a new batch (a later batch replaces earlier reports)",
             )
-        return 200, _resource(existing)
+        return Replay(_resource(existing))
 
     @staticmethod
     def _insert(conn: Connection, batch: PerformanceBatch, signer: str, now_ms: int) -> None:

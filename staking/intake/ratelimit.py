@@ -2,7 +2,7 @@
 the client's IP address before any signature is recovered).
 
 A bucket holds up to `burst` tokens and refills at `rate` tokens per second; each request takes
-one. An empty bucket answers `RateLimited` with the seconds until the next token, which the API
+one. An empty bucket raises `RateLimited` with the seconds until the next token, which the API
 turns into `429 Too Many Requests` with `Retry-After`. The check runs before anything is stored,
 and replays of an accepted verdict count like new ones (a replay costs a signature recovery and a
 database read too).
@@ -16,9 +16,8 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
-from staking.intake.service import PROBLEM_BASE
+from staking.intake.errors import IntakeError
 
 MAX_KEYS = 10_000  # buckets kept; idle (full) ones are dropped first, then the least recently used
 
@@ -33,7 +32,7 @@ class Limit:
         return self.rate > 0 and self.burst > 0
 
 
-class RateLimited(Exception):
+class RateLimited(IntakeError):
     """`key` has used up its bucket; the next request may succeed in `retry_after` seconds."""
 
     def __init__(self, key: str, retry_after: float, limit: Limit, subject: str) -> None:
@@ -45,18 +44,14 @@ class RateLimited(Exception):
         """`Retry-After` in whole seconds (at least 1)."""
         return max(1, math.ceil(self.retry_after))
 
-    def problem(self) -> dict[str, Any]:
-        return {
-            "type": PROBLEM_BASE + "rate-limited",
-            "title": "Too many requests",
-            "status": 429,
-            "detail": (
-                f"{self.subject} {self.key} sent more than {self.limit.burst} requests in a burst "
-                f"or {self.limit.rate:g}/s sustained; retry after {self.retry_after_seconds} s. "
-                "Nothing was stored."
-            ),
-            "retry_after": self.retry_after_seconds,
-        }
+    @property
+    def detail(self) -> str:
+        """What the refusal says to the client."""
+        return (
+            f"{self.subject} {self.key} sent more than {self.limit.burst} requests in a burst "
+            f"or {self.limit.rate:g}/s sustained; retry after {self.retry_after_seconds} s. "
+            "Nothing was stored."
+        )
 
 
 class TokenBuckets:

@@ -21,13 +21,16 @@ from httpx import Response
 from sqlalchemy import Engine, func, select
 
 from indexer.runner import Indexer
-from staking.api.app import MAX_BODY, app_from_settings, create_app
+from staking.api.app import app_from_settings, create_app
+from staking.api.middleware import MAX_BODY
 from staking.config import Settings
 from staking.db import schema as t
 from staking.db.engine import make_engine
 from staking.devnet.accounts import devnet_account
 from staking.domain.vocabulary import EventType, Severity
-from staking.intake.service import SECP256K1_N, IntakeService
+from staking.intake.detectors import SECP256K1_N
+from staking.intake.results import Accepted, Outcome, Replay
+from staking.intake.service import IntakeService
 from staking.policy import load_policy
 from staking.verdict import Verdict, to_wire
 from tests.support.chain import STRANGER_INDEX, Chain
@@ -171,7 +174,7 @@ def test_concurrent_duplicate_submissions_store_one_verdict(api: Api) -> None:
     )
     v, sig = api.chain.signed(api.chain.providers[0], event_type=EventType.SYSTEM_ATTACK)
     body = wire(v, sig)
-    results: list[tuple[int, dict[str, Any]]] = []
+    results: list[Outcome] = []
     gate = threading.Barrier(10)
 
     def send() -> None:
@@ -183,10 +186,12 @@ def test_concurrent_duplicate_submissions_store_one_verdict(api: Api) -> None:
         th.start()
     for th in threads:
         th.join(timeout=60)
-    assert sorted(status for status, _ in results) == [200] * 9 + [202]
-    assert all(doc == results[0][1] for _, doc in results)
+    assert [type(r) for r in results].count(Accepted) == 1
+    assert [type(r) for r in results].count(Replay) == 9
+    resources = [r.resource for r in results if isinstance(r, Accepted | Replay)]
+    assert all(doc == resources[0] for doc in resources)
     counts = api.counts()
-    assert counts["verdicts"] == 1 and counts["actions"] == len(results[0][1]["actions"])
+    assert counts["verdicts"] == 1 and counts["actions"] == len(resources[0]["actions"])
 
 
 def test_a_used_id_with_different_content_is_a_conflict(api: Api) -> None:
@@ -512,7 +517,7 @@ def test_concurrent_verdicts_about_one_provider_all_count_towards_escalation(api
             api.chain.providers[0], event_type=EventType.PERFORMANCE_VIOLATION, detected_at=now
         )
         bodies.append(wire(v, sig))
-    results: list[tuple[int, dict[str, Any]]] = []
+    results: list[Outcome] = []
     gate = threading.Barrier(len(bodies))
 
     def send(body: dict[str, Any]) -> None:
@@ -524,8 +529,9 @@ def test_concurrent_verdicts_about_one_provider_all_count_towards_escalation(api
         th.start()
     for th in threads:
         th.join(timeout=60)
-    assert [status for status, _ in results] == [202] * 3
-    decisions = sorted((doc["decision"]["offence_number"], doc["decision"]["level"]) for _, doc in results)
+    assert [type(r) for r in results] == [Accepted] * 3
+    docs = [r.resource for r in results if isinstance(r, Accepted)]
+    decisions = sorted((doc["decision"]["offence_number"], doc["decision"]["level"]) for doc in docs)
     assert decisions == [(1, "warning"), (2, "penalty"), (3, "severe")]
 
 

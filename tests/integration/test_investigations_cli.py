@@ -20,7 +20,8 @@ from staking.cli import app
 from staking.db import schema as t
 from staking.db.engine import make_engine
 from staking.domain.vocabulary import EventType, Severity
-from staking.intake.service import InvestigationError, open_investigation, resolve_investigation
+from staking.intake.errors import InvestigationError
+from staking.intake.investigations import open_investigation, resolve_investigation
 
 pytestmark = pytest.mark.integration
 

@@ -24,6 +24,7 @@ from staking.db import schema as t
 from staking.devnet.accounts import devnet_account
 from staking.domain.vocabulary import Address
 from staking.intake.performance import PerformanceIntake
+from staking.intake.results import Accepted, Outcome, Replay
 from staking.performance import TYPES, PerformanceBatch, ProviderReport, sign_batch, to_wire
 from staking.rewards.eligibility import PerformanceReport
 from staking.verdict import Domain
@@ -175,14 +176,16 @@ def test_concurrent_duplicate_submissions_store_one_batch(perf: PerfApi) -> None
     body = perf.body(perf.batch(range(5)))
     gate = threading.Barrier(8)
 
-    def send(_: int) -> tuple[int, dict[str, Any]]:
+    def send(_: int) -> Outcome:
         gate.wait()  # all eight at once
         return intake.submit(dict(body))
 
     with ThreadPoolExecutor(max_workers=8) as pool:
         results = list(pool.map(send, range(8), timeout=60))
-    assert sorted(status for status, _ in results) == [200] * 7 + [202]
-    assert all(doc == results[0][1] for _, doc in results)
+    assert [type(r) for r in results].count(Accepted) == 1
+    assert [type(r) for r in results].count(Replay) == 7
+    resources = [r.resource for r in results if isinstance(r, Accepted | Replay)]
+    assert all(doc == resources[0] for doc in resources)
     assert perf.counts() == {"performance_batches": 1, "performance_reports": 5}
 
 

@@ -22,7 +22,8 @@ from sqlalchemy import Engine, select
 
 from indexer.projection import ProviderRow, row_dict
 from indexer.runner import Indexer
-from staking.api.app import ChainProbe, create_app, rpc_head
+from staking.api.app import create_app
+from staking.api.health import ChainProbe, rpc_head
 from staking.db import schema as t
 from staking.db.engine import make_engine
 from staking.devnet.node import free_port

@@ -10,6 +10,7 @@ from staking.db import schema as t
 from staking.db.engine import make_engine
 from staking.devnet.accounts import devnet_account
 from staking.domain.vocabulary import EventType
+from staking.intake.results import Accepted
 from staking.intake.service import IntakeService
 from staking.policy import load_policy
 from staking.txmanager.manager import TxConfig, TxManager
@@ -63,8 +64,8 @@ def test_a_verdict_ahead_of_the_chain_clock_waits_for_it_instead_of_failing(
     v, sig = chain.signed(
         chain.providers[0], event_type=EventType.SECURITY_BREACH, detected_at=chain.now() + 15
     )
-    status, body = intake.submit(to_wire(v, sig))
-    assert status == 202, body
+    outcome = intake.submit(to_wire(v, sig))
+    assert isinstance(outcome, Accepted), outcome
     txm = TxManager(engine, chain.w3, devnet_account(1), TxConfig(), error_name=s.error_name)
     txm.reconcile()
     executor = ActionExecutor(engine, s, txm)
@@ -107,7 +108,7 @@ def test_a_second_recovery_for_a_provider_waits_for_the_first_to_settle_then_is_
         for k in (2, 1)
     )
     for v, sig in (first, second):
-        assert intake.submit(to_wire(v, sig))[0] == 202
+        assert isinstance(intake.submit(to_wire(v, sig)), Accepted)
     txm = TxManager(engine, chain.w3, devnet_account(1), TxConfig(), error_name=s.error_name)
     txm.reconcile()
     executor = ActionExecutor(engine, s, txm)

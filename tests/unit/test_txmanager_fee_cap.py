@@ -161,3 +161,28 @@ def test_a_refused_payload_is_voided_with_a_no_op_and_a_void_at_the_cap_is_recor
     jid = capped.submit("jail:0x" + "ef" * 32, call(4))  # type: ignore[list-item]
     capped.tick()  # the no-op would need more than the cap: recorded, not given up
     assert intent(engine, jid)["state"] == "planned" and intent(engine, jid)["fee_capped_ms"] is not None
+
+
+def test_readyz_is_not_ready_while_an_isolation_is_stuck_at_the_fee_cap_and_names_it(engine: Engine) -> None:
+    from fastapi import FastAPI
+    from fastapi.testclient import TestClient
+
+    from staking.api.health import health_router
+
+    app = FastAPI()
+    app.include_router(health_router(engine, None, max_indexer_lag_blocks=20, confirmations=0))
+    client = TestClient(app)
+    assert client.get("/readyz").json()["checks"]["fee_cap"] == {"status": "ok"}
+
+    node = FakeNode(base_fee=GWEI, tip=GWEI)
+    m = manager(engine, node, cap=3 * GWEI)
+    m.reconcile()
+    m.submit(JAIL, call(1))  # type: ignore[list-item]
+    m.tick()
+    r = client.get("/readyz")
+    assert r.status_code == 503 and r.headers["retry-after"]
+    doc = r.json()
+    assert (
+        doc["checks"]["fee_cap"]["status"] == "degraded" and doc["checks"]["fee_cap"]["isolations_total"] == 1
+    )
+    assert f"{JAIL} (nonce " in doc["detail"] and "stuck at the fee cap" in doc["detail"]
