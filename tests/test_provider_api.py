@@ -33,7 +33,7 @@ from staking.domain.vocabulary import TOKEN, EventType, RecoveryPath, Severity
 from staking.intake.service import IntakeService
 from staking.logs import configure_logging
 from staking.policy import load_policy
-from staking.standing import list_providers, provider_standing, snapshot
+from staking.readmodel import list_providers, provider_standing, snapshot
 from staking.verdict import Verdict, to_wire
 from tests.chain_helpers import Chain
 from tests.indexer_helpers import index_to_head

@@ -58,7 +58,7 @@ from staking.intake.performance import PerformanceIntake
 from staking.intake.service import IntakeService
 from staking.logs import request_id
 from staking.metrics import CONTENT_TYPE, metrics_registry, render, request_latency
-from staking.standing import snapshot
+from staking.readmodel import snapshot
 from staking.worker.drift import META_BLOCK, META_CHECKED_MS
 
 if TYPE_CHECKING:

@@ -24,6 +24,7 @@ from staking.domain.ids import ADDRESS, ID
 from staking.domain.reasons import Ineligible
 from staking.intake.performance import PerformanceIntake, invalid
 from staking.performance import HEX_SIG, MAX_REPORTS
+from staking.readmodel import snapshot
 from staking.rewards.summary import (
     NOT_IN_SET,
     EpochInconsistent,
@@ -32,7 +33,6 @@ from staking.rewards.summary import (
     provider_weight,
     reasons_of,
 )
-from staking.standing import snapshot
 
 log = logging.getLogger("staking.api.rewards")
 

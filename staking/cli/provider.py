@@ -1,6 +1,6 @@
 """`swarm-staking provider status ADDRESS [--json]`: where a provider stands (SPEC section 4).
 
-The document is `staking.standing.provider_standing` over the indexed database, the same one
+The document is `staking.readmodel.provider_standing` over the indexed database, the same one
 `GET /v1/providers/{address}` answers; `--json` prints it as is, otherwise a table.
 """
 
@@ -90,7 +90,7 @@ def provider_status(
     """Where a provider stands: stake, status, jail, recovery and next step, slashes, strikes, rewards."""
     from staking.domain.ids import InvalidAddress
     from staking.policy import load_policy
-    from staking.standing import provider_standing, snapshot
+    from staking.readmodel import provider_standing, snapshot
 
     try:
         policy = load_policy(load_settings().policy_file)
