@@ -106,3 +106,13 @@ def test_the_document_builders_import_no_database_and_no_chain_client() -> None:
 def test_the_psycopg_statement_binds_every_value_by_name() -> None:
     names = set(re.findall(r"%\((\w+)\)s", ONE_STATEMENT_PSYCOPG))
     assert names == set(one_statement_values(ADDRESS, 0, load_policy()))
+
+
+def test_provider_status_on_the_command_line_shows_an_action_in_flight() -> None:
+    from staking.cli.provider import rows
+
+    doc = SCENARIOS["jail confirmed on chain after the checkpoint: in flight"]["document"]
+    table = dict(rows(doc))
+    assert table["in flight"].splitlines()[0].startswith("jail of verdict 0xabab")
+    assert "mined in block 121" in table["in flight"] and table["status"].startswith("active")
+    assert "in flight" not in dict(rows(SCENARIOS["exited"]["document"]))

@@ -62,6 +62,11 @@ def rows(doc: dict[str, Any]) -> list[tuple[str, str]]:
     as_of = doc["as_of"]
     lag = "" if as_of["lag_blocks"] is None else f", {as_of['lag_blocks']} blocks behind the head"
     indexed = "not indexed yet" if as_of["block"] is None else f"block {as_of['block']}{lag}"
+    in_flight = [
+        f"{a['kind']} of verdict {a['verdict_id']}: mined in block {a['block']} "
+        f"(tx {a['tx_hash']}), not yet indexed"
+        for a in doc["in_flight"]
+    ]
     identity = doc["class"] or "unregistered"
     if doc["class"] == "hardware_provider":
         identity += f", {doc['gpus']} GPUs"
@@ -78,6 +83,7 @@ def rows(doc: dict[str, Any]) -> list[tuple[str, str]]:
         ("slashes", "\n".join(_slash_line(s) for s in doc["slashes"]) or "none"),
         ("strikes", strikes_text),
         ("rewards", f"epoch {rewards['epoch']}: {eligible}{reasons}"),
+        *([("in flight", "\n".join(in_flight))] if in_flight else []),
         ("as of", indexed),
     ]
 
