@@ -20,7 +20,7 @@ from staking.api.models import Health, Readiness
 from staking.api.problems import RETRY_AFTER_S, Problem, problem
 from staking.db import schema as t
 from staking.domain.errors import NodeUnreachable
-from staking.standing import snapshot
+from staking.readmodel import snapshot
 from staking.txmanager.store import fee_cap_readiness
 from staking.worker.drift import META_BLOCK, META_CHECKED_MS
 

@@ -1,7 +1,7 @@
 """PostgreSQL: provider documents read on the event loop over asynchronous psycopg connections.
 
 `GET /v1/providers/{address}` is the hot path (every provider polls it). On PostgreSQL its whole
-document is one statement (`staking.standing.ONE_STATEMENT_PSYCOPG`), so a lookup is one network
+document is one statement (`staking.readmodel.ONE_STATEMENT_PSYCOPG`), so a lookup is one network
 round trip. Measured on the 2-core benchmark machine, a worker-thread hand-off per lookup cost
 more than the lookup, and a synchronous call on the event loop would stall every other request
 (`/readyz` included) whenever the database is slow. An asynchronous connection does neither: the
@@ -25,7 +25,7 @@ from sqlalchemy import Engine
 
 from staking.api.problems import ProblemException
 from staking.policy import Policy
-from staking.standing import (
+from staking.readmodel import (
     ONE_STATEMENT_PSYCOPG,
     one_statement_values,
     parts_from_one_statement,
@@ -59,7 +59,7 @@ class AsyncStandingReader:
         self._slots: asyncio.Semaphore | None = None
 
     async def standing(self, addr: str, now: int, policy: Policy, head: int | None) -> dict[str, Any]:
-        """The provider document of `addr` (checksummed), see `staking.standing.provider_standing`."""
+        """The provider document of `addr` (checksummed), see `staking.readmodel.provider_standing`."""
         values = one_statement_values(addr, now, policy)
         slots = self._slots_of_this_loop()
         async with slots:

@@ -1,7 +1,7 @@
 """Provider-facing endpoints (SPEC section 4): where a provider stands, the provider list, a
 provider's slashes and indexed history, and all slashes by state.
 
-Everything is read from the SQL projection (`staking.standing`) on one consistent snapshot per
+Everything is read from the SQL projection (`staking.readmodel`) on one consistent snapshot per
 request; no endpoint here talks to the chain. Errors are problem+json (`staking.api.problems`).
 """
 
@@ -27,9 +27,9 @@ from staking.api.models import (
 from staking.api.pg_lookups import AsyncStandingReader
 from staking.api.problems import ProblemException, problem_responses
 from staking.domain.ids import ADDRESS_PATTERN, InvalidAddress, normalize_address
-from staking.domain.vocabulary import Level, ProviderStatus, VerdictStatus
+from staking.domain.vocabulary import ActionKind, Level, ProviderStatus, VerdictStatus
 from staking.policy import Policy
-from staking.standing import (
+from staking.readmodel import (
     list_providers,
     list_slashes,
     provider_events,
@@ -136,6 +136,15 @@ class Rewards(BaseModel):
     )
 
 
+class InFlight(BaseModel):
+    kind: ActionKind = Field(
+        description="The service's own action (as in the verdict resource) whose transaction is on chain"
+    )
+    verdict_id: str = Field(description="The verdict the action carries out")
+    tx_hash: str
+    block: int = Field(description="The block it was mined in: after `as_of.block`, so not yet reflected")
+
+
 class AsOf(BaseModel):
     block: int | None = Field(description="The indexer's checkpoint this answer reflects")
     block_hash: str | None
@@ -158,6 +167,10 @@ class ProviderStanding(BaseModel):
     slashes: list[Slash] = Field(description="Executed and vetoed slashes, newest first")
     strikes: Strikes
     rewards: Rewards
+    in_flight: list[InFlight] = Field(
+        description="This service's actions against the provider mined after the indexed block "
+        "(`as_of.block`): on chain, not yet in `status` and the rest; empty once indexed"
+    )
     as_of: AsOf
 
     model_config = {"populate_by_name": True}

@@ -26,6 +26,7 @@ from staking.domain.reasons import Ineligible
 from staking.intake.performance import PerformanceIntake
 from staking.intake.results import malformed
 from staking.performance import HEX_SIG, MAX_REPORTS
+from staking.readmodel import snapshot
 from staking.rewards.summary import (
     NOT_IN_SET,
     EpochInconsistent,
@@ -34,7 +35,6 @@ from staking.rewards.summary import (
     provider_weight,
     reasons_of,
 )
-from staking.standing import snapshot
 
 log = logging.getLogger("staking.api.rewards")
 

@@ -1,6 +1,6 @@
 """`swarm-staking provider status ADDRESS [--json]`: where a provider stands (SPEC section 4).
 
-The document is `staking.standing.provider_standing` over the indexed database, the same one
+The document is `staking.readmodel.provider_standing` over the indexed database, the same one
 `GET /v1/providers/{address}` answers; `--json` prints it as is, otherwise a table.
 """
 
@@ -62,6 +62,11 @@ def rows(doc: dict[str, Any]) -> list[tuple[str, str]]:
     as_of = doc["as_of"]
     lag = "" if as_of["lag_blocks"] is None else f", {as_of['lag_blocks']} blocks behind the head"
     indexed = "not indexed yet" if as_of["block"] is None else f"block {as_of['block']}{lag}"
+    in_flight = [
+        f"{a['kind']} of verdict {a['verdict_id']}: mined in block {a['block']} "
+        f"(tx {a['tx_hash']}), not yet indexed"
+        for a in doc["in_flight"]
+    ]
     identity = doc["class"] or "unregistered"
     if doc["class"] == "hardware_provider":
         identity += f", {doc['gpus']} GPUs"
@@ -78,6 +83,7 @@ def rows(doc: dict[str, Any]) -> list[tuple[str, str]]:
         ("slashes", "\n".join(_slash_line(s) for s in doc["slashes"]) or "none"),
         ("strikes", strikes_text),
         ("rewards", f"epoch {rewards['epoch']}: {eligible}{reasons}"),
+        *([("in flight", "\n".join(in_flight))] if in_flight else []),
         ("as of", indexed),
     ]
 
@@ -90,7 +96,7 @@ def provider_status(
     """Where a provider stands: stake, status, jail, recovery and next step, slashes, strikes, rewards."""
     from staking.domain.ids import InvalidAddress
     from staking.policy import load_policy
-    from staking.standing import provider_standing, snapshot
+    from staking.readmodel import provider_standing, snapshot
 
     try:
         policy = load_policy(load_settings().policy_file)

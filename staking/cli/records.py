@@ -21,7 +21,7 @@ def indexed_block(engine: Engine) -> int | None:
 
 def all_slashes(engine: Engine, state: str | None) -> list[dict[str, Any]]:
     """Every indexed slash, newest proposal first, as `GET /v1/slashes` lists them."""
-    from staking.standing import MAX_PAGE, list_slashes, snapshot
+    from staking.readmodel import MAX_PAGE, list_slashes, snapshot
 
     items: list[dict[str, Any]] = []
     cursor: str | None = None

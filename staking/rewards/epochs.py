@@ -40,6 +40,7 @@ from indexer.store import stored_event
 from staking.db import schema as t
 from staking.domain.clock import EpochClock
 from staking.domain.events import DecodedEvent
+from staking.domain.stake import min_stake
 from staking.rewards.clock import epoch_clock as epoch_clock  # re-exported: callers read it here
 from staking.rewards.clock import indexed_time, window
 from staking.rewards.eligibility import (
@@ -50,7 +51,6 @@ from staking.rewards.eligibility import (
     evaluate,
 )
 from staking.rewards.merkle import WeightTree
-from staking.standing import min_stake
 
 COMPUTED, EMPTY, PUBLISHING, PUBLISHED, MISMATCH = "computed", "empty", "publishing", "published", "mismatch"
 # States a recomputation may overwrite; from "publishing" on, the row is what went on chain.

@@ -35,7 +35,7 @@ from staking.chain.contracts import StakingContract
 from staking.chain.rpc import RawRpc, RpcError
 from staking.db import schema as t
 from staking.domain.vocabulary import ProviderClass, RecoveryPath, RecoveryStage, SlashState
-from staking.standing import snapshot
+from staking.readmodel import snapshot
 
 log = logging.getLogger("drift")
 

@@ -22,6 +22,7 @@ from web3.contract.contract import ContractFunction
 from staking.chain.contracts import StakingContract
 from staking.db import schema as t
 from staking.domain.vocabulary import EventType, RecoveryPath, Severity, TxState
+from staking.recovery import state_of
 from staking.txmanager.manager import SimulationReverted, TxManager, now_ms
 from staking.txmanager.states import OPEN_STATES
 from staking.verdict import Verdict
@@ -224,7 +225,8 @@ class ActionExecutor:
         if r["kind"] != "begin_recovery" or "reverted" not in str(r["error"] or ""):
             return False
         try:
-            return bool(self.staking.provider(r["provider"]).recovery_path)
+            provider = self.staking.provider(r["provider"])
+            return state_of(provider, provider.registered).is_open
         except Exception:  # the node is down: None, judged on a later step
             return None
 

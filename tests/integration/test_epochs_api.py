@@ -21,9 +21,9 @@ from indexer.runner import Indexer
 from staking.db import schema as t
 from staking.domain.vocabulary import Wei
 from staking.policy import load_policy
+from staking.readmodel import provider_standing, snapshot
 from staking.rewards.merkle import WeightTree, verify
 from staking.rewards.summary import NOT_IN_SET
-from staking.standing import provider_standing, snapshot
 from tests.integration.test_intake_api import (
     PROBLEM_JSON,
     api,  # noqa: F401  (the fixture: an app over the indexed devnet)

@@ -34,7 +34,7 @@ from staking.domain.vocabulary import TOKEN, EventType, RecoveryPath, Severity
 from staking.intake.service import IntakeService
 from staking.logs import configure_logging
 from staking.policy import load_policy
-from staking.standing import list_providers, provider_standing, snapshot
+from staking.readmodel import list_providers, provider_standing, snapshot
 from staking.verdict import Verdict, to_wire
 from tests.support.chain import Chain
 from tests.support.indexing import index_to_head

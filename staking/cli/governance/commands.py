@@ -52,7 +52,7 @@ def slash_list(
 ) -> None:
     """List indexed slashes, newest first (from SWARM_DATABASE_URL)."""
     from staking.cli.records import all_slashes, indexed_block
-    from staking.standing import SLASH_STATES
+    from staking.readmodel import SLASH_STATES
 
     if state is not None and state not in SLASH_STATES:
         fail(f"--state must be one of {', '.join(SLASH_STATES)}, not {state!r}")

@@ -20,8 +20,8 @@ def eligible_proof(epoch: int, provider: str) -> dict[str, Any]:
     from sqlalchemy import select
 
     from staking.db import schema as t
+    from staking.readmodel import snapshot
     from staking.rewards import summary
-    from staking.standing import snapshot
 
     with snapshot(service_engine()) as conn:
         doc = summary.epoch_document(conn, epoch)
@@ -56,8 +56,8 @@ def eligible_proof(epoch: int, provider: str) -> dict[str, Any]:
 
 def show(epoch: EpochArg, as_json: JsonOpt = False) -> None:
     """An epoch's root, totals and every provider's weight or why it has none (from the database)."""
+    from staking.readmodel import snapshot
     from staking.rewards.summary import epoch_document
-    from staking.standing import snapshot
 
     with snapshot(service_engine()) as conn:
         doc = epoch_document(conn, epoch, detail=True)
