@@ -34,6 +34,7 @@ from indexer.store import Store
 from staking.chain.contracts import StakingContract
 from staking.chain.rpc import RawRpc, RpcError
 from staking.db import schema as t
+from staking.db.meta import DRIFT_BLOCK, DRIFT_CHECKED_MS, DRIFT_FIELDS
 from staking.domain.vocabulary import ProviderClass, RecoveryPath, RecoveryStage, SlashState
 from staking.standing import snapshot
 
@@ -43,7 +44,8 @@ JOB_NAME = "drift_check"
 DEFAULT_BATCH = 500  # eth_calls per JSON-RPC batch (one HTTP request)
 NOTIFY_LIMIT = 100  # providers and findings listed in one webhook event; counts are always complete
 
-# providers column -> the component of getProvider's Provider struct it mirrors
+# providers column -> the component of getProvider's Provider struct it mirrors (the columns are
+# `staking.db.meta.DRIFT_PROVIDER_COLUMNS`, in that order: a test checks it)
 PROVIDER_FIELDS: dict[str, str] = {
     "provider_class": "class",
     "gpus": "gpus",
@@ -63,10 +65,10 @@ ENUMS: dict[str, type[IntEnum]] = {
     "recovery_stage": RecoveryStage,
     "slash_state": SlashState,
 }
-# Every value `drift_findings.field` takes: the provider columns, a provider row the contract does
-# not know, a slash whose state differs, pending slash rows that do not add up to the contract's.
-FIELDS = (*PROVIDER_FIELDS, "registered", "slash_state", "pending_slash_rows")
-META_CHECKED_MS, META_BLOCK = "drift_checked_ms", "drift_block"
+# Every value `drift_findings.field` takes (defined beside the table, for its readers).
+FIELDS = DRIFT_FIELDS
+# The meta keys of the latest check; kept under these names for importers of this module.
+META_CHECKED_MS, META_BLOCK = DRIFT_CHECKED_MS, DRIFT_BLOCK
 
 Notify = Callable[[str, dict[str, Any]], None]
 
