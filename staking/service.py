@@ -102,7 +102,7 @@ def worker_loop(ctx: Context, stop: threading.Event) -> None:
     from staking.policy import load_policy
     from staking.txmanager.manager import TxConfig, TxManager
     from staking.worker.executor import ActionExecutor
-    from staking.worker.jobs import start_scheduler
+    from staking.worker.jobs import JobsContext, start_scheduler
 
     rules = load_policy(ctx.settings.policy_file).rewards  # the policy's [rewards]
     account = service_signer(ctx)
@@ -121,7 +121,7 @@ def worker_loop(ctx: Context, stop: threading.Event) -> None:
         )
         txm.reconcile()
         notifier = webhook_notifier(ctx.settings, engine)
-        scheduler = start_scheduler(engine, ctx.staking, txm, rules=rules, notify=notifier)
+        scheduler = start_scheduler(JobsContext(engine, ctx.staking, txm, rules=rules, notify=notifier))
         log.info(
             "worker started",
             extra={"signer": account.address, "webhooks": len(notifier.urls), "term": fence.term},

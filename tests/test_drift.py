@@ -25,7 +25,7 @@ from staking.db import schema as t
 from staking.db.engine import make_engine
 from staking.domain.vocabulary import TOKEN, Bps
 from staking.worker import jobs
-from staking.worker.drift import FIELDS, DriftReport, check_drift, run_drift_check
+from staking.worker.drift import FIELDS, DriftReport, check_drift
 from tests.chain_helpers import Chain
 from tests.indexer_helpers import index_to_head
 from tests.test_provider_api import PROBLEM_JSON, make_app
@@ -289,14 +289,11 @@ def test_calls_go_out_in_batches(drift: Drift) -> None:
     assert node.batches == [4, 4, 1]
 
 
-def test_the_scheduled_entry_records_its_run_and_uses_the_worker_context(
-    drift: Drift, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_the_scheduled_entry_records_its_run_and_uses_the_worker_context(drift: Drift) -> None:
     a = drift.chain.providers[2]
     drift.set(t.providers, t.providers.c.address == a, tombstoned=True)
-    context = {"engine": drift.engine, "staking": drift.chain.staking, "notify": drift.notify}
-    monkeypatch.setattr(jobs, "_CONTEXT", context)
-    assert run_drift_check() is True
+    context = jobs.JobsContext(engine=drift.engine, staking=drift.chain.staking, notify=drift.notify)
+    assert jobs.scheduled_jobs(context)["drift_check"]() is True
     with drift.engine.connect() as conn:
         run = conn.execute(select(t.job_runs).where(t.job_runs.c.name == "drift_check")).one()
     assert run.runs == 1 and run.failures == 0 and run.last_status == "ok"

@@ -37,6 +37,7 @@ from staking.db import schema as t
 from staking.db.meta import DRIFT_BLOCK, DRIFT_CHECKED_MS, DRIFT_FIELDS
 from staking.domain.vocabulary import ProviderClass, RecoveryPath, RecoveryStage, SlashState
 from staking.standing import snapshot
+from staking.worker.runs import run_job
 
 log = logging.getLogger("drift")
 
@@ -266,10 +267,15 @@ def _compare(
 
 
 def check_drift(
-    engine: Engine, staking: StakingContract, notify: Notify | None = None, batch: int = DEFAULT_BATCH
+    engine: Engine,
+    staking: StakingContract,
+    notify: Notify | None = None,
+    batch: int = DEFAULT_BATCH,
+    clock: Callable[[], float] = time.time,
 ) -> DriftReport:
     """Compare the projection with the contract at the indexed head; replace `drift_findings` with
-    the mismatches and return them. Raises NodeUnreachable/RpcError when the node cannot answer at all."""
+    the mismatches and return them. `clock` (unix seconds) stamps the check (`checked_ms`).
+    Raises NodeUnreachable/RpcError when the node cannot answer at all."""
     started = time.monotonic()
     views = _Views(staking)
     rpc = RawRpc(staking.w3)
@@ -298,7 +304,7 @@ def check_drift(
                 raise RpcError(
                     "eth_call", {"message": f"cannot read the contract's state: {again}"}
                 ) from None
-    checked_ms = int(time.time() * 1000)
+    checked_ms = int(clock() * 1000)
     before = {f.key for f in _replace_findings(engine, findings, proj.block, checked_ms)}
     new = [f for f in findings if f.key not in before]
     report = DriftReport(
@@ -368,16 +374,16 @@ def _event(report: DriftReport) -> dict[str, Any]:
 
 
 def run_drift_check(
-    engine: Engine | None = None, staking: StakingContract | None = None, notify: Notify | None = None
+    engine: Engine,
+    staking: StakingContract,
+    notify: Notify | None = None,
+    clock: Callable[[], float] = time.time,
 ) -> bool:
     """One scheduled drift check, recorded in `job_runs` as `drift_check` and logged like every
-    job; never raises, returns whether it succeeded. Called without arguments (as the worker's
-    persisted scheduler does), it takes the worker's engine, contract and `notify` from the
-    scheduler's context in `staking.worker.jobs`."""
-    from staking.worker import jobs
+    job; never raises, returns whether it succeeded. The worker's scheduler calls it with its
+    `JobsContext` (`staking.worker.jobs.scheduled_jobs`)."""
 
-    context = jobs._CONTEXT
-    db = engine if engine is not None else context["engine"]
-    contract = staking if staking is not None else context["staking"]
-    callback = notify if notify is not None else context.get("notify")
-    return jobs.run_job(db, JOB_NAME, lambda: check_drift(db, contract, callback).summary())
+    def job() -> str:
+        return check_drift(engine, staking, notify, clock=clock).summary()
+
+    return run_job(engine, JOB_NAME, job, clock)
