@@ -1,5 +1,6 @@
 """What every command group of `swarm-staking` shares: the app, the consoles, one-line errors,
-settings, the service database, and the formatting of amounts and times.
+the command's Runtime (settings, the service database, the deployment, the chain), and the
+formatting of amounts and times.
 
 Errors are one clear line on stderr and a non-zero exit code, never a traceback.
 """
@@ -20,6 +21,7 @@ if TYPE_CHECKING:
     from sqlalchemy import Engine
 
     from staking.config import Settings
+    from staking.runtime import Runtime
 
 app = typer.Typer(
     name="swarm-staking",
@@ -94,7 +96,31 @@ def relative(ts: int, now: int) -> str:
     return f"in {text}" if delta > 0 else f"{text} ago"
 
 
-def load_settings() -> Settings:
+_RUNTIME = "swarm_staking.runtime"
+
+
+def runtime() -> Runtime:
+    """The command's Runtime (`staking.runtime`): settings read once, parts built on first use.
+
+    Kept in the command's click context, so each invocation builds its own (and disposes of its
+    engine when the command ends); outside a command (a script), a new one per call."""
+    import click
+
+    from staking.runtime import build_runtime
+
+    ctx = click.get_current_context(silent=True)
+    if ctx is None:
+        return build_runtime(_read_settings())
+    root = ctx.find_root()
+    rt: Runtime | None = root.meta.get(_RUNTIME)
+    if rt is None:
+        rt = build_runtime(_read_settings())
+        root.meta[_RUNTIME] = rt
+        root.call_on_close(rt.close)
+    return rt
+
+
+def _read_settings() -> Settings:
     from staking.config import Settings
 
     try:
@@ -103,13 +129,15 @@ def load_settings() -> Settings:
         fail(f"bad configuration: {exc}")
 
 
+def load_settings() -> Settings:
+    """SWARM_* settings (one-line error when unusable), read once per command."""
+    return runtime().settings
+
+
 def service_engine() -> Engine:
     """The engine of SWARM_DATABASE_URL, refused unless the schema is current."""
-    from staking.db.engine import make_engine, require_current_schema
-
+    rt = runtime()  # a bad configuration fails with its own message
     try:
-        engine = make_engine(load_settings().database_url)
-        require_current_schema(engine)
+        return rt.engine
     except Exception as exc:
         fail(f"{type(exc).__name__}: {str(exc).splitlines()[0]}" if str(exc) else type(exc).__name__)
-    return engine
