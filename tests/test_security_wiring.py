@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-import staking.devnet.accounts
+import staking.domain.vocabulary
 from staking.api.app import app_from_settings
 from staking.config import Settings
 from staking.db.engine import upgrade
@@ -68,7 +68,7 @@ def test_an_open_admin_surface_off_the_devnet_is_warned_about(
     with caplog.at_level(logging.WARNING):
         app_from_settings(settings(chain, tmp_path))  # the devnet: open on purpose, no warning
         assert WARNING not in caplog.text
-        monkeypatch.setattr(staking.devnet.accounts, "DEVNET_CHAIN_ID", 1)  # chain 31337 is "production"
+        monkeypatch.setattr(staking.domain.vocabulary, "DEVNET_CHAIN_ID", 1)  # chain 31337 is "production"
         app_from_settings(settings(chain, tmp_path))
         assert WARNING in caplog.text
         caplog.clear()
