@@ -8,6 +8,8 @@ Errors are one clear line on stderr and a non-zero exit code, never a traceback.
 from __future__ import annotations
 
 import sys
+from contextvars import ContextVar
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, NoReturn
 
@@ -42,8 +44,9 @@ err_console = Console(stderr=True, soft_wrap=True)  # an error stays one line, w
 
 
 @app.callback()
-def _root() -> None:
+def _root(ctx: typer.Context) -> None:
     """Swarm staking & slashing service. Settings come from SWARM_* variables or a .env file."""
+    open_command_scope(ctx)
 
 
 def fail(message: str, code: int = 1) -> NoReturn:
@@ -96,28 +99,40 @@ def relative(ts: int, now: int) -> str:
     return f"in {text}" if delta > 0 else f"{text} ago"
 
 
-_RUNTIME = "swarm_staking.runtime"
+@dataclass
+class _CommandScope:
+    runtime: Runtime | None = None
+
+
+# The running command's scope, set by the root callback for the length of one invocation (as
+# click keeps its current context), so helpers reach the command's Runtime without arguments.
+_SCOPE: ContextVar[_CommandScope | None] = ContextVar("swarm_staking_command", default=None)
+
+
+def open_command_scope(ctx: typer.Context) -> None:
+    """Give the command of `ctx` its own Runtime scope, closed (engine disposed of) when it ends."""
+    token = _SCOPE.set(_CommandScope())
+
+    def close() -> None:
+        scope = _SCOPE.get()
+        _SCOPE.reset(token)
+        if scope is not None and scope.runtime is not None:
+            scope.runtime.close()
+
+    ctx.call_on_close(close)
 
 
 def runtime() -> Runtime:
-    """The command's Runtime (`staking.runtime`): settings read once, parts built on first use.
-
-    Kept in the command's click context, so each invocation builds its own (and disposes of its
-    engine when the command ends); outside a command (a script), a new one per call."""
-    import click
-
+    """The command's Runtime (`staking.runtime`): settings read once, parts built on first use,
+    one per command invocation; outside a command (a script), a new one per call."""
     from staking.runtime import build_runtime
 
-    ctx = click.get_current_context(silent=True)
-    if ctx is None:
+    scope = _SCOPE.get()
+    if scope is None:
         return build_runtime(_read_settings())
-    root = ctx.find_root()
-    rt: Runtime | None = root.meta.get(_RUNTIME)
-    if rt is None:
-        rt = build_runtime(_read_settings())
-        root.meta[_RUNTIME] = rt
-        root.call_on_close(rt.close)
-    return rt
+    if scope.runtime is None:
+        scope.runtime = build_runtime(_read_settings())
+    return scope.runtime
 
 
 def _read_settings() -> Settings:
