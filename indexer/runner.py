@@ -104,11 +104,17 @@ class Indexer:
         config: IndexerConfig | None = None,
         progress: Progress | None = None,
         fence: Callable[[Connection], None] | None = None,
+        staking: StakingContract | None = None,
     ) -> None:
+        """`staking`: the deployment's SwarmStaking wrapper on `w3`, whose ABI the events are
+        decoded with (the service passes its Runtime's, loaded from `settings.artifacts_dir`);
+        default: one with the ABI of the repository's own build."""
         self.config = config or IndexerConfig()
         self.store = Store(engine, fence)
         self.deployment = deployment
-        self.staking = StakingContract(w3, deployment.contracts.SwarmStaking)
+        self.staking = staking or StakingContract(w3, deployment.contracts.SwarmStaking)
+        if self.staking.address != deployment.contracts.SwarmStaking:
+            raise ValueError(f"{self.staking.address} is not the deployment's SwarmStaking")
         self.source = ChainSource(w3, self.staking.address)
         self.decoder = EventDecoder(self.staking.abi)
         self.status = IndexerStatus()

@@ -23,11 +23,10 @@ from sqlalchemy import Column, Connection, Engine, func, select
 
 from staking.db import schema as t
 from staking.db.lock import lease_clock_ms
+from staking.db.meta import DRIFT_CHECKED_MS, DRIFT_FIELDS
 from staking.domain.vocabulary import ActionKind, TxState
 from staking.intake.investigations import INVESTIGATION_STATUSES
 from staking.txmanager.store import fee_capped_by_kind
-from staking.worker.drift import FIELDS as DRIFT_FIELDS
-from staking.worker.drift import META_CHECKED_MS
 
 CONTENT_TYPE = CONTENT_TYPE_PLAIN_0_0_4  # text/plain; version=0.0.4; charset=utf-8
 
@@ -138,7 +137,7 @@ class ServiceCollector(Collector):
 
     @staticmethod
     def _indexer(conn: Connection) -> Iterator[Metric]:
-        keys = ("head_block", "checkpoint_block", "checkpoint_time", META_CHECKED_MS)
+        keys = ("head_block", "checkpoint_block", "checkpoint_time", DRIFT_CHECKED_MS)
         meta = {r.key: r.value for r in conn.execute(select(t.meta).where(t.meta.c.key.in_(keys)))}
         for key, name, doc in (
             ("head_block", "swarm_indexer_head_block", "Chain head the indexer last saw"),
@@ -151,11 +150,11 @@ class ServiceCollector(Collector):
         ):
             if meta.get(key, "").isdigit():
                 yield GaugeMetricFamily(name, doc, value=int(meta[key]))
-        if meta.get(META_CHECKED_MS, "").isdigit():
+        if meta.get(DRIFT_CHECKED_MS, "").isdigit():
             yield GaugeMetricFamily(
                 "swarm_drift_last_check_timestamp_seconds",
                 "Unix time of the latest drift check of the projection against the contract",
-                value=int(meta[META_CHECKED_MS]) / 1000,
+                value=int(meta[DRIFT_CHECKED_MS]) / 1000,
             )
         head, indexed = meta.get("head_block", ""), meta.get("checkpoint_block", "")
         if head.isdigit() and indexed.isdigit():

@@ -11,144 +11,99 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
-from dataclasses import dataclass
 
 from eth_account.signers.local import LocalAccount
-from sqlalchemy import Engine
-from web3 import Web3
 
-from staking.chain.connect import connect
-from staking.chain.contracts import StakingContract
-from staking.chain.keys import SignerError, load_signer
 from staking.config import Settings
-from staking.db.engine import make_engine, require_current_schema
 from staking.db.lock import Fence
-from staking.deployment import Deployment
 from staking.devnet.accounts import SERVICE, devnet_account
 from staking.domain.vocabulary import DEVNET_CHAIN_ID
-from staking.notify.webhooks import WebhookNotifier
-from staking.worker.leader import Leadership, LeaseConfig, new_holder, role_engine
+from staking.runtime import Runtime, build_runtime
+from staking.worker.leader import Leadership, new_holder
 
 log = logging.getLogger("service")
 ROLES = ("all", "api", "indexer", "worker")
 
 
-@dataclass
-class Context:
-    settings: Settings
-    deployment: Deployment
-    engine: Engine
-    w3: Web3
-    staking: StakingContract
+def service_signer(rt: Runtime) -> LocalAccount:
+    """The worker's signer: the configured one, or on the devnet with nothing configured, the
+    deployment's service account #1 of the public default mnemonic."""
+    from staking.chain.keys import load_signer
 
-
-def open_context(settings: Settings) -> Context:
-    deployment = Deployment.load(settings.deployment)
-    engine = make_engine(settings.database_url)
-    require_current_schema(engine)
-    w3 = connect(settings.rpc_url or deployment.rpc_url)
-    return Context(settings, deployment, engine, w3, StakingContract(w3, deployment.contracts.SwarmStaking))
-
-
-def service_signer(ctx: Context) -> LocalAccount:
-    s = ctx.settings
+    s = rt.settings
     raw = s.signer_key.get_secret_value() if s.signer_key else None
-    if s.signer_keystore is None and raw is None and ctx.deployment.chain_id == DEVNET_CHAIN_ID:
+    if s.signer_keystore is None and raw is None and rt.deployment.chain_id == DEVNET_CHAIN_ID:
         log.info("no signer configured: using devnet account #1 (public default mnemonic)")
         return devnet_account(SERVICE)
-    return load_signer(ctx.deployment.chain_id, s.signer_keystore, s.signer_password_file, raw, prompt=False)
+    return load_signer(rt.deployment.chain_id, s.signer_keystore, s.signer_password_file, raw, prompt=False)
 
 
-def lease_config(settings: Settings) -> LeaseConfig:
-    return LeaseConfig(seconds=settings.worker_lease_seconds, poll=settings.worker_standby_poll_seconds)
+def open_runtime(settings: Settings, clock: Callable[[], float] = time.time) -> Runtime:
+    """The process's Runtime, with what every role needs checked now (the deployment file, the
+    database schema, the contract ABIs), none of which contacts the node."""
+    rt = build_runtime(settings, clock=clock, load_signer=service_signer)
+    rt.deployment  # noqa: B018 - each access builds and checks the part
+    rt.engine  # noqa: B018
+    rt.staking  # noqa: B018
+    return rt
 
 
-def indexer_loop(ctx: Context, stop: threading.Event) -> None:
+def indexer_loop(rt: Runtime, stop: threading.Event) -> None:
     """Follows the chain into SQL while this process leads the indexer role; stands by otherwise."""
-    from indexer.runner import Indexer, IndexerConfig, Progress
+    from indexer.runner import Progress
 
     holder = new_holder()
-    engine = role_engine(ctx.settings.database_url, "indexer", holder)
+    engine = rt.role_engine("indexer", holder)
 
     def lead(fence: Fence, lead_stop: threading.Event) -> None:
-        indexer = Indexer(  # per term: it resumes from the checkpoint the last leader committed
-            engine,
-            ctx.w3,
-            ctx.deployment,
-            IndexerConfig(
-                confirmations=ctx.settings.confirmations,
-                initial_span=ctx.settings.indexer_initial_span,
-                max_span=ctx.settings.indexer_max_span,
-            ),
-            progress=Progress(),
-            fence=fence.check,
-        )
+        # Per term: it resumes from the checkpoint the last leader committed.
+        indexer = rt.indexer(engine, fence=fence.check, progress=Progress())
         log.info(
-            "indexer started", extra={"deployed_block": ctx.deployment.deployed_block, "term": fence.term}
+            "indexer started", extra={"deployed_block": rt.deployment.deployed_block, "term": fence.term}
         )
         indexer.run(lead_stop)
 
     try:
-        Leadership(engine, "indexer", lease_config(ctx.settings), holder).run(stop, lead)
+        Leadership(engine, "indexer", rt.lease_config(), holder).run(stop, lead)
     finally:
         engine.dispose()
 
 
-def worker_loop(ctx: Context, stop: threading.Event) -> None:
+def worker_loop(rt: Runtime, stop: threading.Event) -> None:
     """Scheduler, action executor and transaction manager, while this process leads the worker
     role; stands by otherwise. Each term starts from the database alone (nonces, intents, actions):
     nothing of a previous term is kept in memory, and the transaction manager is fenced by the term."""
-    from staking.policy import load_policy
-    from staking.txmanager.manager import TxConfig, TxManager
-    from staking.worker.executor import ActionExecutor
     from staking.worker.jobs import start_scheduler
 
-    rules = load_policy(ctx.settings.policy_file).rewards  # the policy's [rewards]
-    account = service_signer(ctx)
-    webhook_notifier(ctx.settings, ctx.engine, start=False)  # misconfigured: fail now, not at takeover
+    rt.policy  # noqa: B018 - a bad policy file fails now, not at takeover
+    account = rt.signer
+    rt.webhook_notifier(start=False)  # misconfigured: fail now, not at takeover
     holder = new_holder()
-    engine = role_engine(ctx.settings.database_url, "worker", holder)
+    engine = rt.role_engine("worker", holder)
 
     def lead(fence: Fence, lead_stop: threading.Event) -> None:
-        notifier = webhook_notifier(ctx.settings, engine, start=False)
-        txm = TxManager(
-            engine,
-            ctx.w3,
-            account,
-            TxConfig(confirmations=ctx.settings.confirmations),
-            error_name=ctx.staking.error_name,
-            fence=fence,
-            outbox=notifier.record,  # a transaction stuck at the fee cap: tx_fee_capped webhook
-        )
+        notifier = rt.webhook_notifier(engine, start=False)
+        # outbox: a transaction stuck at the fee cap is announced (tx_fee_capped) in its own DB transaction
+        txm = rt.tx_manager(engine, fence, outbox=notifier.record)
         txm.reconcile()
         notifier.start()
-        scheduler = start_scheduler(engine, ctx.staking, txm, rules=rules, notify=notifier)
+        scheduler = start_scheduler(rt.jobs_context(engine, txm, notify=notifier))
         log.info(
             "worker started",
             extra={"signer": account.address, "webhooks": len(notifier.urls), "term": fence.term},
         )
         try:
-            ActionExecutor(engine, ctx.staking, txm, notify=notifier).run(lead_stop)
+            rt.executor(engine, txm, notify=notifier).run(lead_stop)
         finally:
             scheduler.shutdown(wait=False)  # a job still running is fenced like everything else
             notifier.stop()
 
     try:
-        Leadership(engine, "worker", lease_config(ctx.settings), holder).run(stop, lead)
+        Leadership(engine, "worker", rt.lease_config(), holder).run(stop, lead)
     finally:
         engine.dispose()
-
-
-def webhook_notifier(settings: Settings, engine: Engine, start: bool = True) -> WebhookNotifier:
-    urls = [u.strip() for u in settings.webhook_urls.split(",") if u.strip()]
-    if urls and settings.webhook_secret is None:
-        raise SignerError(
-            "SWARM_WEBHOOK_URLS is set but SWARM_WEBHOOK_SECRET is not: webhooks must be signed"
-        )
-    secret = settings.webhook_secret.get_secret_value().encode() if settings.webhook_secret else b""
-    notifier = WebhookNotifier(engine, urls, secret)
-    return notifier.start() if start else notifier
 
 
 def _guarded(
@@ -166,15 +121,15 @@ def serve(settings: Settings, role: str, host: str = "127.0.0.1", port: int = 80
     """Runs `role` until SIGINT/SIGTERM; raises the first fatal error of any part."""
     import signal
 
-    ctx = open_context(settings)
+    rt = open_runtime(settings)
     stop = threading.Event()
     errors: list[BaseException] = []
     threads = []
     parts: list[tuple[str, Callable[[], None]]] = []
     if role in ("all", "indexer"):
-        parts.append(("indexer", lambda: indexer_loop(ctx, stop)))
+        parts.append(("indexer", lambda: indexer_loop(rt, stop)))
     if role in ("all", "worker"):
-        parts.append(("worker", lambda: worker_loop(ctx, stop)))
+        parts.append(("worker", lambda: worker_loop(rt, stop)))
     for name, fn in parts:
         th = threading.Thread(target=_guarded, args=(name, fn, stop, errors), name=name, daemon=True)
         th.start()
@@ -187,7 +142,7 @@ def serve(settings: Settings, role: str, host: str = "127.0.0.1", port: int = 80
 
         server = uvicorn.Server(
             uvicorn.Config(
-                app_from_settings(settings), host=host, port=port, log_config=None, access_log=False
+                app_from_settings(settings, rt), host=host, port=port, log_config=None, access_log=False
             )
         )
 
@@ -204,5 +159,6 @@ def serve(settings: Settings, role: str, host: str = "127.0.0.1", port: int = 80
         stop.wait()
     for th in threads:
         th.join(timeout=10)
+    rt.close()
     if errors:
         raise errors[0]

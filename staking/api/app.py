@@ -46,6 +46,7 @@ from staking.metrics import metrics_registry, request_latency
 
 if TYPE_CHECKING:
     from staking.config import Settings
+    from staking.runtime import Runtime
 
 log = logging.getLogger("staking.api")
 
@@ -110,7 +111,12 @@ def create_app(
     return app
 
 
-def chain_aware_clock(engine: Engine, refresh_s: float = 1.0) -> Callable[[], float]:
+def chain_aware_clock(
+    engine: Engine,
+    refresh_s: float = 1.0,
+    wall: Callable[[], float] = time.time,
+    monotonic: Callable[[], float] = time.monotonic,
+) -> Callable[[], float]:
     """Unix time for judging a verdict's `detected_at`: the wall clock, or the last indexed block's
     timestamp when the chain runs ahead of it (a devnet whose clock was moved forward). The
     contract judges `detectedAt` and `maxVerdictAge` by block time, so the intake must not refuse
@@ -119,34 +125,27 @@ def chain_aware_clock(engine: Engine, refresh_s: float = 1.0) -> Callable[[], fl
     cached = [0.0, -refresh_s]  # (block time, monotonic time read)
 
     def now() -> float:
-        wall = time.time()
-        if time.monotonic() - cached[1] >= refresh_s:
+        if monotonic() - cached[1] >= refresh_s:
             with engine.connect() as conn:
                 value = conn.execute(select(t.meta.c.value).where(t.meta.c.key == "checkpoint_time")).scalar()
-            cached[:] = [float(value) if value and value.isdigit() else 0.0, time.monotonic()]
-        return max(wall, cached[0])
+            cached[:] = [float(value) if value and value.isdigit() else 0.0, monotonic()]
+        return max(wall(), cached[0])
 
     return now
 
 
-def app_from_settings(settings: Settings) -> FastAPI:
-    """The production wiring: database, chain, deployment and policy from `settings`."""
+def app_from_settings(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
+    """The production wiring: database, chain, deployment and policy from the composition root
+    (`staking.runtime`; one is built from `settings` when the caller has none)."""
     from eth_utils import to_checksum_address
 
-    from staking.chain.connect import connect
-    from staking.chain.contracts import StakingContract
-    from staking.db.engine import make_engine, require_current_schema
-    from staking.deployment import Deployment
     from staking.domain.vocabulary import DEVNET_CHAIN_ID
-    from staking.policy import load_policy
+    from staking.runtime import build_runtime
     from staking.verdict import Domain
 
-    deployment = Deployment.load(settings.deployment)
-    engine = make_engine(settings.database_url)
-    require_current_schema(engine)
-    w3 = connect(settings.rpc_url or deployment.rpc_url)
-    contract = StakingContract(w3, deployment.contracts.SwarmStaking, settings.artifacts_dir)
-    domain = Domain(chain_id=deployment.chain_id, verifying_contract=contract.address)
+    rt = runtime or build_runtime(settings)
+    engine, contract = rt.engine, rt.staking
+    domain = Domain(chain_id=rt.deployment.chain_id, verifying_contract=contract.address)
 
     # The database must describe the same chain and contract the signatures are checked against.
     with engine.connect() as conn:
@@ -164,7 +163,7 @@ def app_from_settings(settings: Settings) -> FastAPI:
             f"database indexes SwarmStaking at {meta['staking_address']}, "
             f"deployment has {domain.verifying_contract}"
         )
-    node_chain = w3.eth.chain_id
+    node_chain = rt.w3.eth.chain_id
     if node_chain != domain.chain_id:
         raise RuntimeError(f"node at the RPC URL is chain {node_chain}, deployment says {domain.chain_id}")
 
@@ -183,17 +182,15 @@ def app_from_settings(settings: Settings) -> FastAPI:
         engine=engine,
         domain=domain,
         detector_check=lambda account: contract.has_role("DETECTOR_ROLE", account),
-        # SWARM_POLICY_FILE (see default.toml) once Settings carries `policy_file`.
-        policy=load_policy(getattr(settings, "policy_file", None)),
+        policy=rt.policy,
         max_age=contract.max_verdict_age(),
-        clock=chain_aware_clock(engine),
+        clock=chain_aware_clock(engine, wall=rt.clock, monotonic=rt.monotonic),
         limiter=signer_limiter(security),
     )
-    rpc_url = settings.rpc_url or deployment.rpc_url
     return create_app(
         engine,
         intake,
-        chain=ChainProbe(rpc_head(rpc_url)),
+        chain=ChainProbe(rpc_head(rt.rpc_url)),
         max_indexer_lag_blocks=settings.max_indexer_lag_blocks,
         confirmations=settings.confirmations,
         security=security,

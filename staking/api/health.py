@@ -19,10 +19,10 @@ import staking
 from staking.api.models import Health, Readiness
 from staking.api.problems import RETRY_AFTER_S, Problem, problem
 from staking.db import schema as t
+from staking.db.meta import DRIFT_BLOCK, DRIFT_CHECKED_MS
 from staking.domain.errors import NodeUnreachable
 from staking.readmodel import snapshot
 from staking.txmanager.store import fee_cap_readiness
-from staking.worker.drift import META_BLOCK, META_CHECKED_MS
 
 DRIFT_NAMED = 10  # providers named by a degraded /readyz
 
@@ -141,7 +141,7 @@ def drift_readiness(engine: Engine) -> tuple[dict[str, Any], str | None]:
     f = t.drift_findings
     try:
         with snapshot(engine) as conn:
-            keys = (META_CHECKED_MS, META_BLOCK)
+            keys = (DRIFT_CHECKED_MS, DRIFT_BLOCK)
             meta = {r.key: r.value for r in conn.execute(select(t.meta).where(t.meta.c.key.in_(keys)))}
             total = int(conn.execute(select(func.count(distinct(f.c.provider)))).scalar_one())
             named = select(f.c.provider).distinct().order_by(f.c.provider).limit(DRIFT_NAMED)
@@ -149,9 +149,12 @@ def drift_readiness(engine: Engine) -> tuple[dict[str, Any], str | None]:
             rows = conn.execute(q.distinct().order_by(f.c.provider, f.c.field)).all()
     except Exception as exc:
         return {"status": "unknown", "error": type(exc).__name__}, None
-    if META_CHECKED_MS not in meta:
+    if DRIFT_CHECKED_MS not in meta:
         return {"status": "unknown", "detail": "no drift check has run yet"}, None
-    check: dict[str, Any] = {"block": int(meta[META_BLOCK]), "checked_at": int(meta[META_CHECKED_MS]) // 1000}
+    check: dict[str, Any] = {
+        "block": int(meta[DRIFT_BLOCK]),
+        "checked_at": int(meta[DRIFT_CHECKED_MS]) // 1000,
+    }
     if not total:
         return {"status": "ok", **check}, None
     providers: dict[str, list[str]] = {}

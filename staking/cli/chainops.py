@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Generic, TypeVar, get_type_hin
 
 import typer
 
-from staking.cli.common import confirm_or_abort, fail, load_settings, say
+from staking.cli.common import confirm_or_abort, fail, load_settings, runtime, say
 
 if TYPE_CHECKING:
     from eth_account.signers.local import LocalAccount
@@ -128,10 +128,9 @@ HINTS = {
 
 
 def load_deployment() -> Deployment:
-    from staking.deployment import Deployment
-
+    rt = runtime()
     try:
-        return Deployment.load(load_settings().deployment)
+        return rt.deployment
     except (FileNotFoundError, ValueError) as exc:
         fail(str(exc).splitlines()[0])
 
@@ -179,12 +178,10 @@ class Gov:
 def open_governance(keystore: Path | None, password_file: Path | None) -> Gov:
     """Deployment, chain and signer, each checked with a one-line error."""
     from staking.chain.artifacts import ArtifactMissing
-    from staking.chain.connect import connect
-    from staking.chain.contracts import StakingContract
 
     deployment = load_deployment()
-    url = load_settings().rpc_url or deployment.rpc_url
-    w3 = connect(url)
+    rt = runtime()
+    url, w3 = rt.rpc_url, rt.w3
     try:
         chain_id = w3.eth.chain_id
         code = w3.eth.get_code(deployment.contracts.SwarmStaking)  # type: ignore[arg-type]
@@ -198,7 +195,7 @@ def open_governance(keystore: Path | None, password_file: Path | None) -> Gov:
             "point SWARM_DEPLOYMENT at the current deployment file"
         )
     try:
-        staking = StakingContract(w3, deployment.contracts.SwarmStaking, load_settings().artifacts_dir)
+        staking = rt.staking
     except ArtifactMissing as exc:
         fail(str(exc))
     signer, source = load_cli_signer(deployment, keystore, password_file, "governance")

@@ -1,5 +1,6 @@
 """What every command group of `swarm-staking` shares: the app, the consoles, one-line errors,
-settings, the service database, and the formatting of amounts and times.
+the command's Runtime (settings, the service database, the deployment, the chain), and the
+formatting of amounts and times.
 
 Errors are one clear line on stderr and a non-zero exit code, never a traceback.
 """
@@ -7,6 +8,8 @@ Errors are one clear line on stderr and a non-zero exit code, never a traceback.
 from __future__ import annotations
 
 import sys
+from contextvars import ContextVar
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, NoReturn
 
@@ -20,6 +23,7 @@ if TYPE_CHECKING:
     from sqlalchemy import Engine
 
     from staking.config import Settings
+    from staking.runtime import Runtime
 
 app = typer.Typer(
     name="swarm-staking",
@@ -40,8 +44,9 @@ err_console = Console(stderr=True, soft_wrap=True)  # an error stays one line, w
 
 
 @app.callback()
-def _root() -> None:
+def _root(ctx: typer.Context) -> None:
     """Swarm staking & slashing service. Settings come from SWARM_* variables or a .env file."""
+    open_command_scope(ctx)
 
 
 def fail(message: str, code: int = 1) -> NoReturn:
@@ -94,7 +99,43 @@ def relative(ts: int, now: int) -> str:
     return f"in {text}" if delta > 0 else f"{text} ago"
 
 
-def load_settings() -> Settings:
+@dataclass
+class _CommandScope:
+    runtime: Runtime | None = None
+
+
+# The running command's scope, set by the root callback for the length of one invocation (as
+# click keeps its current context), so helpers reach the command's Runtime without arguments.
+_SCOPE: ContextVar[_CommandScope | None] = ContextVar("swarm_staking_command", default=None)
+
+
+def open_command_scope(ctx: typer.Context) -> None:
+    """Give the command of `ctx` its own Runtime scope, closed (engine disposed of) when it ends."""
+    token = _SCOPE.set(_CommandScope())
+
+    def close() -> None:
+        scope = _SCOPE.get()
+        _SCOPE.reset(token)
+        if scope is not None and scope.runtime is not None:
+            scope.runtime.close()
+
+    ctx.call_on_close(close)
+
+
+def runtime() -> Runtime:
+    """The command's Runtime (`staking.runtime`): settings read once, parts built on first use,
+    one per command invocation; outside a command (a script), a new one per call."""
+    from staking.runtime import build_runtime
+
+    scope = _SCOPE.get()
+    if scope is None:
+        return build_runtime(_read_settings())
+    if scope.runtime is None:
+        scope.runtime = build_runtime(_read_settings())
+    return scope.runtime
+
+
+def _read_settings() -> Settings:
     from staking.config import Settings
 
     try:
@@ -103,13 +144,15 @@ def load_settings() -> Settings:
         fail(f"bad configuration: {exc}")
 
 
+def load_settings() -> Settings:
+    """SWARM_* settings (one-line error when unusable), read once per command."""
+    return runtime().settings
+
+
 def service_engine() -> Engine:
     """The engine of SWARM_DATABASE_URL, refused unless the schema is current."""
-    from staking.db.engine import make_engine, require_current_schema
-
+    rt = runtime()  # a bad configuration fails with its own message
     try:
-        engine = make_engine(load_settings().database_url)
-        require_current_schema(engine)
+        return rt.engine
     except Exception as exc:
         fail(f"{type(exc).__name__}: {str(exc).splitlines()[0]}" if str(exc) else type(exc).__name__)
-    return engine

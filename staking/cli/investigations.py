@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import time
 from typing import Annotated
 
 import typer
 
-from staking.cli.common import GOVERNANCE, app, confirm_or_abort, console, fail, service_engine
+from staking.cli.common import GOVERNANCE, app, confirm_or_abort, console, fail, runtime, service_engine
 
 investigation_app = typer.Typer(
     help="Investigations opened by suspicious activity: list, resolve.", no_args_is_help=True
@@ -92,7 +91,7 @@ def investigation_resolve(
         f"resolve the investigation of verdict {vid} (provider {item['provider']}) as {resolution}?", yes
     )
     try:
-        done = resolve_investigation(engine, vid, outcome, note, resolver, int(time.time() * 1000))
+        done = resolve_investigation(engine, vid, outcome, note, resolver, runtime().now_ms())
     except (InvestigationError, ValueError) as exc:
         fail(str(exc))
     console.print(

@@ -7,14 +7,13 @@ The document is `staking.readmodel.provider_standing` over the indexed database,
 from __future__ import annotations
 
 import json
-import time
 from typing import Annotated, Any
 
 import typer
 from rich.table import Table
 from rich.text import Text
 
-from staking.cli.common import PROVIDERS, app, console, fail, load_settings, service_engine, tokens, utc
+from staking.cli.common import PROVIDERS, app, console, fail, runtime, service_engine, tokens, utc
 
 provider_app = typer.Typer(help="Node providers: where one stands.", no_args_is_help=True)
 app.add_typer(provider_app, name="provider", rich_help_panel=PROVIDERS)
@@ -95,17 +94,17 @@ def provider_status(
 ) -> None:
     """Where a provider stands: stake, status, jail, recovery and next step, slashes, strikes, rewards."""
     from staking.domain.ids import InvalidAddress
-    from staking.policy import load_policy
     from staking.readmodel import provider_standing, snapshot
 
+    rt = runtime()
     try:
-        policy = load_policy(load_settings().policy_file)
+        policy = rt.policy
     except ValueError as exc:
         fail(str(exc))
     engine = service_engine()
     try:
         with snapshot(engine) as conn:
-            doc = provider_standing(conn, address, int(time.time()), policy)
+            doc = provider_standing(conn, address, int(rt.clock()), policy)
     except InvalidAddress as exc:
         fail(str(exc))
     if as_json:

@@ -7,37 +7,32 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from staking.cli.common import SERVICE, app, console, fail, load_settings
+from staking.cli.common import SERVICE, app, console, fail, load_settings, runtime
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
 
     from indexer.runner import Indexer
-    from staking.config import Settings
 
 
-def _open_indexer(settings: Settings, progress: bool) -> tuple[Engine, Indexer]:
-    from indexer.runner import Indexer, IndexerConfig, Progress
-    from staking.chain.connect import connect
-    from staking.db.engine import make_engine, require_current_schema
-    from staking.deployment import Deployment
+def _open_indexer(progress: bool) -> tuple[Engine, Indexer]:
+    """The command's Runtime's engine and indexer, each checked with a one-line error."""
+    from indexer.runner import Progress
+    from staking.chain.artifacts import ArtifactMissing
 
+    rt = runtime()
     try:
-        deployment = Deployment.load(settings.deployment)
+        rt.deployment  # noqa: B018 - the access loads and checks the file
     except (FileNotFoundError, ValueError) as exc:
         fail(str(exc))
-    engine = make_engine(settings.database_url)
     try:
-        require_current_schema(engine)
+        engine = rt.engine
     except Exception as exc:
         fail(str(exc))
-    w3 = connect(settings.rpc_url or deployment.rpc_url)
-    config = IndexerConfig(
-        confirmations=settings.confirmations,
-        initial_span=settings.indexer_initial_span,
-        max_span=settings.indexer_max_span,
-    )
-    return engine, Indexer(engine, w3, deployment, config, progress=Progress() if progress else None)
+    try:
+        return engine, rt.indexer(progress=Progress() if progress else None)
+    except ArtifactMissing as exc:
+        fail(str(exc))
 
 
 def _run_indexer(exit_at_head: bool) -> None:
@@ -50,7 +45,7 @@ def _run_indexer(exit_at_head: bool) -> None:
 
     settings = load_settings()
     configure_logging(settings.log_level, settings.log_json)
-    engine, indexer = _open_indexer(settings, progress=True)
+    engine, indexer = _open_indexer(progress=True)
     stop = threading.Event()
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     signal.signal(signal.SIGTERM, lambda *_: stop.set())

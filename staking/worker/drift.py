@@ -34,8 +34,10 @@ from indexer.store import Store
 from staking.chain.contracts import StakingContract
 from staking.chain.rpc import RawRpc, RpcError
 from staking.db import schema as t
+from staking.db.meta import DRIFT_BLOCK, DRIFT_CHECKED_MS
 from staking.domain.vocabulary import ProviderClass, RecoveryPath, RecoveryStage, SlashState
 from staking.readmodel import snapshot
+from staking.worker.runs import run_job
 
 log = logging.getLogger("drift")
 
@@ -43,7 +45,8 @@ JOB_NAME = "drift_check"
 DEFAULT_BATCH = 500  # eth_calls per JSON-RPC batch (one HTTP request)
 NOTIFY_LIMIT = 100  # providers and findings listed in one webhook event; counts are always complete
 
-# providers column -> the component of getProvider's Provider struct it mirrors
+# providers column -> the component of getProvider's Provider struct it mirrors (the columns are
+# `staking.db.meta.DRIFT_PROVIDER_COLUMNS`, in that order: a test checks it)
 PROVIDER_FIELDS: dict[str, str] = {
     "provider_class": "class",
     "gpus": "gpus",
@@ -63,10 +66,6 @@ ENUMS: dict[str, type[IntEnum]] = {
     "recovery_stage": RecoveryStage,
     "slash_state": SlashState,
 }
-# Every value `drift_findings.field` takes: the provider columns, a provider row the contract does
-# not know, a slash whose state differs, pending slash rows that do not add up to the contract's.
-FIELDS = (*PROVIDER_FIELDS, "registered", "slash_state", "pending_slash_rows")
-META_CHECKED_MS, META_BLOCK = "drift_checked_ms", "drift_block"
 
 Notify = Callable[[str, dict[str, Any]], None]
 
@@ -264,10 +263,15 @@ def _compare(
 
 
 def check_drift(
-    engine: Engine, staking: StakingContract, notify: Notify | None = None, batch: int = DEFAULT_BATCH
+    engine: Engine,
+    staking: StakingContract,
+    notify: Notify | None = None,
+    batch: int = DEFAULT_BATCH,
+    clock: Callable[[], float] = time.time,
 ) -> DriftReport:
     """Compare the projection with the contract at the indexed head; replace `drift_findings` with
-    the mismatches and return them. Raises NodeUnreachable/RpcError when the node cannot answer at all."""
+    the mismatches and return them. `clock` (unix seconds) stamps the check (`checked_ms`).
+    Raises NodeUnreachable/RpcError when the node cannot answer at all."""
     started = time.monotonic()
     views = _Views(staking)
     rpc = RawRpc(staking.w3)
@@ -296,7 +300,7 @@ def check_drift(
                 raise RpcError(
                     "eth_call", {"message": f"cannot read the contract's state: {again}"}
                 ) from None
-    checked_ms = int(time.time() * 1000)
+    checked_ms = int(clock() * 1000)
     before = {f.key for f in _replace_findings(engine, findings, proj.block, checked_ms)}
     new = [f for f in findings if f.key not in before]
     report = DriftReport(
@@ -346,7 +350,7 @@ def _replace_findings(
         conn.execute(delete(t.drift_findings))
         if rows:
             conn.execute(t.drift_findings.insert(), rows)
-        Store(engine).write_meta(conn, {META_CHECKED_MS: str(checked_ms), META_BLOCK: str(block)})
+        Store(engine).write_meta(conn, {DRIFT_CHECKED_MS: str(checked_ms), DRIFT_BLOCK: str(block)})
     return previous
 
 
@@ -366,16 +370,16 @@ def _event(report: DriftReport) -> dict[str, Any]:
 
 
 def run_drift_check(
-    engine: Engine | None = None, staking: StakingContract | None = None, notify: Notify | None = None
+    engine: Engine,
+    staking: StakingContract,
+    notify: Notify | None = None,
+    clock: Callable[[], float] = time.time,
 ) -> bool:
     """One scheduled drift check, recorded in `job_runs` as `drift_check` and logged like every
-    job; never raises, returns whether it succeeded. Called without arguments (as the worker's
-    persisted scheduler does), it takes the worker's engine, contract and `notify` from the
-    scheduler's context in `staking.worker.jobs`."""
-    from staking.worker import jobs
+    job; never raises, returns whether it succeeded. The worker's scheduler calls it with its
+    `JobsContext` (`staking.worker.jobs.scheduled_jobs`)."""
 
-    context = jobs._CONTEXT
-    db = engine if engine is not None else context["engine"]
-    contract = staking if staking is not None else context["staking"]
-    callback = notify if notify is not None else context.get("notify")
-    return jobs.run_job(db, JOB_NAME, lambda: check_drift(db, contract, callback).summary())
+    def job() -> str:
+        return check_drift(engine, staking, notify, clock=clock).summary()
+
+    return run_job(engine, JOB_NAME, job, clock)

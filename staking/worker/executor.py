@@ -71,12 +71,15 @@ class ActionExecutor:
         txm: TxManager,
         notify: Notify | None = None,
         batch: int = 25,
+        clock: Callable[[], float] = time.time,
     ) -> None:
+        """`clock`: the wall clock (unix seconds) that stamps action and verdict changes."""
         self.engine = engine
         self.staking = staking
         self.txm = txm
         self.notify = notify or (lambda kind, payload: None)
         self.batch = batch
+        self.clock = clock
         self._chain_now: int | None = None
         self._updates: list[tuple[int, dict[str, Any]]] = []
 
@@ -93,6 +96,9 @@ class ActionExecutor:
         changed += self._settle()
         self._update_verdicts()  # flushes the settled action states in the same transaction
         return changed
+
+    def _now_ms(self) -> int:
+        return int(self.clock() * 1000)
 
     # ---- submitting
     def _submit_pending(self) -> int:
@@ -120,7 +126,8 @@ class ActionExecutor:
         for row in rows:
             kind = row["kind"]
             if kind in DB_ONLY:
-                self._set_action(row["id"], state="confirmed", confirmed_ms=now_ms(), note=DB_ONLY[kind])
+                note = DB_ONLY[kind]
+                self._set_action(row["id"], state="confirmed", confirmed_ms=self._now_ms(), note=note)
                 self.notify(kind, {"verdict_id": row["verdict_id"], "provider": row["provider"]})
                 done += 1
             elif kind not in CHAIN_ACTIONS:
@@ -165,9 +172,8 @@ class ActionExecutor:
                 )
                 return 0
             if result.error in ALREADY_DONE.get(kind, ()):
-                self._set_action(
-                    aid, state="confirmed", confirmed_ms=now_ms(), note=f"already on chain ({result.error})"
-                )
+                note = f"already on chain ({result.error})"
+                self._set_action(aid, state="confirmed", confirmed_ms=self._now_ms(), note=note)
             elif result.error in NOT_APPLICABLE.get(kind, ()):
                 self._set_action(aid, state="skipped", note=result.error)
             else:
@@ -273,7 +279,7 @@ class ActionExecutor:
         changed = 0
         for r in rows:
             if r["tx_state"] == TxState.CONFIRMED and r["state"] == "submitted":
-                self._set_action(r["id"], state="confirmed", confirmed_ms=now_ms())
+                self._set_action(r["id"], state="confirmed", confirmed_ms=self._now_ms())
             elif r["tx_state"] == TxState.FAILED and r["state"] != "failed":
                 recovery_open = self._recovery_was_open(r)
                 if recovery_open is None:
@@ -314,7 +320,8 @@ class ActionExecutor:
             for vid, action_states in states.items():
                 status = verdict_status(action_states)
                 if status is not None and status != current[vid]:
-                    conn.execute(update(v).where(v.c.id == vid).values(status=status, updated_ms=now_ms()))
+                    values = {"status": status, "updated_ms": self._now_ms()}
+                    conn.execute(update(v).where(v.c.id == vid).values(**values))
                     changes.append((vid, status))
         for vid, status in changes:
             self.notify("decision", {"verdict_id": vid, "status": status})

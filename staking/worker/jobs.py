@@ -1,8 +1,9 @@
-"""Scheduled jobs of the worker (APScheduler, persisted in the service database).
+"""Scheduled jobs of the worker (APScheduler, in process).
 
-Exactly one worker runs them: the worker holds the database's "worker" writer lock. Each run is
-recorded in the `job_runs` table (runs, failures, duration, result; served at GET /metrics by any
-API process) and logged as one line with its outcome.
+Exactly one worker runs them: the worker holds the database's "worker" writer lock. Their
+dependencies come in a `JobsContext` the worker passes to `start_scheduler`. Each run is recorded
+in the `job_runs` table (runs, failures, duration, result; served at GET /metrics by any API
+process) and logged as one line with its outcome (`staking.worker.runs`).
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import Connection, Engine, func, select
-from sqlalchemy.dialects import postgresql, sqlite
 
 from staking.chain.contracts import StakingContract
 from staking.chain.rpc import RpcError
@@ -27,6 +27,9 @@ from staking.rewards import epochs as ep
 from staking.rewards.eligibility import RewardRules
 from staking.txmanager.manager import SimulationReverted, TxManager
 from staking.txmanager.states import OPEN_STATES
+from staking.worker.drift import JOB_NAME as DRIFT_JOB
+from staking.worker.drift import Notify, run_drift_check
+from staking.worker.runs import run_job
 
 log = logging.getLogger("jobs")
 NOT_DUE = {"SlashNotPending", "VetoWindowOpen", "EnforcedPause"}
@@ -121,6 +124,7 @@ def reconcile_epochs(
     rules: RewardRules,
     grace_seconds: int | None = None,
     max_epochs: int = MAX_EPOCHS_PER_RUN,
+    clock: Callable[[], float] = time.time,
 ) -> Reconciled:
     """Compute, store and publish every finished reward epoch, in order.
 
@@ -137,17 +141,18 @@ def reconcile_epochs(
     nobody funds a pool that no one could ever claim.
 
     Without `txm` nothing is sent: the epochs are computed, stored and settled against what the
-    indexer shows on chain (an auditing replica that checks the oracle's roots).
+    indexer shows on chain (an auditing replica that checks the oracle's roots). `clock` (unix
+    seconds) stamps `computed_ms` and `published_ms`.
     """
     out = Reconciled()
     with engine.connect() as conn:
-        clock, indexed = ep.epoch_clock(conn), ep.indexed_time(conn)
-        if clock is None or indexed is None:
+        epochs, indexed = ep.epoch_clock(conn), ep.indexed_time(conn)
+        if epochs is None or indexed is None:
             out.waiting = "the indexer has not recorded the chain yet"
             return out
-        grace = clock.length // REPORT_GRACE_DIVISOR if grace_seconds is None else grace_seconds
-        due = clock.epoch_at(indexed - grace) if indexed - grace >= clock.genesis else 0
-        first = _first_epoch(conn, clock)
+        grace = epochs.length // REPORT_GRACE_DIVISOR if grace_seconds is None else grace_seconds
+        due = epochs.epoch_at(indexed - grace) if indexed - grace >= epochs.genesis else 0
+        first = _first_epoch(conn, epochs)
         stored = {
             int(e)
             for e in conn.execute(
@@ -158,19 +163,29 @@ def reconcile_epochs(
     for epoch in todo:
         with engine.begin() as conn:
             lock_epoch(conn, epoch)  # no report for this epoch commits between the read and the write
-            ep.store_epoch(conn, ep.compute_epoch(conn, epoch, clock, rules))
+            ep.store_epoch(conn, ep.compute_epoch(conn, epoch, epochs, rules), now_ms=_ms(clock))
         out.computed.append(epoch)
-    _publish(engine, staking, txm, out)
+    _publish(engine, staking, txm, out, clock)
     return out
 
 
-def _first_epoch(conn: Connection, clock: EpochClock) -> int:
+def _first_epoch(conn: Connection, epochs: EpochClock) -> int:
     """The epoch of the deployment block (its constructor events are the first indexed ones)."""
     deployed = conn.execute(select(func.min(t.events.c.block_time))).scalar()
-    return 0 if deployed is None else clock.epoch_at(int(deployed))
+    return 0 if deployed is None else epochs.epoch_at(int(deployed))
 
 
-def _publish(engine: Engine, staking: StakingContract, txm: TxManager | None, out: Reconciled) -> None:
+def _ms(clock: Callable[[], float]) -> int:
+    return int(clock() * 1000)
+
+
+def _publish(
+    engine: Engine,
+    staking: StakingContract,
+    txm: TxManager | None,
+    out: Reconciled,
+    clock: Callable[[], float],
+) -> None:
     re = t.reward_epochs
     with engine.connect() as conn:
         rows = conn.execute(
@@ -185,7 +200,7 @@ def _publish(engine: Engine, staking: StakingContract, txm: TxManager | None, ou
     for row in rows:
         epoch = int(row.epoch)
         if epoch in on_chain:  # the indexer saw EligibilityPublished
-            _settle(engine, epoch, row.merkle_root, on_chain[epoch], out)
+            _settle(engine, epoch, row.merkle_root, on_chain[epoch], out, clock)
             continue
         if txm is None:
             continue
@@ -193,7 +208,7 @@ def _publish(engine: Engine, staking: StakingContract, txm: TxManager | None, ou
         if row.state == ep.PUBLISHING:
             state = txm.intent_state(row.intent_id)
             if state == TxState.CONFIRMED:  # our own transaction succeeded: the chain holds our root
-                _settle(engine, epoch, row.merkle_root, row.merkle_root, out)
+                _settle(engine, epoch, row.merkle_root, row.merkle_root, out, clock)
                 continue
             if state != TxState.FAILED:
                 continue  # on its way
@@ -214,7 +229,8 @@ def _publish(engine: Engine, staking: StakingContract, txm: TxManager | None, ou
                 raise result
         except SimulationReverted as exc:
             if exc.error == "EpochAlreadyPublished":  # by another oracle, or from the command line
-                _settle(engine, epoch, row.merkle_root, "0x" + staking.epoch(epoch).merkle_root.hex(), out)
+                chain_root = "0x" + staking.epoch(epoch).merkle_root.hex()
+                _settle(engine, epoch, row.merkle_root, chain_root, out, clock)
                 continue
             # Paused, or anything else: later epochs wait, so they never go out before this one.
             out.waiting = f"publishEligibility({epoch}) would revert: {exc.error}"
@@ -228,11 +244,18 @@ def _publish(engine: Engine, staking: StakingContract, txm: TxManager | None, ou
         out.submitted.append(epoch)
 
 
-def _settle(engine: Engine, epoch: int, ours: str, theirs: str | None, out: Reconciled) -> None:
+def _settle(
+    engine: Engine,
+    epoch: int,
+    ours: str,
+    theirs: str | None,
+    out: Reconciled,
+    clock: Callable[[], float],
+) -> None:
     """The chain holds `theirs` for `epoch`: published if it is our root, else mismatch."""
     same = (theirs or "").lower() == ours.lower()
     with engine.begin() as conn:
-        ep.set_state(conn, epoch, ep.PUBLISHED if same else ep.MISMATCH)
+        ep.set_state(conn, epoch, ep.PUBLISHED if same else ep.MISMATCH, now_ms=_ms(clock))
     if same:
         out.published.append(epoch)
     else:
@@ -243,138 +266,60 @@ def _settle(engine: Engine, epoch: int, ours: str, theirs: str | None, out: Reco
         )
 
 
-def run_job(
-    engine: Engine, name: str, job: Callable[[], str | None], clock: Callable[[], float] = time.time
-) -> bool:
-    """Run `job` once: record the run in `job_runs` and log one line with its outcome (`job`'s
-    return value, or the error). Never raises; returns whether the job succeeded. A failure to
-    record is logged and does not stop the job."""
-    started = clock()
-    _record(engine, name, {"last_started_ms": int(started * 1000)})
-    error: Exception | None = None
-    try:
-        result = job()
-    except Exception as exc:
-        error, result = exc, f"{type(exc).__name__}: {exc}"
-    finished_ms = int(clock() * 1000)
-    duration_ms = max(0, finished_ms - int(started * 1000))
-    status = "ok" if error is None else "failed"
-    _record(
-        engine,
-        name,
-        {
-            "last_finished_ms": finished_ms,
-            "last_duration_ms": duration_ms,
-            "last_status": status,
-            "last_result": result,
-        }
-        | ({"last_success_ms": finished_ms} if error is None else {}),
-        finished=True,
-        failed=error is not None,
-    )
-    extra = {"job": name, "status": status, "duration_ms": duration_ms, "result": result}
-    if error is None:
-        log.info(f"job {name} ok", extra=extra)
-    else:
-        log.error(f"job {name} failed", extra=extra, exc_info=error)
-    return error is None
+@dataclass(frozen=True)
+class JobsContext:
+    """What the scheduled jobs work with, passed to `start_scheduler` by the worker (built from
+    the service's `Runtime`): nothing is looked up from module state. Without `txm` (an auditing
+    replica) the jobs that send transactions are not scheduled and epochs are only computed."""
+
+    engine: Engine
+    staking: StakingContract
+    txm: TxManager | None = None
+    rules: RewardRules = field(default_factory=RewardRules)
+    grace_seconds: int | None = None
+    notify: Notify | None = None
+    clock: Callable[[], float] = time.time  # wall clock, unix seconds: job runs, computed_ms, checked_ms
 
 
-def _record(
-    engine: Engine, name: str, values: dict[str, Any], finished: bool = False, failed: bool = False
-) -> None:
-    """Upsert the job's row: `values`, and one more run (and failure) when `finished`."""
-    jr = t.job_runs
-    try:
-        with engine.begin() as conn:
-            insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
-            stmt = insert(jr).values(name=name, runs=int(finished), failures=int(failed), **values)
-            counts = {"runs": jr.c.runs + 1, "failures": jr.c.failures + int(failed)} if finished else {}
-            conn.execute(stmt.on_conflict_do_update(index_elements=["name"], set_=values | counts))
-    except Exception as exc:
-        log.warning(f"cannot record a run of job {name}", extra={"job": name, "error": str(exc)})
+def scheduled_jobs(ctx: JobsContext) -> dict[str, Callable[[], bool]]:
+    """The scheduler's entries by job id, bound to `ctx`: each runs its job once through
+    `run_job` (recorded in `job_runs`, one log line) and never raises."""
+    entries: dict[str, Callable[[], bool]] = {}
+    txm = ctx.txm
+    if txm is not None:
+
+        def execute() -> str:
+            return f"submitted {execute_matured_slashes(ctx.engine, ctx.staking, txm)} executeSlash"
+
+        entries["execute_matured_slashes"] = _entry(ctx, "execute_matured_slashes", execute)
+        entries["resend_stuck"] = _entry(ctx, "resend_stuck", lambda: f"{resend_stuck(txm)} open intents")
+
+    def reconcile() -> str:
+        c = ctx
+        return str(reconcile_epochs(c.engine, c.staking, txm, c.rules, c.grace_seconds, clock=c.clock))
+
+    entries["reconcile_epochs"] = _entry(ctx, "reconcile_epochs", reconcile)
+    entries[DRIFT_JOB] = lambda: run_drift_check(ctx.engine, ctx.staking, ctx.notify, clock=ctx.clock)
+    return entries
 
 
-def start_scheduler(
-    engine: Engine,
-    staking: StakingContract,
-    txm: TxManager,
-    interval: float = 5.0,
-    rules: RewardRules | None = None,
-    grace_seconds: int | None = None,
-    notify: Any = None,
-    drift_interval: float = 60.0,
-) -> Any:
-    """A background APScheduler whose job store is the service database, so schedules survive
-    restarts; jobs are replaced by id on start, never duplicated. `rules`: the policy's
-    `[rewards]` (defaults if None); `grace_seconds`: see `reconcile_epochs`."""
-    from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
+def _entry(ctx: JobsContext, name: str, job: Callable[[], str | None]) -> Callable[[], bool]:
+    return lambda: run_job(ctx.engine, name, job, clock=ctx.clock)
+
+
+def start_scheduler(ctx: JobsContext, interval: float = 5.0, drift_interval: float = 60.0) -> Any:
+    """A background APScheduler running `scheduled_jobs(ctx)`: every `interval` seconds, the drift
+    check every `drift_interval`. The schedule is code, rebuilt at every start (in memory: the
+    entries are closures over `ctx`, which no job store could pickle); a run still in progress is
+    never started twice (`max_instances=1`), missed runs are coalesced into one."""
     from apscheduler.schedulers.background import BackgroundScheduler
 
     scheduler = BackgroundScheduler(
-        jobstores={"default": SQLAlchemyJobStore(engine=engine, tablename="scheduler_jobs")},
-        job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 30},
+        job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 30}
     )
     scheduler.start(paused=True)
-    scheduler.add_job(
-        _run_execute,
-        "interval",
-        seconds=interval,
-        id="execute_matured_slashes",
-        replace_existing=True,
-        args=[],
-    )
-    scheduler.add_job(
-        _run_resend, "interval", seconds=interval, id="resend_stuck", replace_existing=True, args=[]
-    )
-    scheduler.add_job(
-        _run_reconcile_epochs,
-        "interval",
-        seconds=interval,
-        id="reconcile_epochs",
-        replace_existing=True,
-        args=[],
-    )
-    # The drift check compares the projection with the contract for every provider (batched).
-    scheduler.add_job(
-        "staking.worker.drift:run_drift_check",
-        "interval",
-        seconds=drift_interval,
-        id="drift_check",
-        replace_existing=True,
-    )
-    _CONTEXT.update(
-        engine=engine,
-        staking=staking,
-        txm=txm,
-        rules=rules or RewardRules(),
-        grace_seconds=grace_seconds,
-        notify=notify,
-    )
+    for job_id, entry in scheduled_jobs(ctx).items():
+        seconds = drift_interval if job_id == DRIFT_JOB else interval
+        scheduler.add_job(entry, "interval", seconds=seconds, id=job_id, replace_existing=True)
     scheduler.resume()
     return scheduler
-
-
-# APScheduler persists jobs by reference to module-level functions; their live dependencies are
-# bound here at start-up instead of being pickled into the job store.
-_CONTEXT: dict[str, Any] = {}
-
-
-def _run_execute() -> None:
-    def job() -> str:
-        sent = execute_matured_slashes(_CONTEXT["engine"], _CONTEXT["staking"], _CONTEXT["txm"])
-        return f"submitted {sent} executeSlash"
-
-    run_job(_CONTEXT["engine"], "execute_matured_slashes", job)
-
-
-def _run_resend() -> None:
-    run_job(_CONTEXT["engine"], "resend_stuck", lambda: f"{resend_stuck(_CONTEXT['txm'])} open intents")
-
-
-def _run_reconcile_epochs() -> None:
-    def job() -> str:
-        c = _CONTEXT
-        return str(reconcile_epochs(c["engine"], c["staking"], c["txm"], c["rules"], c["grace_seconds"]))
-
-    run_job(_CONTEXT["engine"], "reconcile_epochs", job)

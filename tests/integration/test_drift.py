@@ -23,9 +23,10 @@ from web3 import HTTPProvider, Web3
 from staking.chain.contracts import StakingContract
 from staking.db import schema as t
 from staking.db.engine import make_engine
+from staking.db.meta import DRIFT_FIELDS
 from staking.domain.vocabulary import TOKEN, Bps
 from staking.worker import jobs
-from staking.worker.drift import FIELDS, DriftReport, check_drift, run_drift_check
+from staking.worker.drift import DriftReport, check_drift
 from tests.integration.test_provider_api import PROBLEM_JSON, make_app
 from tests.support.chain import Chain
 from tests.support.indexing import index_to_head
@@ -140,7 +141,7 @@ def test_corrupted_rows_are_named_degrade_readyz_alert_once_and_clear_when_fixed
         assert f"{address} ({name})" in doc["detail"]
 
     m = drift.metrics()
-    for name in FIELDS:
+    for name in DRIFT_FIELDS:
         want = 1 if name in ("active", "jailed", "slash_state") else 0
         assert m["swarm_drift_findings", frozenset({("field", name)})] == want, name
     assert m["swarm_drift_last_check_timestamp_seconds", frozenset()] == pytest.approx(
@@ -289,14 +290,11 @@ def test_calls_go_out_in_batches(drift: Drift) -> None:
     assert node.batches == [4, 4, 1]
 
 
-def test_the_scheduled_entry_records_its_run_and_uses_the_worker_context(
-    drift: Drift, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_the_scheduled_entry_records_its_run_and_uses_the_worker_context(drift: Drift) -> None:
     a = drift.chain.providers[2]
     drift.set(t.providers, t.providers.c.address == a, tombstoned=True)
-    context = {"engine": drift.engine, "staking": drift.chain.staking, "notify": drift.notify}
-    monkeypatch.setattr(jobs, "_CONTEXT", context)
-    assert run_drift_check() is True
+    context = jobs.JobsContext(engine=drift.engine, staking=drift.chain.staking, notify=drift.notify)
+    assert jobs.scheduled_jobs(context)["drift_check"]() is True
     with drift.engine.connect() as conn:
         run = conn.execute(select(t.job_runs).where(t.job_runs.c.name == "drift_check")).one()
     assert run.runs == 1 and run.failures == 0 and run.last_status == "ok"

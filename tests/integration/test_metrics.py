@@ -104,13 +104,14 @@ def test_job_runs_with_success_and_failure_show_in_metrics(
     assert records[1].exc_info is not None
 
 
-def test_the_scheduled_jobs_are_recorded(scrape: Scrape, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_scheduled_jobs_are_recorded(scrape: Scrape) -> None:
     """The scheduler's entry points go through `run_job`: a failing and a working job both count."""
     txm = SimpleNamespace(tick=lambda: None, engine=scrape.engine, signer=PROVIDER)
-    monkeypatch.setattr(jobs, "_CONTEXT", {"engine": scrape.engine, "staking": object(), "txm": txm})
-    jobs._run_execute()  # `object()` has no w3: the run fails, the scheduler thread does not
-    jobs._run_resend()
-    jobs._run_resend()
+    context = jobs.JobsContext(engine=scrape.engine, staking=object(), txm=txm)  # type: ignore[arg-type]
+    entries = jobs.scheduled_jobs(context)
+    entries["execute_matured_slashes"]()  # `object()` has no w3: the run fails, the scheduler thread does not
+    entries["resend_stuck"]()
+    entries["resend_stuck"]()
 
     m = scrape()
     execute, resend = labels(job="execute_matured_slashes"), labels(job="resend_stuck")
