@@ -27,7 +27,7 @@ from staking.rewards.epochs import epoch_row, window
 from staking.rewards.merkle import WeightTree
 from tests.integration.test_staking_lifecycle import finish_epoch, fund, publish
 from tests.support.chain import Chain
-from tests.test_epochs import GRACE, Oracle, chain_clock, file_reports, varied_reports
+from tests.support.epochs import GRACE, Oracle, chain_clock, file_reports, varied_reports
 
 pytestmark = pytest.mark.e2e
 

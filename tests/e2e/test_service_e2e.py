@@ -26,7 +26,7 @@ from staking.devnet.provision import provision_devnet
 from staking.domain.vocabulary import EventType, Severity
 from staking.notify.webhooks import signature
 from staking.verdict import Verdict, sign_verdict, to_wire
-from tests.test_webhooks import Receiver
+from tests.support.webhooks import Receiver
 
 pytestmark = pytest.mark.e2e
 CLI = str(Path(sys.executable).parent / "swarm-staking")

@@ -5,43 +5,21 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from sqlalchemy import Engine, select
 
 from staking.db import schema as t
 from staking.db.engine import make_engine
-from staking.notify.webhooks import WebhookNotifier, signature
+from staking.notify.webhooks import WebhookNotifier
+from tests.support.webhooks import Receiver
 
 pytestmark = pytest.mark.integration
+
+
 SECRET = b"shared-secret-for-tests"
-
-
-class Receiver:
-    def __init__(self, fail_first: int, delay: float = 0.0) -> None:
-        self.fail_first = fail_first
-        self.delay = delay
-        self.requests: list[tuple[dict[str, str], bytes]] = []
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers["content-length"]))
-                time.sleep(receiver.delay)
-                receiver.requests.append(({k.lower(): v for k, v in self.headers.items()}, body))
-                self.send_response(500 if len(receiver.requests) <= receiver.fail_first else 204)
-                self.end_headers()
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
 
 @pytest.fixture
@@ -142,14 +120,3 @@ def test_a_receiver_that_times_out_does_not_hold_back_another(engine: Engine) ->
     assert all(
         r["state"] == "pending" and r["last_error"] == "ReadTimeout" for r in slow_rows if r["attempts"]
     )
-
-
-@pytest.mark.unit
-def test_the_signature_changes_with_any_byte_and_queueing_never_blocks() -> None:
-    assert signature(SECRET, b"{}") != signature(SECRET, b"{ }")
-    assert signature(SECRET, b"{}") != signature(b"other", b"{}")
-    full = WebhookNotifier(None, ["http://127.0.0.1:9/never-started"], SECRET, buffer_limit=1)  # type: ignore[arg-type]
-    full("warn", {})
-    started = time.monotonic()
-    full("warn", {})  # buffer full: dropped, not blocking
-    assert time.monotonic() - started < 0.1 and full.dropped == 1
