@@ -27,14 +27,8 @@ from staking.intake.performance import PerformanceIntake
 from staking.intake.results import malformed
 from staking.performance import HEX_SIG, MAX_REPORTS
 from staking.readmodel import snapshot
-from staking.rewards.summary import (
-    NOT_IN_SET,
-    EpochInconsistent,
-    ProofTrees,
-    epoch_document,
-    provider_weight,
-    reasons_of,
-)
+from staking.rewards.last_computed import NOT_IN_SET, reasons_of
+from staking.rewards.summary import EpochInconsistent, ProofTrees, epoch_document, provider_weight
 
 log = logging.getLogger("staking.api.rewards")
 

@@ -27,7 +27,7 @@ from staking.domain.vocabulary import (
 )
 from staking.policy import Policy
 from staking.readmodel.parts import Parts, epoch_clock, evaluated_at, to_int
-from staking.rewards.summary import summarize
+from staking.rewards.last_computed import summarize
 
 # No stake to measure against the class minimum.
 _UNBONDED = (ProviderStatus.UNREGISTERED, ProviderStatus.EXITED, ProviderStatus.UNBONDING)

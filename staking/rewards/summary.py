@@ -8,7 +8,6 @@ strings of base units.
 
 from __future__ import annotations
 
-import json
 import threading
 from collections import OrderedDict
 from typing import Any
@@ -17,12 +16,9 @@ from sqlalchemy import Connection, select
 
 from staking.db import schema as t
 from staking.domain.clock import iso_ms
-from staking.domain.reasons import Ineligible
 from staking.rewards.clock import epoch_clock, window
+from staking.rewards.last_computed import reasons_of
 from staking.rewards.merkle import WeightTree
-
-NO_EPOCH = "no epoch computed yet"
-NOT_IN_SET = Ineligible.NOT_IN_SET.sentence
 
 
 class EpochInconsistent(RuntimeError):
@@ -96,10 +92,6 @@ def provider_weight(conn: Connection, epoch: int, address: str) -> Any:
     return conn.execute(select(w).where(w.c.epoch == epoch, w.c.provider == address)).first()
 
 
-def reasons_of(row: Any) -> list[str]:
-    return [str(reason) for reason in json.loads(row.reasons)]
-
-
 class ProofTrees:
     """Merkle trees of computed epochs, built once per (epoch, root) and kept in process (least
     recently used first out): a published epoch never changes, and an epoch recomputed to another
@@ -129,24 +121,3 @@ class ProofTrees:
             while len(self._trees) > self.size:
                 self._trees.popitem(last=False)
         return tree
-
-
-def summarize(epochs: list[tuple[int, Any | None]], current_epoch: int | None) -> dict[str, Any]:
-    """A provider's rewards as of the most recent computed epoch not after `current_epoch` (any,
-    when None): `{"epoch", "eligible", "reasons", "weight"}`, `weight` a decimal string of the
-    stored weight. Without such an epoch: `epoch` null, not eligible, reason "no epoch computed
-    yet"; absent from that epoch's weights: not eligible, "not in the epoch's provider set".
-
-    `epochs`: `(epoch, the provider's `reward_weights` row or None)`, newest first."""
-    for epoch, row in epochs:
-        if current_epoch is not None and epoch > current_epoch:
-            continue
-        if row is None:
-            return {"epoch": epoch, "eligible": False, "reasons": [NOT_IN_SET], "weight": None}
-        return {
-            "epoch": epoch,
-            "eligible": bool(row.eligible),
-            "reasons": reasons_of(row),
-            "weight": str(row.weight),
-        }
-    return {"epoch": None, "eligible": False, "reasons": [NO_EPOCH], "weight": None}

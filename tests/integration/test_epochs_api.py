@@ -22,8 +22,8 @@ from staking.db import schema as t
 from staking.domain.vocabulary import Wei
 from staking.policy import load_policy
 from staking.readmodel import provider_standing, snapshot
+from staking.rewards.last_computed import NOT_IN_SET
 from staking.rewards.merkle import WeightTree, verify
-from staking.rewards.summary import NOT_IN_SET
 from tests.integration.test_intake_api import (
     PROBLEM_JSON,
     api,  # noqa: F401  (the fixture: an app over the indexed devnet)

@@ -90,7 +90,9 @@ def test_the_worker_runs_its_executor_and_jobs_with_the_configured_abi(
         return SimpleNamespace(run=lambda lead_stop: stop.set())  # one term, then stop
 
     # The transaction manager reads the chain id from the node: a stand-in for this term.
-    monkeypatch.setattr(rt, "tx_manager", lambda engine, fence: SimpleNamespace(reconcile=lambda: None))
+    monkeypatch.setattr(
+        rt, "tx_manager", lambda engine, fence, outbox=None: SimpleNamespace(reconcile=lambda: None)
+    )
     monkeypatch.setattr(rt, "jobs_context", jobs_context)
     monkeypatch.setattr(rt, "executor", executor)
     worker_loop(rt, stop)

@@ -22,6 +22,7 @@ def eligible_proof(epoch: int, provider: str) -> dict[str, Any]:
     from staking.db import schema as t
     from staking.readmodel import snapshot
     from staking.rewards import summary
+    from staking.rewards.last_computed import NOT_IN_SET, reasons_of
 
     with snapshot(service_engine()) as conn:
         doc = summary.epoch_document(conn, epoch)
@@ -29,9 +30,9 @@ def eligible_proof(epoch: int, provider: str) -> dict[str, Any]:
             fail(not_computed(epoch))
         row = summary.provider_weight(conn, epoch, provider)
         if row is None:
-            fail(f"{provider} has no weight in epoch {epoch}: {summary.NOT_IN_SET}")
+            fail(f"{provider} has no weight in epoch {epoch}: {NOT_IN_SET}")
         if not row.eligible:
-            fail(f"{provider} is not eligible in epoch {epoch}: {'; '.join(summary.reasons_of(row))}")
+            fail(f"{provider} is not eligible in epoch {epoch}: {'; '.join(reasons_of(row))}")
         try:
             tree = summary.ProofTrees(size=1).tree(conn, epoch, doc["merkle_root"])
         except summary.EpochInconsistent as exc:
