@@ -137,7 +137,6 @@ def test_providers_claim_pool_times_weight_over_total_weight_with_proofs_from_th
     assert not_eligible.exit_code == 1 and "jailed during the epoch" in not_eligible.output
 
 
-@pytest.mark.integration
 def test_a_claim_refused_for_overdrawing_the_pool_is_explained_with_its_amounts(chain: Chain) -> None:
     s = chain.staking
     a, b = chain.providers[0], chain.providers[1]
