@@ -15,6 +15,7 @@ from contextvars import ContextVar
 from typing import Any
 
 _STANDARD = set(logging.makeLogRecord({}).__dict__) | {"message", "asctime"}
+_OWN = frozenset({"ts", "level", "logger", "msg", "exc"})  # the fields every JSON line has
 
 request_id: ContextVar[str | None] = ContextVar("request_id", default=None)
 
@@ -38,7 +39,11 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "msg": record.getMessage(),
         }
-        out.update({k: v for k, v in record.__dict__.items() if k not in _STANDARD})
+        for k, v in record.__dict__.items():
+            if k not in _STANDARD:
+                # An extra named like a line's own field (a decision's `level`, say) must not
+                # replace it: log collectors file lines by these; it is kept under `extra_<name>`.
+                out[f"extra_{k}" if k in _OWN else k] = v
         if record.exc_info:
             out["exc"] = self.formatException(record.exc_info)
         return json.dumps(out, default=str)

@@ -24,7 +24,7 @@ from sqlalchemy import Column, Connection, Engine, func, select
 from staking.db import schema as t
 from staking.db.lock import lease_clock_ms
 from staking.db.meta import DRIFT_CHECKED_MS, DRIFT_FIELDS
-from staking.domain.vocabulary import ActionKind, TxState
+from staking.domain.vocabulary import ActionKind, TxState, VerdictStatus
 from staking.intake.investigations import INVESTIGATION_STATUSES
 from staking.txmanager.store import fee_capped_by_kind
 
@@ -32,7 +32,7 @@ CONTENT_TYPE = CONTENT_TYPE_PLAIN_0_0_4  # text/plain; version=0.0.4; charset=ut
 
 # Known label values are always exposed (0 when absent), so alerts and rates see every series.
 LEADER_ROLES = ("worker", "indexer")
-VERDICT_STATUSES = ("received", "executing", "done", "rejected", "failed")
+VERDICT_STATUSES = tuple(VerdictStatus)
 INTENT_STATES = tuple(s.value for s in TxState)
 # Action kinds of the transaction manager's idempotency keys (`<kind>:<id>`).
 TX_KINDS = (

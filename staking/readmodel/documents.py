@@ -18,6 +18,7 @@ from staking.domain.status import provider_status
 from staking.domain.strikes import strikes_in_window
 from staking.domain.vocabulary import (
     EventType,
+    Level,
     ProviderClass,
     ProviderStatus,
     RecoveryPath,
@@ -160,7 +161,7 @@ def _strikes(rows: list[Any], policy: Policy) -> dict[str, Any]:
     """`rows`: the offences in the window, newest first."""
     return {
         "in_window": len(rows),
-        "level": rows[0].level if rows else "none",
+        "level": rows[0].level if rows else Level.NONE,
         "window_days": policy.window_days,
         "last_detected_at": rows[0].detected_at if rows else None,
     }

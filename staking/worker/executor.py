@@ -21,7 +21,7 @@ from web3.contract.contract import ContractFunction
 
 from staking.chain.contracts import StakingContract
 from staking.db import schema as t
-from staking.domain.vocabulary import EventType, RecoveryPath, Severity, TxState
+from staking.domain.vocabulary import ActionState, EventType, RecoveryPath, Severity, TxState, VerdictStatus
 from staking.recovery import state_of
 from staking.txmanager.manager import SimulationReverted, TxManager, now_ms
 from staking.txmanager.states import OPEN_STATES
@@ -49,17 +49,18 @@ JAIL_TARGET_DIVISOR = 20
 # Seconds since another verdict's beginRecovery confirmed before a second one for the same provider
 # is simulated (and then settles as RecoveryOpen): longer than a shallow reorg takes to show.
 RECOVERY_SETTLE_S = 15
+_SETTLED = (TxState.CONFIRMED, TxState.FAILED)  # a confirmed action whose tx is neither was reorged away
 Notify = Callable[[str, dict[str, Any]], None]
 
 
 def verdict_status(action_states: list[str]) -> str | None:
     """A verdict's status from its actions' states (None: still untouched, stays "received")."""
-    if any(s == "failed" for s in action_states):
-        return "failed"
-    if all(s in ("confirmed", "skipped") for s in action_states):
-        return "done"
-    if any(s != "pending" for s in action_states):
-        return "executing"
+    if any(s == ActionState.FAILED for s in action_states):
+        return VerdictStatus.FAILED
+    if all(s in (ActionState.CONFIRMED, ActionState.SKIPPED) for s in action_states):
+        return VerdictStatus.DONE
+    if any(s != ActionState.PENDING for s in action_states):
+        return VerdictStatus.EXECUTING
     return None
 
 
@@ -113,7 +114,7 @@ class ActionExecutor:
                 conn.execute(
                     select(a, v)
                     .join(v, v.c.id == a.c.verdict_id)
-                    .where(a.c.state == "pending")
+                    .where(a.c.state == ActionState.PENDING)
                     .order_by(priority, target, v.c.received_ms, a.c.seq)
                     .limit(self.batch)
                 )
@@ -127,11 +128,13 @@ class ActionExecutor:
             kind = row["kind"]
             if kind in DB_ONLY:
                 note = DB_ONLY[kind]
-                self._set_action(row["id"], state="confirmed", confirmed_ms=self._now_ms(), note=note)
+                self._set_action(
+                    row["id"], state=ActionState.CONFIRMED, confirmed_ms=self._now_ms(), note=note
+                )
                 self.notify(kind, {"verdict_id": row["verdict_id"], "provider": row["provider"]})
                 done += 1
             elif kind not in CHAIN_ACTIONS:
-                self._set_action(row["id"], state="failed", note=f"unknown action kind {kind!r}")
+                self._set_action(row["id"], state=ActionState.FAILED, note=f"unknown action kind {kind!r}")
                 done += 1
             elif kind == "begin_recovery" and (
                 row["provider"] in recovering or self._recovery_in_flight(row["provider"], row["verdict_id"])
@@ -151,7 +154,7 @@ class ActionExecutor:
                 conn.execute(
                     update(t.actions)
                     .where(t.actions.c.id == chain_rows[slot]["id"])
-                    .values(state="submitted", intent_id=intent_id)
+                    .values(state=ActionState.SUBMITTED, intent_id=intent_id)
                 )
                 planned.add(slot)
 
@@ -173,11 +176,11 @@ class ActionExecutor:
                 return 0
             if result.error in ALREADY_DONE.get(kind, ()):
                 note = f"already on chain ({result.error})"
-                self._set_action(aid, state="confirmed", confirmed_ms=self._now_ms(), note=note)
+                self._set_action(aid, state=ActionState.CONFIRMED, confirmed_ms=self._now_ms(), note=note)
             elif result.error in NOT_APPLICABLE.get(kind, ()):
-                self._set_action(aid, state="skipped", note=result.error)
+                self._set_action(aid, state=ActionState.SKIPPED, note=result.error)
             else:
-                self._set_action(aid, state="failed", note=f"would revert: {result.error}")
+                self._set_action(aid, state=ActionState.FAILED, note=f"would revert: {result.error}")
                 self.notify("failure", {"verdict_id": vid, "action": kind, "error": result.error})
             return 1
         if isinstance(result, Exception):
@@ -186,7 +189,7 @@ class ActionExecutor:
             )
             return 0
         if not recorded:  # an intent planned before a crash: its action was never marked
-            self._set_action(aid, state="submitted", intent_id=result)
+            self._set_action(aid, state=ActionState.SUBMITTED, intent_id=result)
         if kind == "jail":
             self.notify("isolation", {"verdict_id": vid, "provider": row["provider"]})
         return 1
@@ -271,29 +274,32 @@ class ActionExecutor:
                     )
                     .join(i, i.c.id == a.c.intent_id)
                     .join(t.verdicts, t.verdicts.c.id == a.c.verdict_id)
-                    .where(a.c.state.in_(["submitted", "confirmed"]))
+                    .where(a.c.state.in_([ActionState.SUBMITTED, ActionState.CONFIRMED]))
                 )
                 .mappings()
                 .all()
             )
         changed = 0
         for r in rows:
-            if r["tx_state"] == TxState.CONFIRMED and r["state"] == "submitted":
-                self._set_action(r["id"], state="confirmed", confirmed_ms=self._now_ms())
-            elif r["tx_state"] == TxState.FAILED and r["state"] != "failed":
+            if r["tx_state"] == TxState.CONFIRMED and r["state"] == ActionState.SUBMITTED:
+                self._set_action(r["id"], state=ActionState.CONFIRMED, confirmed_ms=self._now_ms())
+            elif r["tx_state"] == TxState.FAILED and r["state"] != ActionState.FAILED:
                 recovery_open = self._recovery_was_open(r)
                 if recovery_open is None:
                     continue  # the node is down: judged on a later step
                 if recovery_open:
-                    self._set_action(r["id"], state="skipped", note="RecoveryOpen")
+                    self._set_action(r["id"], state=ActionState.SKIPPED, note="RecoveryOpen")
                     changed += 1
                     continue
-                self._set_action(r["id"], state="failed", note=r["error"])
+                self._set_action(r["id"], state=ActionState.FAILED, note=r["error"])
                 self.notify(
                     "failure", {"verdict_id": r["verdict_id"], "action": r["kind"], "error": r["error"]}
                 )
-            elif r["tx_state"] not in (TxState.CONFIRMED, TxState.FAILED) and r["state"] == "confirmed":
-                self._set_action(r["id"], state="submitted", confirmed_ms=None)  # reorged away
+            elif (
+                r["tx_state"] not in (TxState.CONFIRMED, TxState.FAILED)
+                and r["state"] == ActionState.CONFIRMED
+            ):
+                self._set_action(r["id"], state=ActionState.SUBMITTED, confirmed_ms=None)  # reorged away
             else:
                 continue
             changed += 1
@@ -308,7 +314,7 @@ class ActionExecutor:
             rows = conn.execute(
                 select(v.c.id, v.c.status, a.c.state)
                 .outerjoin(a, a.c.verdict_id == v.c.id)
-                .where(v.c.status.in_(["received", "executing"]))
+                .where(v.c.status.in_([VerdictStatus.RECEIVED, VerdictStatus.EXECUTING]))
             ).all()
             states: dict[str, list[str]] = {}
             current: dict[str, str] = {}

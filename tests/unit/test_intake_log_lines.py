@@ -73,3 +73,15 @@ def test_an_accepted_verdicts_log_line_is_info_and_names_the_decision_level_apar
     assert line["level"] == "info"
     assert line["decision_level"] == outcome.resource["decision"]["level"] == "severe"
     assert line["verdict_id"] == "0x" + v.id.hex()
+
+
+def test_no_extra_field_can_replace_a_json_lines_own_fields() -> None:
+    from staking.logs import JsonFormatter
+
+    record = logging.makeLogRecord(
+        {"name": "intake", "levelname": "INFO", "msg": "accepted", "level": "severe", "logger": "x", "ts": 1}
+    )
+    line = json.loads(JsonFormatter().format(record))
+    assert (line["level"], line["logger"], line["msg"]) == ("info", "intake", "accepted")
+    assert line["ts"].endswith("Z")
+    assert (line["extra_level"], line["extra_logger"], line["extra_ts"]) == ("severe", "x", 1)

@@ -60,6 +60,7 @@ class Session:
         doc = dict(r.json())
         rec = doc.get("recovery") or {}
         jail = doc.get("jail") or {}
+        flight = doc.get("in_flight") or []
         self.say(
             f"GET /v1/providers/{provider[:10]}…: status {doc['status']}"
             + (f" ({doc.get('status_reason')})" if doc.get("status_reason") else "")
@@ -69,7 +70,18 @@ class Session:
                 if rec
                 else ""
             )
+            + (
+                "; in flight: " + ", ".join(f"{f['kind']} in block {f['block']}" for f in flight)
+                if flight
+                else ""
+            )
         )
+        if flight:
+            self.say(
+                f"why: `status` is what the indexer has folded (up to block {doc['as_of']['block']}); "
+                "`in_flight` is what this service has just confirmed on chain and the indexer has not "
+                "reached yet: the isolation already holds on chain"
+            )
         return doc
 
     def wait_indexed(
