@@ -25,9 +25,9 @@ from staking.domain.clock import EpochClock
 from staking.domain.vocabulary import TOKEN
 from staking.rewards.epochs import epoch_row, window
 from staking.rewards.merkle import WeightTree
-from tests.integration.test_staking_lifecycle import finish_epoch, fund, publish
 from tests.support.chain import Chain
 from tests.support.epochs import GRACE, Oracle, chain_clock, file_reports, varied_reports
+from tests.support.reward_epochs_on_chain import finish_epoch, fund, publish
 
 pytestmark = pytest.mark.e2e
 

@@ -27,9 +27,10 @@ from staking.db.meta import DRIFT_FIELDS
 from staking.domain.vocabulary import TOKEN, Bps
 from staking.worker import jobs
 from staking.worker.drift import DriftReport, check_drift
-from tests.integration.test_provider_api import PROBLEM_JSON, make_app
 from tests.support.chain import Chain
 from tests.support.indexing import index_to_head
+from tests.support.intake import PROBLEM_JSON
+from tests.support.provider_app import make_app
 
 pytestmark = pytest.mark.integration
 

@@ -24,12 +24,11 @@ from staking.policy import load_policy
 from staking.readmodel import provider_standing, snapshot
 from staking.rewards.last_computed import NOT_IN_SET
 from staking.rewards.merkle import WeightTree, verify
-from tests.integration.test_intake_api import (
-    PROBLEM_JSON,
-    api,  # noqa: F401  (the fixture: an app over the indexed devnet)
-)
-from tests.integration.test_intake_api import Api as VerdictApi
 from tests.support.chain import Chain
+from tests.support.intake import (
+    PROBLEM_JSON,
+)
+from tests.support.intake import Api as VerdictApi
 
 pytestmark = pytest.mark.integration
 
@@ -52,7 +51,7 @@ class Epochs:
 
 
 @pytest.fixture
-def ep(api: VerdictApi) -> Epochs:  # noqa: F811
+def ep(api: VerdictApi) -> Epochs:
     # `api` indexed the devnet first: the epoch clock in `meta`, the chain's epochs in `epochs`.
     return Epochs(api.chain, api.engine, api.client)
 

@@ -10,17 +10,14 @@ import json
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
 from eth_utils import keccak
 from fastapi.testclient import TestClient
-from httpx import Response
-from sqlalchemy import Engine, func, select
+from sqlalchemy import select
 
-from indexer.runner import Indexer
 from staking.api.app import app_from_settings, create_app
 from staking.api.middleware import MAX_BODY
 from staking.config import Settings
@@ -31,84 +28,17 @@ from staking.domain.vocabulary import EventType, Severity
 from staking.intake.detectors import SECP256K1_N
 from staking.intake.results import Accepted, Outcome, Replay
 from staking.intake.service import IntakeService
-from staking.policy import load_policy
-from staking.verdict import Verdict, to_wire
-from tests.support.chain import STRANGER_INDEX, Chain
+from staking.verdict import Verdict
+from tests.support.chain import STRANGER_INDEX
+from tests.support.intake import (
+    NEW_DETECTOR_INDEX,
+    PROBLEM_JSON,
+    Api,
+    kinds,
+    wire,
+)
 
 pytestmark = pytest.mark.integration
-
-PROBLEM_JSON = "application/problem+json"
-NEW_DETECTOR_INDEX = 12  # unlocked by anvil, holds no role until a test grants it
-INTAKE_TABLES = (t.verdicts, t.actions, t.investigations)
-
-
-def wire(v: Verdict, signature: bytes, /, **changes: Any) -> dict[str, Any]:
-    body = to_wire(v, signature, evidence_uri="ipfs://bafy-evidence")
-    body.update(changes)
-    return body
-
-
-@dataclass
-class Api:
-    chain: Chain
-    engine: Engine
-    intake: IntakeService
-    client: TestClient
-    on_chain_checks: list[str] = field(default_factory=list)
-
-    def counts(self) -> dict[str, int]:
-        with self.engine.connect() as conn:
-            return {
-                tbl.name: int(conn.execute(select(func.count()).select_from(tbl)).scalar_one())
-                for tbl in INTAKE_TABLES
-            }
-
-    def submit(self, provider_index: int = 0, **kw: Any) -> tuple[Verdict, dict[str, Any], Response]:
-        v, sig = self.chain.signed(self.chain.providers[provider_index], **kw)
-        body = wire(v, sig)
-        return v, body, self.client.post("/v1/verdicts", json=body)
-
-    def rejects(self, status: int, send: Callable[[], Response]) -> dict[str, Any]:
-        """`send()` answers `status` as problem+json and leaves the intake tables untouched."""
-        before = self.counts()
-        response = send()
-        assert response.status_code == status, response.text
-        assert response.headers["content-type"] == PROBLEM_JSON
-        doc = response.json()
-        assert doc["status"] == status and doc["title"] and doc["type"]
-        assert self.counts() == before, "a rejected verdict must store nothing"
-        return dict(doc)
-
-    def rejects_body(self, status: int, body: Any) -> dict[str, Any]:
-        return self.rejects(status, lambda: self.client.post("/v1/verdicts", json=body))
-
-
-@pytest.fixture
-def api(chain: Chain, db_url: str) -> Iterator[Api]:
-    engine = make_engine(db_url)
-    # Index the devnet first, so DETECTOR_ROLE of the provisioned detector is in `roles`.
-    Indexer(engine, chain.w3, chain.deployment).run(exit_at_head=True)
-    checks: list[str] = []
-
-    def on_chain(account: str) -> bool:
-        checks.append(account)
-        return chain.staking.has_role("DETECTOR_ROLE", account)
-
-    intake = IntakeService(
-        engine,
-        chain.staking.domain(),
-        on_chain,
-        load_policy(),
-        max_age=chain.staking.max_verdict_age(),
-        clock=lambda: float(chain.now()),
-    )
-    with TestClient(create_app(engine, intake), raise_server_exceptions=False) as client:
-        yield Api(chain, engine, intake, client, checks)
-    engine.dispose()
-
-
-def kinds(resource: dict[str, Any]) -> list[str]:
-    return [a["kind"] for a in resource["actions"]]
 
 
 # ------------------------------------------------------------------------------------ acceptance

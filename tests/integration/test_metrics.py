@@ -22,7 +22,7 @@ from staking.intake.service import IntakeService
 from staking.policy import load_policy
 from staking.verdict import Domain
 from staking.worker import jobs
-from tests.integration.test_investigations_cli import PROVIDER, add_verdict
+from tests.support.verdict_rows import PROVIDER, add_verdict
 
 pytestmark = pytest.mark.integration
 

@@ -28,13 +28,12 @@ from staking.intake.results import Accepted, Outcome, Replay
 from staking.performance import TYPES, PerformanceBatch, ProviderReport, sign_batch, to_wire
 from staking.rewards.eligibility import PerformanceReport
 from staking.verdict import Domain
-from tests.integration.test_intake_api import (
+from tests.support.chain import STRANGER_INDEX
+from tests.support.intake import (
     NEW_DETECTOR_INDEX,
     PROBLEM_JSON,
-    api,  # noqa: F401  (the fixture: an app over the indexed devnet)
 )
-from tests.integration.test_intake_api import Api as VerdictApi
-from tests.support.chain import STRANGER_INDEX
+from tests.support.intake import Api as VerdictApi
 
 pytestmark = pytest.mark.integration
 
@@ -93,7 +92,7 @@ class PerfApi(VerdictApi):
 
 
 @pytest.fixture
-def perf(api: VerdictApi) -> PerfApi:  # noqa: F811
+def perf(api: VerdictApi) -> PerfApi:
     # `api` indexed the devnet first: DETECTOR_ROLE in `roles`, the epoch clock in `meta`.
     return PerfApi(api.chain, api.engine, api.intake, api.client, api.on_chain_checks)
 

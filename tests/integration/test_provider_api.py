@@ -22,7 +22,6 @@ from sqlalchemy import Engine, select
 
 from indexer.projection import ProviderRow, row_dict
 from indexer.runner import Indexer
-from staking.api.app import create_app
 from staking.api.health import ChainProbe, rpc_head
 from staking.db import schema as t
 from staking.db.engine import make_engine
@@ -31,13 +30,13 @@ from staking.devnet.provision import provision_extra_providers
 from staking.domain.clock import EpochClock
 from staking.domain.status import STATUSES, provider_status
 from staking.domain.vocabulary import TOKEN, EventType, RecoveryPath, Severity
-from staking.intake.service import IntakeService
 from staking.logs import configure_logging
 from staking.policy import load_policy
 from staking.readmodel import list_providers, provider_standing, snapshot
 from staking.verdict import Verdict, to_wire
 from tests.support.chain import Chain
 from tests.support.indexing import index_to_head
+from tests.support.provider_app import make_app
 
 pytestmark = pytest.mark.integration
 
@@ -86,21 +85,6 @@ class Api:
         }
         assert got == self.chain_stake(address), address
         return doc
-
-
-def make_app(api_engine: Engine, devnet: Chain, **kw: Any) -> TestClient:
-    """The app as `app_from_settings` wires it (intake, chain probe), clocked by the chain."""
-    intake = IntakeService(
-        api_engine,
-        devnet.staking.domain(),
-        lambda account: devnet.staking.has_role("DETECTOR_ROLE", account),
-        load_policy(),
-        max_age=devnet.staking.max_verdict_age(),
-        clock=lambda: float(devnet.now()),
-    )
-    kw.setdefault("chain", ChainProbe(rpc_head(devnet.deployment.rpc_url)))
-    kw.setdefault("clock", lambda: float(devnet.now()))
-    return TestClient(create_app(api_engine, intake, **kw), raise_server_exceptions=False)
 
 
 @pytest.fixture

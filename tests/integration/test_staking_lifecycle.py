@@ -31,6 +31,7 @@ from staking.domain.vocabulary import (
 from staking.rewards.merkle import WeightTree
 from staking.verdict import typed_data
 from tests.support.chain import Chain
+from tests.support.reward_epochs_on_chain import EPOCH_LENGTH, finish_epoch, fn, fund, genesis, publish
 
 pytestmark = pytest.mark.integration
 
@@ -43,7 +44,6 @@ HARDWARE, OPERATOR, PLATFORM = (
     ProviderClass.PLATFORM_USER,
 )
 VETO_WINDOW = 120
-EPOCH_LENGTH = 600
 MAX_GPUS = 100_000
 ZERO32 = b"\x00" * 32
 ZERO_ADDRESS = "0x0000000000000000000000000000000000000000"
@@ -67,11 +67,6 @@ def one_event(chain: Chain, receipt: TxReceipt, name: str) -> dict[str, Any]:
 def lo(address: str) -> str:
     """An address as custom-error arguments decode it (lower case)."""
     return address.lower()
-
-
-def fn(chain: Chain) -> Any:
-    """Raw contract functions (setters and views the typed wrapper does not expose)."""
-    return chain.staking.contract.functions
 
 
 def block_ts(chain: Chain, receipt: TxReceipt) -> int:
@@ -101,30 +96,6 @@ def execute_when_ready(chain: Chain, slash_id: bytes) -> TxReceipt:
     if chain.now() < executable_at:
         chain.mine(executable_at)
     return chain.tx(chain.staking.execute_slash(slash_id), chain.stranger)
-
-
-def genesis(chain: Chain) -> int:
-    return int(fn(chain).epochGenesis().call())
-
-
-def finish_epoch(chain: Chain, epoch: int) -> None:
-    """Mines a block in epoch `epoch + 1` so `epoch` counts as finished."""
-    start_of_next = genesis(chain) + (epoch + 1) * EPOCH_LENGTH
-    if chain.now() < start_of_next:
-        chain.mine(start_of_next)
-
-
-def fund(chain: Chain, epoch: int, amount: int, funder: str | None = None) -> TxReceipt:
-    funder = funder or chain.governance
-    chain.tx(chain.token.approve(chain.staking.address, amount), funder)
-    return chain.tx(chain.staking.fund_rewards(epoch, amount), funder)
-
-
-def publish(chain: Chain, epoch: int, tree: WeightTree, total_weight: int | None = None) -> TxReceipt:
-    total = tree.total_weight if total_weight is None else total_weight
-    return chain.tx(
-        chain.staking.publish_eligibility(epoch, tree.root, total, "ipfs://weights"), chain.service
-    )
 
 
 def balances(chain: Chain, *accounts: str) -> list[int]:

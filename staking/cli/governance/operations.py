@@ -6,9 +6,11 @@ that `chainops.run` prints, checks, simulates and sends. The commands and the pl
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
+from staking import recovery
 from staking.cli.common import fail
 from staking.cli.governance.render import provider_lines, slash_lines
 
@@ -109,9 +111,25 @@ def provider_view(gov: Gov, address: str) -> tuple[Any, Any]:
     return read, render
 
 
+def _after(
+    p: ProviderRecord, transition: Callable[[recovery.RecoveryState], recovery.RecoveryState]
+) -> ProviderRecord:
+    """`p` as the recovery machine (`staking.recovery`, the contract's rules) says `transition`
+    leaves it: what a dry run shows as the state that would follow."""
+    s = transition(recovery.state_of(p, p.registered))
+    return replace(
+        p,
+        tombstoned=s.tombstoned,
+        jailed=s.jailed,
+        jailed_until=s.jailed_until,
+        recovery_path=s.path,
+        recovery_stage=s.stage,
+    )
+
+
 def begin_recovery(gov: Gov, address: str, path: str) -> Operation[ProviderRecord]:
     from staking.cli.chainops import Operation
-    from staking.domain.vocabulary import RecoveryPath, RecoveryStage
+    from staking.domain.vocabulary import RecoveryPath
 
     try:
         chosen = RecoveryPath.from_wire(path)
@@ -122,7 +140,7 @@ def begin_recovery(gov: Gov, address: str, path: str) -> Operation[ProviderRecor
     read, render = provider_view(gov, address)
 
     def predict(p: ProviderRecord) -> ProviderRecord:
-        return replace(p, recovery_path=RecoveryPath(chosen), recovery_stage=RecoveryStage.RESPONSE)
+        return _after(p, lambda s: recovery.begin(s, chosen))
 
     fn = gov.staking.begin_recovery(address, RecoveryPath(chosen))
     return Operation(fn, ("GOVERNANCE_ROLE", "SLASHER_ROLE"), read, render, predict)
@@ -130,30 +148,22 @@ def begin_recovery(gov: Gov, address: str, path: str) -> Operation[ProviderRecor
 
 def advance_recovery(gov: Gov, address: str) -> Operation[ProviderRecord]:
     from staking.cli.chainops import Operation
-    from staking.domain.vocabulary import RecoveryStage
 
     read, render = provider_view(gov, address)
 
     def predict(p: ProviderRecord) -> ProviderRecord:
-        return replace(p, recovery_stage=RecoveryStage(p.recovery_stage + 1))
+        return _after(p, recovery.advance)
 
     return Operation(gov.staking.advance_recovery(address), ("GOVERNANCE_ROLE",), read, render, predict)
 
 
 def reinstate(gov: Gov, address: str) -> Operation[ProviderRecord]:
     from staking.cli.chainops import Operation
-    from staking.domain.vocabulary import RecoveryPath, RecoveryStage
 
     read, render = provider_view(gov, address)
 
     def predict(p: ProviderRecord) -> ProviderRecord:
-        return replace(
-            p,
-            recovery_path=RecoveryPath.NONE,
-            recovery_stage=RecoveryStage.NONE,
-            jailed=False,
-            jailed_until=0,
-        )
+        return _after(p, recovery.reinstate)
 
     notes = ["lifts the jail and closes the recovery; probation (reduced reward weight) follows"]
     return Operation(gov.staking.reinstate(address), ("GOVERNANCE_ROLE",), read, render, predict, notes)
@@ -161,20 +171,12 @@ def reinstate(gov: Gov, address: str) -> Operation[ProviderRecord]:
 
 def tombstone(gov: Gov, address: str, reason: str) -> Operation[ProviderRecord]:
     from staking.cli.chainops import Operation
-    from staking.domain.vocabulary import RecoveryPath, RecoveryStage
 
     digest = reason_hash(reason)
     read, render = provider_view(gov, address)
 
     def predict(p: ProviderRecord) -> ProviderRecord:
-        return replace(
-            p,
-            tombstoned=True,
-            jailed=True,
-            jailed_until=0,
-            recovery_path=RecoveryPath.NONE,
-            recovery_stage=RecoveryStage.NONE,
-        )
+        return _after(p, recovery.tombstone)
 
     notes = [
         f"reason {json.dumps(reason)} (keccak256 = reasonHash 0x{digest.hex()})",

@@ -6,16 +6,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from staking.cli.common import relative, tokens, utc
+from staking.recovery import next_command
 
 if TYPE_CHECKING:
     from staking.chain.contracts import ProviderRecord, SlashRecord
-
-NEXT_STEP = {
-    "detection": "recovery advance (to response)",
-    "response": "recovery advance (to recovery)",
-    "recovery": "recovery advance (to restoration)",
-    "restoration": "recovery reinstate",
-}
 
 
 def provider_lines(address: str, p: ProviderRecord, now: int) -> list[str]:
@@ -35,7 +29,7 @@ def provider_lines(address: str, p: ProviderRecord, now: int) -> list[str]:
         recovery = "no recovery open"
     else:
         stage = p.recovery_stage.wire
-        recovery = f"recovery {p.recovery_path.wire} at stage {stage}, next: {NEXT_STEP[stage]}"
+        recovery = f"recovery {p.recovery_path.wire} at stage {stage}, next: {next_command(p.recovery_stage)}"
     pending = f"{p.pending_slashes} pending slash{'' if p.pending_slashes == 1 else 'es'}"
     return [
         f"provider {address}: {standing}; {recovery}",
