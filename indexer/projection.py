@@ -12,6 +12,7 @@ import json
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
+from staking.domain.errors import SwarmError
 from staking.domain.events import DecodedEvent
 
 PROVIDER_EVENTS = frozenset(
@@ -245,7 +246,7 @@ class Projection:
         self.dirty_epochs.add(e.epoch)
 
 
-class ProjectionError(RuntimeError):
+class ProjectionError(SwarmError, RuntimeError):
     """Events that cannot follow from the state: a gap in the indexed history."""
 
 

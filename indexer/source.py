@@ -12,9 +12,10 @@ from typing import Any
 from web3 import Web3
 
 from staking.chain.rpc import RawRpc, RpcError, RpcTimeout
+from staking.domain.errors import SwarmError
 
 
-class RangeTooLarge(RuntimeError):
+class RangeTooLarge(SwarmError, RuntimeError):
     pass
 
 

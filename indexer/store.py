@@ -25,6 +25,7 @@ from indexer.projection import (
     row_from,
 )
 from staking.db import schema as t
+from staking.domain.errors import SwarmError
 from staking.domain.events import DecodedEvent
 
 GLOBAL_EVENTS = frozenset(
@@ -34,7 +35,7 @@ CHUNK = 500  # keys per IN (...) query
 _JSON = json.JSONEncoder(separators=(",", ":"))  # one encoder for all rows (Python's json keeps big ints)
 
 
-class ChainMismatch(RuntimeError):
+class ChainMismatch(SwarmError, RuntimeError):
     pass
 
 

@@ -14,12 +14,14 @@ from pathlib import Path
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from staking.domain.errors import SwarmError
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 KIB = 1024
 MIN_ADMIN_TOKEN = 16  # characters
 
 
-class ConfigError(RuntimeError):
+class ConfigError(SwarmError, RuntimeError):
     """A setting is unusable. Not a ValueError on purpose: pydantic would wrap a ValueError into a
     ValidationError that quotes every input value, secrets included."""
 

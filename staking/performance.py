@@ -28,6 +28,7 @@ from eth_account import Account
 from eth_account.messages import encode_typed_data
 from eth_utils import is_checksum_address, to_checksum_address
 
+from staking.domain.errors import SwarmError
 from staking.domain.ids import ADDRESS, ID
 from staking.domain.vocabulary import Address
 from staking.rewards.eligibility import PerformanceReport
@@ -146,7 +147,7 @@ def to_wire(batch: PerformanceBatch, signature: bytes) -> dict[str, Any]:
     }
 
 
-class InvalidPerformanceBody(ValueError):
+class InvalidPerformanceBody(SwarmError, ValueError):
     def __init__(self, errors: list[dict[str, str]]) -> None:
         self.errors = errors
         super().__init__("; ".join(f"{e['field']}: {e['message']}" for e in errors))

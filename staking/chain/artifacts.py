@@ -8,6 +8,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from staking.domain.errors import SwarmError
+
 # The repository's Hardhat build (this file is staking/chain/artifacts.py); Settings.artifacts_dir
 # overrides it for the processes that load contracts.
 DEFAULT_ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
@@ -20,7 +22,7 @@ class Artifact:
     bytecode: str
 
 
-class ArtifactMissing(RuntimeError):
+class ArtifactMissing(SwarmError, RuntimeError):
     pass
 
 

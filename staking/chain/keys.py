@@ -16,10 +16,11 @@ from pathlib import Path
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 
+from staking.domain.errors import SwarmError
 from staking.domain.vocabulary import DEVNET_CHAIN_ID
 
 
-class SignerError(RuntimeError):
+class SignerError(SwarmError, RuntimeError):
     pass
 
 

@@ -13,7 +13,7 @@ from typing import Any
 import requests
 from web3 import Web3
 
-from staking.domain.errors import NodeUnreachable
+from staking.domain.errors import NodeUnreachable, SwarmError
 
 
 class RpcTimeout(NodeUnreachable):
@@ -22,7 +22,7 @@ class RpcTimeout(NodeUnreachable):
     pass
 
 
-class RpcError(RuntimeError):
+class RpcError(SwarmError, RuntimeError):
     def __init__(self, method: str, error: dict[str, Any]) -> None:
         self.code = int(error.get("code", 0))
         self.message = str(error.get("message", error))

@@ -17,8 +17,10 @@ from web3 import Web3
 from web3.contract.contract import ContractFunction
 from web3.types import TxReceipt
 
+from staking.domain.errors import SwarmError
 
-class TransactionFailed(RuntimeError):
+
+class TransactionFailed(SwarmError, RuntimeError):
     pass
 
 

@@ -8,6 +8,8 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, event, inspect
 from sqlalchemy.engine import make_url
 
+from staking.domain.errors import SwarmError
+
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
@@ -71,7 +73,7 @@ def head_revision() -> str | None:
     return ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()
 
 
-class SchemaOutdated(RuntimeError):
+class SchemaOutdated(SwarmError, RuntimeError):
     pass
 
 

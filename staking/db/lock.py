@@ -31,13 +31,14 @@ from sqlalchemy import BigInteger, Connection, Engine, cast, extract, func, lite
 from sqlalchemy.sql.elements import ColumnElement
 
 from staking.db import schema as t
+from staking.domain.errors import SwarmError
 
 
-class WriterBusy(RuntimeError):
+class WriterBusy(SwarmError, RuntimeError):
     pass
 
 
-class LostLeadership(RuntimeError):
+class LostLeadership(SwarmError, RuntimeError):
     """This process's term is over: another process leads the role now (or may at any moment)."""
 
 

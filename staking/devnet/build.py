@@ -7,12 +7,13 @@ import subprocess
 
 from staking.config import REPO_ROOT
 from staking.devnet.node import NODE_BIN
+from staking.domain.errors import SwarmError
 
 CONTRACTS = REPO_ROOT / "contracts"
 ARTIFACTS = REPO_ROOT / "artifacts"
 
 
-class BuildError(RuntimeError):
+class BuildError(SwarmError, RuntimeError):
     pass
 
 

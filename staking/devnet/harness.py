@@ -23,13 +23,14 @@ from staking.deployment import Deployment
 from staking.devnet.accounts import DETECTOR, devnet_account
 from staking.devnet.node import LocalNode, free_port
 from staking.devnet.provision import provision_devnet, provision_extra_providers
+from staking.domain.errors import SwarmError
 from staking.domain.vocabulary import Address, EventType, Severity
 from staking.verdict import Verdict, sign_verdict, to_wire
 
 CLI = str(Path(sys.executable).parent / "swarm-staking")
 
 
-class HarnessError(RuntimeError):
+class HarnessError(SwarmError, RuntimeError):
     pass
 
 

@@ -19,12 +19,13 @@ from web3 import Web3
 
 from staking.chain.connect import wait_for_rpc
 from staking.config import REPO_ROOT
+from staking.domain.errors import SwarmError
 
 NodeKind = Literal["anvil", "hardhat"]
 NODE_BIN = REPO_ROOT / "node_modules" / ".bin"
 
 
-class NodeError(RuntimeError):
+class NodeError(SwarmError, RuntimeError):
     pass
 
 

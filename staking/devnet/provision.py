@@ -20,7 +20,7 @@ from staking.chain.sender import Sender
 from staking.deploy import RoleHolders, StakingParams, deploy_all
 from staking.deployment import Accounts, Contracts, Deployment
 from staking.devnet.accounts import DETECTOR, GOVERNANCE, SERVICE, devnet_account, provider_accounts
-from staking.domain.errors import NodeUnreachable
+from staking.domain.errors import NodeUnreachable, SwarmError
 from staking.domain.vocabulary import TOKEN, Address, ProviderClass, Wei
 
 TREASURY_INDEX = 10  # an account of the same public mnemonic that holds nothing else
@@ -137,7 +137,7 @@ BULK_RPC_TIMEOUT = 300.0  # mining a block of thousands of transactions takes a 
 TRANSFER = keccak(text="transfer(address,uint256)")[:4]
 
 
-class ProvisionError(RuntimeError):
+class ProvisionError(SwarmError, RuntimeError):
     pass
 
 

@@ -7,11 +7,13 @@ import base64
 import binascii
 import re
 
+from staking.domain.errors import SwarmError
+
 NUMBER = re.compile(r"[0-9]{1,20}")
 SLASH_ID = re.compile(r"0x[0-9a-f]{64}")
 
 
-class InvalidCursor(ValueError):
+class InvalidCursor(SwarmError, ValueError):
     def __init__(self) -> None:
         super().__init__("cursor is not one this API issued")
 

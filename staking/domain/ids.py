@@ -7,13 +7,15 @@ import re
 
 from eth_utils import is_checksum_address, to_checksum_address
 
+from staking.domain.errors import SwarmError
+
 ADDRESS_PATTERN = r"^0x[0-9a-fA-F]{40}$"
 ID_PATTERN = r"^0x[0-9a-fA-F]{64}$"  # a verdict id (= slash id), evidence hash, batch id
 ADDRESS = re.compile(ADDRESS_PATTERN)
 ID = re.compile(ID_PATTERN)
 
 
-class InvalidAddress(ValueError):
+class InvalidAddress(SwarmError, ValueError):
     """Not a 0x-address, or mixed case with a wrong EIP-55 checksum."""
 
 

@@ -39,6 +39,7 @@ from indexer.projection import PROVIDER_EVENTS, Projection, ProjectionError
 from indexer.store import stored_event
 from staking.db import schema as t
 from staking.domain.clock import EpochClock
+from staking.domain.errors import SwarmError
 from staking.domain.events import DecodedEvent
 from staking.domain.stake import min_stake
 from staking.rewards.clock import epoch_clock as epoch_clock  # re-exported: callers read it here
@@ -61,11 +62,11 @@ MUTABLE_STATES = (COMPUTED, EMPTY)
 FOLDED_EVENTS = tuple(sorted(PROVIDER_EVENTS | {"ClassParamsSet"}))
 
 
-class EpochImmutable(RuntimeError):
+class EpochImmutable(SwarmError, RuntimeError):
     """The epoch's weights went on chain (or are on their way): they are never rewritten."""
 
 
-class ProjectionIncomplete(RuntimeError):
+class ProjectionIncomplete(SwarmError, RuntimeError):
     """The database cannot answer for the epoch (not indexed far enough, or at all)."""
 
 

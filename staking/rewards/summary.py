@@ -16,12 +16,13 @@ from sqlalchemy import Connection, select
 
 from staking.db import schema as t
 from staking.domain.clock import iso_ms
+from staking.domain.errors import SwarmError
 from staking.rewards.clock import epoch_clock, window
 from staking.rewards.last_computed import reasons_of
 from staking.rewards.merkle import WeightTree
 
 
-class EpochInconsistent(RuntimeError):
+class EpochInconsistent(SwarmError, RuntimeError):
     """The stored weights of an epoch do not hash to its stored Merkle root."""
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from staking.domain.errors import SwarmError
+
 GWEI = 10**9
 MIN_BUMP_NUMERATOR, MIN_BUMP_DENOMINATOR = 1125, 1000  # nodes require >= 12.5 % to replace
 
@@ -23,7 +25,7 @@ class Fees:
     priority_fee: int
 
 
-class FeeCapExceeded(RuntimeError):
+class FeeCapExceeded(SwarmError, RuntimeError):
     pass
 
 

@@ -157,3 +157,33 @@ def test_levels_rank_in_ladder_order() -> None:
 
 def test_a_node_that_does_not_answer_is_one_kind_of_swarm_error() -> None:
     assert issubclass(NodeUnreachable, SwarmError)
+
+
+def test_every_public_exception_of_the_service_roots_in_swarm_error() -> None:
+    """One base (STYLE.md): a caller catches the service's failures in one clause."""
+    import importlib
+    import inspect
+    import pkgutil
+
+    import indexer
+    import staking
+
+    # HTTP's own: the API turns domain errors into problem documents with it.
+    allowed = {"staking.api.problems.ProblemException"}
+    outside: list[str] = []
+    for package in (staking, indexer):
+        for info in pkgutil.walk_packages(package.__path__, package.__name__ + "."):
+            if ".migrations" in info.name:
+                continue
+            module = importlib.import_module(info.name)
+            for name, obj in vars(module).items():
+                if (
+                    inspect.isclass(obj)
+                    and issubclass(obj, Exception)
+                    and obj.__module__ == info.name
+                    and not name.startswith("_")
+                    and f"{info.name}.{name}" not in allowed
+                    and not issubclass(obj, SwarmError)
+                ):
+                    outside.append(f"{info.name}.{name}")
+    assert outside == []

@@ -18,9 +18,10 @@ from staking.chain.contracts import StakingContract
 from staking.deployment import Deployment
 from staking.devnet.accounts import GOVERNANCE, devnet_account
 from staking.devnet.harness import CLI
+from staking.domain.errors import SwarmError
 
 
-class DemoError(RuntimeError):
+class DemoError(SwarmError, RuntimeError):
     """The scenario cannot go on: the message says what did not happen and where to look."""
 
 
