@@ -199,7 +199,7 @@ def measure(n: Net, kind: str, url: str, epoch: int, args: argparse.Namespace) -
             raise BenchError(f"{kind}: the per-provider baseline computed another root")
         with engine.connect() as conn:
             trans = conn.begin()
-            _, store_s = timed(lambda: ep.store_epoch(conn, result))
+            _, store_s = timed(lambda: ep.store_epoch(conn, result, now_ms=int(time.time() * 1000)))
             trans.rollback()
         say(f"{kind}: compute {compute_s:.2f}s (baseline {baseline_s:.2f}s), store {store_s:.2f}s")
 

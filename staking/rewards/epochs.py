@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -259,14 +258,14 @@ def load_reports(conn: Connection, epoch: int) -> dict[str, PerformanceReport]:
     return {p: PerformanceReport(u, int(ms), e, rt) for p, u, ms, e, rt in rows}
 
 
-def store_epoch(conn: Connection, result: EpochResult, now_ms: int | None = None) -> None:
+def store_epoch(conn: Connection, result: EpochResult, *, now_ms: int) -> None:
     """Writes the epoch's row (state "computed", or "empty" when nobody is eligible) and every
     provider's weight, replacing an earlier unpublished computation, in one transaction (the
     caller's, if it has one). Raises EpochImmutable once the epoch is publishing or published.
-    `now_ms` is the caller's clock (`computed_ms`); None: the wall clock, read here."""
+    `now_ms`: the caller's clock (`computed_ms`)."""
     if not conn.in_transaction():
         with conn.begin():
-            store_epoch(conn, result, now_ms)
+            store_epoch(conn, result, now_ms=now_ms)
         return
     re = t.reward_epochs
     query = select(re.c.state).where(re.c.epoch == result.epoch)
@@ -288,7 +287,7 @@ def store_epoch(conn: Connection, result: EpochResult, now_ms: int | None = None
             providers=len(result.providers),
             uri=result.uri,
             inputs_hash=result.inputs_hash,
-            computed_ms=_wall_ms() if now_ms is None else now_ms,
+            computed_ms=now_ms,
         )
     )
     if result.providers:
@@ -309,18 +308,13 @@ def store_epoch(conn: Connection, result: EpochResult, now_ms: int | None = None
         )
 
 
-def set_state(conn: Connection, epoch: int, state: str, now_ms: int | None = None, **values: Any) -> None:
-    """Moves an epoch to `state` (with `published_ms`, `now_ms` of the caller's clock or else the
-    wall clock, when it becomes published)."""
+def set_state(conn: Connection, epoch: int, state: str, *, now_ms: int, **values: Any) -> None:
+    """Moves an epoch to `state` (with `published_ms` = `now_ms`, the caller's clock, when it
+    becomes published)."""
     if state == PUBLISHED:
-        values.setdefault("published_ms", _wall_ms() if now_ms is None else now_ms)
+        values.setdefault("published_ms", now_ms)
     re = t.reward_epochs
     conn.execute(update(re).where(re.c.epoch == epoch).values(state=state, **values))
-
-
-def _wall_ms() -> int:
-    """For callers that bring no clock of their own (the CLI); the worker passes its Runtime's."""
-    return int(time.time() * 1000)
 
 
 # ------------------------------------------------------------------------------------------ reading

@@ -221,7 +221,7 @@ def _publish(
         )
 
         def mark(conn: Any, _slot: int, intent_id: int, epoch: int = epoch) -> None:
-            ep.set_state(conn, epoch, ep.PUBLISHING, intent_id=intent_id)
+            ep.set_state(conn, epoch, ep.PUBLISHING, now_ms=_ms(clock), intent_id=intent_id)
 
         try:
             result = txm.submit_many([(key, fn)], on_planned=mark)[0]
@@ -240,7 +240,7 @@ def _publish(
             out.waiting = f"the node did not take publishEligibility({epoch}): {exc}"
             return
         with engine.begin() as conn:  # an intent planned earlier (a restart): point the row at it
-            ep.set_state(conn, epoch, ep.PUBLISHING, intent_id=result)
+            ep.set_state(conn, epoch, ep.PUBLISHING, now_ms=_ms(clock), intent_id=result)
         out.submitted.append(epoch)
 
 

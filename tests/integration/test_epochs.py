@@ -68,10 +68,10 @@ def test_an_unpublished_epoch_recomputes_to_the_same_root_and_a_published_one_ne
 
     with oracle.engine.begin() as conn:
         first = compute_epoch(conn, epoch, clock, oracle.rules)
-        store_epoch(conn, first)
+        store_epoch(conn, first, now_ms=1_000)
     with oracle.engine.begin() as conn:
         again = compute_epoch(conn, epoch, clock, oracle.rules)
-        store_epoch(conn, again)  # an unpublished epoch may be recomputed: to the same root
+        store_epoch(conn, again, now_ms=2_000)  # an unpublished epoch may be recomputed: to the same root
     assert (again.root, again.inputs_hash, again.weights) == (first.root, first.inputs_hash, first.weights)
     assert first.eligible == len(chain.providers) and first.root != "0x" + "00" * 32
 
@@ -89,7 +89,7 @@ def test_an_unpublished_epoch_recomputes_to_the_same_root_and_a_published_one_ne
         changed = compute_epoch(conn, epoch, clock, oracle.rules)
         assert changed.root != first.root
         with pytest.raises(EpochImmutable):
-            store_epoch(conn, changed)
+            store_epoch(conn, changed, now_ms=3_000)
     with oracle.engine.connect() as conn:
         assert epoch_row(conn, epoch) == published
         weights = conn.execute(select(t.reward_weights).where(t.reward_weights.c.epoch == epoch)).all()

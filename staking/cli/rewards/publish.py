@@ -8,7 +8,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from staking.cli.chainops import Signing, with_signing
-from staking.cli.common import fail, load_settings, service_engine, utc
+from staking.cli.common import fail, load_settings, runtime, service_engine, utc
 from staking.cli.rewards.shared import EpochArg, epoch_lines
 
 if TYPE_CHECKING:
@@ -64,7 +64,7 @@ def epoch_to_publish(engine: Engine, epoch: int, store: bool) -> tuple[dict[str,
         with engine.begin() as conn:
             result = compute_epoch(conn, epoch, clock, rules)
             if store:
-                store_epoch(conn, result)
+                store_epoch(conn, result, now_ms=runtime().now_ms())
     except (EpochImmutable, IntegrityError):  # the worker stored it meanwhile
         return epoch_to_publish(engine, epoch, store)
     computed = {
@@ -120,4 +120,4 @@ def publish(epoch: EpochArg, signing: Signing) -> None:
     with engine.begin() as conn:  # the root that went on chain is the stored one
         stored = epoch_row(conn, epoch)
         if stored is not None and stored["state"] in (*MUTABLE_STATES, PUBLISHING):
-            set_state(conn, epoch, PUBLISHED)
+            set_state(conn, epoch, PUBLISHED, now_ms=runtime().now_ms())
