@@ -1,10 +1,8 @@
-"""Scale-out: any number of `serve --role worker` processes on one database, exactly one leading.
-
-A standby takes over when the leader dies (at once: its lock frees with its session) or hangs
-(once its lease has expired: the standby ends the hung leader's sessions), and a deposed leader can
-never plan, sign or record a transaction, because every write-ahead transaction checks the lease's
-term (fencing). The end-to-end runs check the verdict pipeline's invariants across a takeover: every
-verdict ends with exactly its decided actions on chain, no transaction twice, no nonce gap."""
+"""Failover of whole processes (an API, an indexer and two workers on one PostgreSQL database,
+verdicts arriving): a SIGKILLed leader is replaced at once (its lock frees with its session), a
+hung (SIGSTOPped) one once its lease has expired (the standby ends its sessions), and when it wakes
+it sends nothing. Afterwards every verdict has exactly its decided actions on chain, no transaction
+twice, no nonce gap."""
 
 from __future__ import annotations
 

@@ -1,7 +1,5 @@
-"""The listing's `?status=` filter is SQL; `staking.domain.status.provider_status` is the one
-definition of a status. For generated provider rows, times and epoch clocks (or none yet), the
-filter for each status selects exactly the rows whose Python status is that status — probation's
-epoch arithmetic, expired and indefinite jails, tombstones over everything included."""
+"""The listing's `?status=` filter, on PostgreSQL: for generated provider states it selects exactly
+the rows `staking.domain.status.provider_status` gives that status (SQLite: tests/unit)."""
 
 from __future__ import annotations
 

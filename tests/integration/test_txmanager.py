@@ -1,5 +1,5 @@
 """The transaction manager on a real Anvil: once per key, no burnt nonces, replacement of dropped
-transactions with the same nonce, restart reconciliation, and fee rules."""
+transactions with the same nonce, restart reconciliation (its pure rules: tests/unit)."""
 
 from __future__ import annotations
 

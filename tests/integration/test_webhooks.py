@@ -1,4 +1,6 @@
-"""Webhooks: signed with HMAC, retried until the receiver accepts, never blocking the sender."""
+"""Webhook deliveries through the persisted outbox, on each database: retried with the same signed
+body until the receiver accepts, given up after the attempt limit, delivered after a restart, and a
+receiver that times out holds back no other."""
 
 from __future__ import annotations
 

@@ -1,10 +1,9 @@
 """Scale-out: any number of `serve --role worker` processes on one database, exactly one leading.
 
-A standby takes over when the leader dies (at once: its lock frees with its session) or hangs
-(once its lease has expired: the standby ends the hung leader's sessions), and a deposed leader can
-never plan, sign or record a transaction, because every write-ahead transaction checks the lease's
-term (fencing). The end-to-end runs check the verdict pipeline's invariants across a takeover: every
-verdict ends with exactly its decided actions on chain, no transaction twice, no nonce gap."""
+A standby takes over when the leader steps down or its lock session dies, metrics show each role's
+leader and term, and a deposed leader can never plan, sign or record a transaction nor move the
+indexer's checkpoint, because every write-ahead transaction checks the lease's term (fencing).
+The takeovers of whole processes, killed or hung, are in tests/e2e/test_worker_leader_failover.py."""
 
 from __future__ import annotations
 
