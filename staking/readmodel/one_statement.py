@@ -45,7 +45,7 @@ SELECT
         LEFT JOIN reward_weights w ON w.epoch = e.epoch AND w.provider = :address) x
   ) AS reward_epochs,
   (SELECT json_agg(x) FROM (
-      SELECT a.kind, a.verdict_id, i.tx_hash, i.mined_block AS block
+      SELECT a.kind, a.verdict_id, i.tx_hash, i.mined_block AS block, i.nonce
         FROM verdicts v JOIN actions a ON a.verdict_id = v.id JOIN tx_intents i ON i.id = a.intent_id
        WHERE v.provider = :address AND i.state = ANY(:on_chain)
          AND i.mined_block > COALESCE(
@@ -81,7 +81,7 @@ def parts_from_one_statement(r: Any) -> Parts:
     slashes = sorted(map(Row, r.slashes or ()), key=lambda s: (s.proposed_block, s.id), reverse=True)
     strikes = sorted(map(Row, r.strikes or ()), key=lambda s: (s.detected_at, s.received_ms), reverse=True)
     epochs = sorted(map(Row, r.reward_epochs or ()), key=lambda e: e.epoch, reverse=True)
-    in_flight = sorted(map(Row, r.in_flight or ()), key=lambda a: (a.block, a.tx_hash))
+    in_flight = sorted(map(Row, r.in_flight or ()), key=lambda a: (a.block, a.nonce))
     return Parts(
         meta=meta,
         params=params,

@@ -100,6 +100,7 @@ _IN_FLIGHT = (
         t.actions.c.verdict_id,
         t.tx_intents.c.tx_hash,
         t.tx_intents.c.mined_block.label("block"),
+        t.tx_intents.c.nonce,
     )
     .select_from(
         t.verdicts.join(t.actions, t.actions.c.verdict_id == t.verdicts.c.id).join(
@@ -111,7 +112,7 @@ _IN_FLIGHT = (
         t.tx_intents.c.state.in_(ON_CHAIN),
         t.tx_intents.c.mined_block > bindparam("checkpoint"),
     )
-    .order_by(t.tx_intents.c.mined_block, t.tx_intents.c.tx_hash)
+    .order_by(t.tx_intents.c.mined_block, t.tx_intents.c.nonce)  # as they went out: isolation first
 )
 
 

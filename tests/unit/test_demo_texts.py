@@ -49,3 +49,14 @@ def test_the_flag_alone_marks_a_jail_until_recovery() -> None:
 def test_amounts_are_swarm_with_two_decimals_rounded_down() -> None:
     assert swarm(1_234_567_000_000_000_000_000) == "1,234.56"
     assert swarm("0") == "0.00"
+
+
+def test_a_recovery_reads_as_its_stage_or_as_guidance_never_as_none() -> None:
+    from staking.devnet.demo.texts import recovery_text
+
+    assert (
+        recovery_text({"path": "security_review", "stage": "response"}) == "recovery security_review/response"
+    )
+    timed = recovery_text({"path": "service_improvement", "stage": None})
+    assert timed == "recovery path service_improvement (guidance, nothing open on chain)"
+    assert recovery_text({"path": None, "stage": None}) == "no recovery path open yet"

@@ -17,6 +17,7 @@ from staking.chain.connect import connect
 from staking.chain.contracts import StakingContract
 from staking.deployment import Deployment
 from staking.devnet.accounts import GOVERNANCE, devnet_account
+from staking.devnet.demo.texts import recovery_text
 from staking.devnet.harness import CLI
 from staking.domain.errors import SwarmError
 
@@ -66,11 +67,7 @@ class Session:
             f"GET /v1/providers/{provider[:10]}…: status {doc['status']}"
             + (f" ({doc.get('status_reason')})" if doc.get("status_reason") else "")
             + (f"; jail: {jail.get('reason')}" if jail else "")
-            + (
-                f"; recovery {rec.get('path')}/{rec.get('stage')}: next step: {rec.get('next_step')}"
-                if rec
-                else ""
-            )
+            + (f"; {recovery_text(rec)}: next step: {rec.get('next_step')}" if rec else "")
             + (
                 "; in flight: " + ", ".join(f"{f['kind']} in block {f['block']}" for f in flight)
                 if flight

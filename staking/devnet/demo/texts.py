@@ -36,3 +36,13 @@ def decision_text(decision: dict[str, Any]) -> str:
         f"level {decision['level']}, slash {decision['slash_bps']} bps, {jail_text(decision)}, "
         f"recovery path {path}"
     )
+
+
+def recovery_text(rec: dict[str, Any]) -> str:
+    """An open recovery's path and stage; for a timed jail (no stage: nothing open on chain) the
+    policy's path is guidance, and for a jail until recovery governance has not chosen one yet."""
+    if rec.get("stage"):
+        return f"recovery {rec['path']}/{rec['stage']}"
+    if rec.get("path"):
+        return f"recovery path {rec['path']} (guidance, nothing open on chain)"
+    return "no recovery path open yet"
