@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,7 +17,8 @@ from staking.chain.contracts import StakingContract, TokenContract
 from staking.deployment import Deployment
 from staking.devnet.accounts import devnet_account
 from staking.domain.vocabulary import EventType, Severity
-from staking.verdict import Verdict, sign_verdict
+from staking.verdict import Verdict
+from tests.support.signing import new_verdict, signature
 
 STRANGER_INDEX = 11  # unlocked by anvil --accounts 20, holds no role and is not a provider
 
@@ -172,14 +172,8 @@ class Chain:
         detected_at: int | None = None,
         verdict_id: bytes | None = None,
     ) -> Verdict:
-        return Verdict(
-            id=verdict_id or os.urandom(32),
-            provider=to_checksum_address(provider),
-            event_type=event_type,
-            severity=severity,
-            detected_at=self.now() if detected_at is None else detected_at,
-            evidence_hash=keccak(os.urandom(16)),
-        )
+        detected = self.now() if detected_at is None else detected_at
+        return new_verdict(provider, detected, event_type, severity, verdict_id)
 
     def sign(
         self,
@@ -189,14 +183,12 @@ class Chain:
         contract: str | None = None,
     ) -> bytes:
         """Signature by the devnet detector, or by `key`/on another domain for negative tests."""
-        from staking.verdict import Domain
-
-        domain = Domain(
-            chain_id=chain_id if chain_id is not None else self.w3.eth.chain_id,
-            verifying_contract=to_checksum_address(contract or self.staking.address),
+        return signature(
+            verdict,
+            chain_id if chain_id is not None else self.w3.eth.chain_id,
+            contract or self.staking.address,
+            key,
         )
-        signer_key = key if key is not None else devnet_account(2).key
-        return sign_verdict(verdict, domain, signer_key)
 
     def signed(self, provider: str, **kw: Any) -> tuple[Verdict, bytes]:
         v = self.verdict(provider, **kw)

@@ -1,5 +1,6 @@
-"""Verdict intake over HTTP for the integration tests: an app over the indexed devnet (the `api`
-fixture), signed verdicts on the wire, and the check that a rejection stores nothing."""
+"""Verdict intake over HTTP: signed verdicts on the wire, the check that a rejection stores
+nothing, and the integration tests' app over the indexed devnet (`Api`, the `api` fixture of
+tests/integration/conftest.py; the in-process one of the unit tests is tests/support/offchain.py)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 from httpx import Response
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, Table, func, select
 
 from staking.db import schema as t
 from staking.intake.service import IntakeService
@@ -23,6 +24,27 @@ NEW_DETECTOR_INDEX = 12  # unlocked by anvil, holds no role until a test grants 
 
 
 INTAKE_TABLES = (t.verdicts, t.actions, t.investigations)
+
+
+def row_counts(engine: Engine, tables: tuple[Table, ...]) -> dict[str, int]:
+    with engine.connect() as conn:
+        return {
+            tbl.name: int(conn.execute(select(func.count()).select_from(tbl)).scalar_one()) for tbl in tables
+        }
+
+
+def rejected(
+    status: int, send: Callable[[], Response], counts: Callable[[], dict[str, int]]
+) -> dict[str, Any]:
+    """`send()` answers `status` as problem+json and leaves the `counts()` of the tables untouched."""
+    before = counts()
+    response = send()
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"] == PROBLEM_JSON
+    doc = response.json()
+    assert doc["status"] == status and doc["title"] and doc["type"]
+    assert counts() == before, "a rejected verdict must store nothing"
+    return dict(doc)
 
 
 def wire(v: Verdict, signature: bytes, /, **changes: Any) -> dict[str, Any]:
@@ -40,11 +62,7 @@ class Api:
     on_chain_checks: list[str] = field(default_factory=list)
 
     def counts(self) -> dict[str, int]:
-        with self.engine.connect() as conn:
-            return {
-                tbl.name: int(conn.execute(select(func.count()).select_from(tbl)).scalar_one())
-                for tbl in INTAKE_TABLES
-            }
+        return row_counts(self.engine, INTAKE_TABLES)
 
     def submit(self, provider_index: int = 0, **kw: Any) -> tuple[Verdict, dict[str, Any], Response]:
         v, sig = self.chain.signed(self.chain.providers[provider_index], **kw)
@@ -53,14 +71,7 @@ class Api:
 
     def rejects(self, status: int, send: Callable[[], Response]) -> dict[str, Any]:
         """`send()` answers `status` as problem+json and leaves the intake tables untouched."""
-        before = self.counts()
-        response = send()
-        assert response.status_code == status, response.text
-        assert response.headers["content-type"] == PROBLEM_JSON
-        doc = response.json()
-        assert doc["status"] == status and doc["title"] and doc["type"]
-        assert self.counts() == before, "a rejected verdict must store nothing"
-        return dict(doc)
+        return rejected(status, send, self.counts)
 
     def rejects_body(self, status: int, body: Any) -> dict[str, Any]:
         return self.rejects(status, lambda: self.client.post("/v1/verdicts", json=body))
