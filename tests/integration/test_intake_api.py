@@ -25,13 +25,15 @@ from staking.config import Settings
 from staking.db import schema as t
 from staking.db.engine import make_engine
 from staking.devnet.accounts import devnet_account
-from staking.domain.vocabulary import EventType
+from staking.domain.vocabulary import EventType, Severity
 from staking.intake.results import Accepted, Outcome, Replay
 from staking.intake.service import IntakeService
+from staking.verdict import Verdict
 from tests.support.intake import (
     NEW_DETECTOR_INDEX,
     PROBLEM_JSON,
     Api,
+    kinds,
     wire,
 )
 
@@ -219,3 +221,68 @@ def test_the_intake_clock_follows_an_indexed_chain_that_runs_ahead_of_the_wall_c
         Store(engine).write_meta(conn, {"checkpoint_time": str(ahead - 7_200)})
     assert abs(clock() - time.time()) < 5  # a chain behind the wall clock: the wall clock
     engine.dispose()
+
+
+# ---- the same answers on each database: replays, conflicts, history and paging in SQL
+
+
+def test_the_same_verdict_ten_times_is_stored_once_and_answered_identically(api: Api) -> None:
+    v, body, first = api.submit(event_type=EventType.SECURITY_BREACH, severity=Severity.HIGH)
+    assert first.status_code == 202
+    after_first = api.counts()
+    for _ in range(9):
+        again = api.client.post("/v1/verdicts", json=body)
+        assert again.status_code == 200, again.text
+        assert again.json() == first.json()
+        assert again.headers["content-location"] == f"/v1/verdicts/0x{v.id.hex()}"
+    assert api.counts() == after_first == {"verdicts": 1, "actions": 3, "investigations": 0}
+
+
+def test_a_used_id_with_different_content_is_a_conflict(api: Api) -> None:
+    v, body, first = api.submit(event_type=EventType.POLICY_VIOLATION, severity=Severity.LOW)
+    assert first.status_code == 202
+    changed = Verdict(
+        v.id, v.provider, EventType.SECURITY_BREACH, Severity.CRITICAL, v.detected_at, v.evidence_hash
+    )
+    doc = api.rejects_body(409, wire(changed, api.chain.sign(changed)))
+    assert doc["type"] == "/problems/verdict-conflict" and doc["verdict"] == f"/v1/verdicts/0x{v.id.hex()}"
+    # Only the unsigned evidence URI differs: still another content under the same id.
+    api.rejects_body(409, dict(body, evidence_uri="ipfs://another"))
+    assert api.client.get(f"/v1/verdicts/0x{v.id.hex()}").json() == first.json()
+
+
+def test_investigations_page_newest_first_with_a_cursor(api: Api) -> None:
+    ids = [api.submit(i, event_type=EventType.SUSPICIOUS_ACTIVITY)[2].json()["id"] for i in range(3)]
+    first = api.client.get("/v1/investigations", params={"limit": 2}).json()
+    assert [i["verdict_id"] for i in first["items"]] == ids[::-1][:2] and first["next_cursor"]
+    second = api.client.get("/v1/investigations", params={"limit": 2, "cursor": first["next_cursor"]}).json()
+    assert [i["verdict_id"] for i in second["items"]] == ids[:1] and second["next_cursor"] is None
+    for params in ({"cursor": "bogus"}, {"limit": 0}, {"limit": 1000}, {"status": "closed"}):
+        bad = api.client.get("/v1/investigations", params=params)
+        assert bad.status_code == 422 and bad.headers["content-type"] == PROBLEM_JSON
+        assert bad.json()["errors"][0]["field"] == next(iter(params))
+
+
+def test_a_second_performance_violation_escalates_to_a_penalty(api: Api) -> None:
+    _, _, first = api.submit(event_type=EventType.PERFORMANCE_VIOLATION, severity=Severity.MEDIUM)
+    _, _, second = api.submit(event_type=EventType.PERFORMANCE_VIOLATION, severity=Severity.MEDIUM)
+    assert first.json()["decision"]["level"] == "warning"
+    decision = second.json()["decision"]
+    assert decision["level"] == "penalty" and decision["offence_number"] == 2
+    assert decision["slash_bps"] == 500 and decision["jail_seconds"] == 86_400
+    assert decision["recovery_path"] == "service_improvement"
+    assert kinds(second.json()) == ["jail", "propose_slash"]
+    # Another provider's history is its own.
+    _, _, other = api.submit(1, event_type=EventType.PERFORMANCE_VIOLATION, severity=Severity.MEDIUM)
+    assert other.json()["decision"]["level"] == "warning"
+
+
+def test_an_investigation_is_not_an_offence(api: Api) -> None:
+    api.submit(event_type=EventType.SUSPICIOUS_ACTIVITY)
+    _, _, r = api.submit(event_type=EventType.PERFORMANCE_VIOLATION, severity=Severity.LOW)
+    assert r.json()["decision"]["level"] == "warning"
+
+
+def test_a_verdict_id_is_looked_up_case_insensitively(api: Api) -> None:
+    v, _, r = api.submit()
+    assert api.client.get("/v1/verdicts/0x" + v.id.hex().upper()).json() == r.json()

@@ -20,12 +20,19 @@ from httpx import Response
 from staking.devnet.accounts import devnet_account
 from staking.intake.performance import PerformanceIntake
 from staking.intake.results import Accepted, Outcome, Replay
-from staking.performance import PerformanceBatch
+from staking.performance import PerformanceBatch, ProviderReport
 from staking.rewards.eligibility import PerformanceReport
 from staking.verdict import Domain
 from tests.support.intake import NEW_DETECTOR_INDEX, row_counts
 from tests.support.intake import Api as VerdictApi
-from tests.support.performance import GOOD, PERFORMANCE_TABLES, batch_body, new_batch, stored_reports
+from tests.support.performance import (
+    GOOD,
+    PERFORMANCE_TABLES,
+    batch_body,
+    close_epoch,
+    new_batch,
+    stored_reports,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -150,3 +157,44 @@ def test_a_batch_for_an_earlier_open_epoch_is_accepted(perf: PerfApi) -> None:
     perf.chain.advance(2 * length)
     r = perf.post(perf.body(perf.batch(epoch=perf.epoch() - 1)))
     assert r.status_code == 202, r.text
+
+
+# ---- the same answers on each database: replays, conflicts, history and paging in SQL
+
+
+def test_the_same_batch_again_is_answered_identically_and_stored_once(perf: PerfApi) -> None:
+    body = perf.body(perf.batch())
+    first = perf.post(body)
+    assert first.status_code == 202
+    for _ in range(3):
+        again = perf.post(body)
+        assert again.status_code == 200, again.text
+        assert again.json() == first.json()
+    assert perf.counts() == {"performance_batches": 1, "performance_reports": 3}
+    # Lower-case and upper-case hex ids name the same batch.
+    assert perf.post(dict(body, id=body["id"].upper().replace("0X", "0x"))).status_code == 200
+
+
+def test_a_used_id_with_other_reports_is_a_conflict_and_changes_nothing(perf: PerfApi) -> None:
+    batch = perf.batch(range(2))
+    assert perf.post(perf.body(batch)).status_code == 202
+    before = perf.reports(batch.epoch)
+    worse = PerformanceReport(uptime_bps=5_000, response_ms_p50=900, error_rate_bps=800, rating_bps=100)
+    changed = PerformanceBatch(batch.id, batch.epoch, (ProviderReport(batch.reports[0].provider, worse),))
+    doc = perf.rejects_body(409, perf.body(changed))
+    assert doc["type"] == "/problems/performance-batch-conflict"
+    assert perf.reports(batch.epoch) == before
+
+
+def test_a_batch_for_a_computed_epoch_is_refused(perf: PerfApi) -> None:
+    accepted = perf.body(perf.batch([0]))
+    assert perf.post(accepted).status_code == 202
+    epoch = accepted["epoch"]
+    before = perf.reports(epoch)
+    close_epoch(perf.engine, epoch)
+    doc = perf.rejects_body(409, perf.body(perf.batch([0, 1], report=PerformanceReport(0, 5_000, 10_000, 0))))
+    assert doc["type"] == "/problems/epoch-closed" and doc["epoch"] == epoch
+    assert doc["href"] == f"/v1/epochs/{epoch}"
+    assert perf.reports(epoch) == before
+    # A detector retrying a batch that was accepted before the epoch closed still gets its answer.
+    assert perf.post(accepted).status_code == 200

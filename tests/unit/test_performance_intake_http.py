@@ -22,13 +22,11 @@ from staking.api.rewards import BATCH_TYPE, MAX_PERFORMANCE_BODY
 from staking.db import schema as t
 from staking.devnet.accounts import devnet_account
 from staking.domain.vocabulary import Address
-from staking.performance import TYPES, PerformanceBatch, ProviderReport, sign_batch, to_wire
-from staking.rewards.eligibility import PerformanceReport
+from staking.performance import TYPES, sign_batch, to_wire
 from staking.verdict import Domain
 from tests.support.chain import STRANGER_INDEX
 from tests.support.intake import PROBLEM_JSON
 from tests.support.offchain import OTHER_CONTRACT, OffChainPerformanceApi
-from tests.support.performance import close_epoch
 from tests.support.signing import detector_key
 
 pytestmark = pytest.mark.unit
@@ -47,30 +45,6 @@ def test_a_detectors_batch_is_accepted_and_stored_once(perf: OffChainPerformance
     assert perf.counts() == {"performance_batches": 1, "performance_reports": 3}
     expected = (batch.id_hex, 9_990, 120, 10, 9_000)
     assert perf.reports(batch.epoch) == {perf.providers[i]: expected for i in range(3)}
-
-
-def test_the_same_batch_again_is_answered_identically_and_stored_once(perf: OffChainPerformanceApi) -> None:
-    body = perf.body(perf.batch())
-    first = perf.post(body)
-    assert first.status_code == 202
-    for _ in range(3):
-        again = perf.post(body)
-        assert again.status_code == 200, again.text
-        assert again.json() == first.json()
-    assert perf.counts() == {"performance_batches": 1, "performance_reports": 3}
-    # Lower-case and upper-case hex ids name the same batch.
-    assert perf.post(dict(body, id=body["id"].upper().replace("0X", "0x"))).status_code == 200
-
-
-def test_a_used_id_with_other_reports_is_a_conflict_and_changes_nothing(perf: OffChainPerformanceApi) -> None:
-    batch = perf.batch(range(2))
-    assert perf.post(perf.body(batch)).status_code == 202
-    before = perf.reports(batch.epoch)
-    worse = PerformanceReport(uptime_bps=5_000, response_ms_p50=900, error_rate_bps=800, rating_bps=100)
-    changed = PerformanceBatch(batch.id, batch.epoch, (ProviderReport(batch.reports[0].provider, worse),))
-    doc = perf.rejects_body(409, perf.body(changed))
-    assert doc["type"] == "/problems/performance-batch-conflict"
-    assert perf.reports(batch.epoch) == before
 
 
 # -------------------------------------------------------------------------------- authentication
@@ -121,20 +95,6 @@ def test_a_signature_the_contract_would_refuse_is_unauthorized(
 
 
 # ---------------------------------------------------------------------------------------- epochs
-
-
-def test_a_batch_for_a_computed_epoch_is_refused(perf: OffChainPerformanceApi) -> None:
-    accepted = perf.body(perf.batch([0]))
-    assert perf.post(accepted).status_code == 202
-    epoch = accepted["epoch"]
-    before = perf.reports(epoch)
-    close_epoch(perf.engine, epoch)
-    doc = perf.rejects_body(409, perf.body(perf.batch([0, 1], report=PerformanceReport(0, 5_000, 10_000, 0))))
-    assert doc["type"] == "/problems/epoch-closed" and doc["epoch"] == epoch
-    assert doc["href"] == f"/v1/epochs/{epoch}"
-    assert perf.reports(epoch) == before
-    # A detector retrying a batch that was accepted before the epoch closed still gets its answer.
-    assert perf.post(accepted).status_code == 200
 
 
 def test_without_the_indexed_epoch_clock_the_answer_is_a_retryable_503(perf: OffChainPerformanceApi) -> None:
