@@ -3,7 +3,8 @@ involves the chain or the database's concurrency. Concurrent duplicates are stor
 concurrent verdicts all count towards escalation; a detector the index has not seen is looked up
 on chain, and an unreachable chain is a retryable 503; a submission racing past the existence
 check is a replay; the production wiring (`app_from_settings`) and the clock that follows the
-indexed chain.
+indexed chain. And, on each database, what the SQL decides: replays and conflicts by content hash,
+the escalation history, cursor paging and the case-insensitive id lookup.
 
 The rest of the intake's HTTP behaviour (bodies, fields, signatures, decisions, reads, documents)
 needs neither: tests/unit/test_verdict_intake_http.py, in-process.

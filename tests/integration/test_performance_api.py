@@ -1,10 +1,11 @@
 """Performance report intake over HTTP (`POST /v1/performance`), against a real Anvil and each
 database: what involves the chain or the database's concurrency and upserts. A later batch
 replaces a provider's earlier report; concurrent duplicates are stored once; a detector the index
-has not seen is looked up on chain; a batch's epoch is judged by the chain's clock.
+has not seen is looked up on chain; a batch's epoch is judged by the chain's clock. And, on each
+database, replays and conflicts by content and the refusal of a computed epoch.
 
-The rest of the endpoint's behaviour (bodies, fields, signatures, replays, computed epochs,
-documents) needs neither: tests/unit/test_performance_intake_http.py, in-process.
+The rest of the endpoint's behaviour (bodies, fields, signatures, documents) needs neither:
+tests/unit/test_performance_intake_http.py, in-process.
 """
 
 from __future__ import annotations
