@@ -112,3 +112,11 @@ def fresh_pg_database() -> Iterator[str]:
     finally:
         with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    """A fresh, migrated PostgreSQL database, dropped afterwards (skipped without PostgreSQL)."""
+    require_pg()
+    with fresh_pg_database() as url:
+        yield url

@@ -19,40 +19,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, func, select
+from sqlalchemy import func, select
 
 from staking.db import schema as t
 from staking.db.engine import make_engine
-from staking.db.lock import read_lease
 from staking.devnet.accounts import SERVICE, devnet_account
-from tests.conftest import fresh_pg_database, require_pg
+from tests.conftest import require_pg
+from tests.support.leadership import LEASE, lease_row, wait_for
 
 pytestmark = pytest.mark.e2e
-
-
-LEASE = 3.0  # seconds, for every test here (the default is 10)
-
-
-@pytest.fixture
-def pg_url() -> Iterator[str]:
-    """A fresh, migrated PostgreSQL database, dropped afterwards (skipped without PostgreSQL)."""
-    require_pg()
-    with fresh_pg_database() as url:
-        yield url
-
-
-def lease_row(engine: Engine, name: str = "worker") -> Any:
-    with engine.connect() as conn:
-        return read_lease(conn, name)[0]
-
-
-def wait_for(what: str, condition: Any, timeout: float, every: float = 0.02) -> float:
-    """Polls `condition` until true; returns the seconds it took."""
-    t0 = time.monotonic()
-    while not condition():
-        assert time.monotonic() - t0 < timeout, f"not within {timeout}s: {what}"
-        time.sleep(every)
-    return time.monotonic() - t0
 
 
 VERDICTS = 60

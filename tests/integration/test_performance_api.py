@@ -13,10 +13,8 @@ from __future__ import annotations
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
 
 import pytest
-from httpx import Response
 
 from staking.devnet.accounts import devnet_account
 from staking.intake.performance import PerformanceIntake
@@ -24,22 +22,18 @@ from staking.intake.results import Accepted, Outcome, Replay
 from staking.performance import PerformanceBatch, ProviderReport
 from staking.rewards.eligibility import PerformanceReport
 from staking.verdict import Domain
-from tests.support.intake import NEW_DETECTOR_INDEX, row_counts
+from tests.support.intake import NEW_DETECTOR_INDEX
 from tests.support.intake import Api as VerdictApi
 from tests.support.performance import (
-    GOOD,
-    PERFORMANCE_TABLES,
-    batch_body,
+    PostsBatches,
     close_epoch,
-    new_batch,
-    stored_reports,
 )
 
 pytestmark = pytest.mark.integration
 
 
 @dataclass
-class PerfApi(VerdictApi):
+class PerfApi(PostsBatches, VerdictApi):
     """The verdict intake tests' app over an indexed devnet, driven with performance batches: what
     a rejection must leave untouched are the performance tables."""
 
@@ -50,29 +44,8 @@ class PerfApi(VerdictApi):
     def epoch(self) -> int:
         return self.chain.staking.current_epoch()
 
-    def batch(
-        self,
-        providers: range | list[int] = range(3),
-        epoch: int | None = None,
-        report: PerformanceReport = GOOD,
-    ) -> PerformanceBatch:
-        chosen = [self.chain.providers[i] for i in providers]
-        return new_batch(chosen, self.epoch() if epoch is None else epoch, report)
-
-    def body(self, batch: PerformanceBatch, key: Any = None, domain: Domain | None = None) -> dict[str, Any]:
-        return batch_body(batch, domain or self.domain, key)
-
-    def post(self, body: Any) -> Response:
-        return self.client.post("/v1/performance", json=body)
-
-    def counts(self) -> dict[str, int]:
-        return row_counts(self.engine, PERFORMANCE_TABLES)
-
-    def reports(self, epoch: int) -> dict[str, tuple[Any, ...]]:
-        return stored_reports(self.engine, epoch)
-
-    def rejects_body(self, status: int, body: Any) -> dict[str, Any]:
-        return self.rejects(status, lambda: self.post(body))
+    def batch_providers(self) -> list[str]:
+        return list(self.chain.providers)
 
 
 @pytest.fixture

@@ -10,47 +10,20 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Iterator
-from typing import Any
 
 import pytest
-from sqlalchemy import Engine, func, select, text
+from sqlalchemy import func, select, text
 
 from staking.db import schema as t
 from staking.db.engine import make_engine
-from staking.db.lock import Fence, LostLeadership, read_lease, role_lock
+from staking.db.lock import Fence, LostLeadership, role_lock
 from staking.devnet.accounts import SERVICE, devnet_account
 from staking.txmanager.manager import TxConfig, TxManager
 from staking.worker.leader import Leadership, LeaseConfig, new_holder, role_engine
-from tests.conftest import fresh_pg_database, require_pg
 from tests.support.chain import Chain
+from tests.support.leadership import LEASE, lease_row, wait_for
 
 pytestmark = pytest.mark.integration
-
-
-LEASE = 3.0  # seconds, for every test here (the default is 10)
-
-
-@pytest.fixture
-def pg_url() -> Iterator[str]:
-    """A fresh, migrated PostgreSQL database, dropped afterwards (skipped without PostgreSQL)."""
-    require_pg()
-    with fresh_pg_database() as url:
-        yield url
-
-
-def lease_row(engine: Engine, name: str = "worker") -> Any:
-    with engine.connect() as conn:
-        return read_lease(conn, name)[0]
-
-
-def wait_for(what: str, condition: Any, timeout: float, every: float = 0.02) -> float:
-    """Polls `condition` until true; returns the seconds it took."""
-    t0 = time.monotonic()
-    while not condition():
-        assert time.monotonic() - t0 < timeout, f"not within {timeout}s: {what}"
-        time.sleep(every)
-    return time.monotonic() - t0
 
 
 class Candidate:

@@ -16,9 +16,7 @@ from web3.types import TxReceipt
 from staking.chain.contracts import StakingContract, TokenContract
 from staking.deployment import Deployment
 from staking.devnet.accounts import devnet_account
-from staking.domain.vocabulary import EventType, Severity
-from staking.verdict import Verdict
-from tests.support.signing import new_verdict, signature
+from tests.support.signing import SignsVerdicts
 
 STRANGER_INDEX = 11  # unlocked by anvil --accounts 20, holds no role and is not a provider
 
@@ -44,7 +42,7 @@ def _abi_type(inp: dict[str, Any]) -> str:
 
 
 @dataclass
-class Chain:
+class Chain(SignsVerdicts):
     w3: Web3
     deployment: Deployment
     staking: StakingContract = field(init=False)
@@ -164,35 +162,8 @@ class Chain:
         return list(decode([_abi_type(i) for i in item["inputs"]], bytes.fromhex(data[10:])))
 
     # ---- verdicts
-    def verdict(
-        self,
-        provider: str,
-        event_type: EventType = EventType.SECURITY_BREACH,
-        severity: Severity = Severity.CRITICAL,
-        detected_at: int | None = None,
-        verdict_id: bytes | None = None,
-    ) -> Verdict:
-        detected = self.now() if detected_at is None else detected_at
-        return new_verdict(provider, detected, event_type, severity, verdict_id)
-
-    def sign(
-        self,
-        verdict: Verdict,
-        key: bytes | None = None,
-        chain_id: int | None = None,
-        contract: str | None = None,
-    ) -> bytes:
-        """Signature by the devnet detector, or by `key`/on another domain for negative tests."""
-        return signature(
-            verdict,
-            chain_id if chain_id is not None else self.w3.eth.chain_id,
-            contract or self.staking.address,
-            key,
-        )
-
-    def signed(self, provider: str, **kw: Any) -> tuple[Verdict, bytes]:
-        v = self.verdict(provider, **kw)
-        return v, self.sign(v)
+    def verdict_domain(self) -> tuple[int, str]:
+        return int(self.w3.eth.chain_id), self.staking.address
 
     # ---- token conservation
     def holders(self) -> list[str]:

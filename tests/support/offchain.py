@@ -25,16 +25,14 @@ from staking.deploy import StakingParams
 from staking.devnet.accounts import DETECTOR, GOVERNANCE, devnet_account, provider_accounts
 from staking.domain.clock import EpochClock
 from staking.domain.events import DecodedEvent
-from staking.domain.vocabulary import Address, EventType, Severity
+from staking.domain.vocabulary import Address
 from staking.intake.detectors import DETECTOR_ROLE_HEX
 from staking.intake.service import IntakeService
-from staking.performance import PerformanceBatch
 from staking.policy import load_policy
-from staking.rewards.eligibility import PerformanceReport
 from staking.verdict import Domain, Verdict
 from tests.support.intake import INTAKE_TABLES, rejected, row_counts, wire
-from tests.support.performance import GOOD, PERFORMANCE_TABLES, batch_body, new_batch, stored_reports
-from tests.support.signing import new_verdict, signature
+from tests.support.performance import PostsBatches
+from tests.support.signing import SignsVerdicts
 
 CHAIN_ID = 31337  # Anvil's
 STAKING = Address(to_checksum_address("0x" + "5a" * 20))  # where SwarmStaking "is deployed"
@@ -85,7 +83,7 @@ def index_deployment(engine: Engine) -> None:
 
 
 @dataclass
-class OffChainApi:
+class OffChainApi(SignsVerdicts):
     """The app over the indexed database; `on_chain_checks` lists every account the intake asked
     the (stand-in) chain about. The chain knows DETECTOR_ROLE only of the devnet detector."""
 
@@ -104,35 +102,8 @@ class OffChainApi:
         return EpochClock(EPOCH_GENESIS, EPOCH_LENGTH).epoch_at(NOW)
 
     # ---- verdicts, as `Chain` builds and signs them
-    def verdict(
-        self,
-        provider: str,
-        event_type: EventType = EventType.SECURITY_BREACH,
-        severity: Severity = Severity.CRITICAL,
-        detected_at: int | None = None,
-        verdict_id: bytes | None = None,
-    ) -> Verdict:
-        detected = self.now() if detected_at is None else detected_at
-        return new_verdict(provider, detected, event_type, severity, verdict_id)
-
-    def sign(
-        self,
-        verdict: Verdict,
-        key: bytes | None = None,
-        chain_id: int | None = None,
-        contract: str | None = None,
-    ) -> bytes:
-        """Signature by the devnet detector, or by `key`/on another domain for negative tests."""
-        return signature(
-            verdict,
-            chain_id if chain_id is not None else self.domain.chain_id,
-            contract or self.domain.verifying_contract,
-            key,
-        )
-
-    def signed(self, provider: str, **kw: Any) -> tuple[Verdict, bytes]:
-        v = self.verdict(provider, **kw)
-        return v, self.sign(v)
+    def verdict_domain(self) -> tuple[int, str]:
+        return self.domain.chain_id, self.domain.verifying_contract
 
     def submit(self, provider_index: int = 0, **kw: Any) -> tuple[Verdict, dict[str, Any], Response]:
         v, sig = self.signed(self.providers[provider_index], **kw)
@@ -152,33 +123,12 @@ class OffChainApi:
 
 
 @dataclass
-class OffChainPerformanceApi(OffChainApi):
+class OffChainPerformanceApi(PostsBatches, OffChainApi):
     """The same app driven with performance batches: what a rejection must leave untouched are
     the performance tables."""
 
-    def batch(
-        self,
-        providers: range | list[int] = range(3),
-        epoch: int | None = None,
-        report: PerformanceReport = GOOD,
-    ) -> PerformanceBatch:
-        chosen = [self.providers[i] for i in providers]
-        return new_batch(chosen, self.epoch() if epoch is None else epoch, report)
-
-    def body(self, batch: PerformanceBatch, key: Any = None, domain: Domain | None = None) -> dict[str, Any]:
-        return batch_body(batch, domain or self.domain, key)
-
-    def post(self, body: Any) -> Response:
-        return self.client.post("/v1/performance", json=body)
-
-    def counts(self) -> dict[str, int]:
-        return row_counts(self.engine, PERFORMANCE_TABLES)
-
-    def reports(self, epoch: int) -> dict[str, tuple[Any, ...]]:
-        return stored_reports(self.engine, epoch)
-
-    def rejects_body(self, status: int, body: Any) -> dict[str, Any]:
-        return self.rejects(status, lambda: self.post(body))
+    def batch_providers(self) -> list[str]:
+        return list(self.providers)
 
 
 @contextmanager

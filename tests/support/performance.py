@@ -13,6 +13,7 @@ from staking.db import schema as t
 from staking.performance import PerformanceBatch, ProviderReport, sign_batch, to_wire
 from staking.rewards.eligibility import PerformanceReport
 from staking.verdict import Domain
+from tests.support.intake import row_counts
 from tests.support.signing import detector_key
 
 PERFORMANCE_TABLES = (t.performance_batches, t.performance_reports)
@@ -55,3 +56,39 @@ def close_epoch(engine: Engine, epoch: int) -> None:
                 computed_ms=0,
             )
         )
+
+
+class PostsBatches:
+    """Performance batches driven through an app (the devnet's or the in-process one). Put it first
+    among the bases: the fixture brings `engine`, `client`, `domain`, `epoch()`,
+    `batch_providers()` and `rejects(status, send)`; what a rejection must leave untouched are then
+    the performance tables."""
+
+    engine: Engine
+    client: Any
+    domain: Domain
+
+    def batch(
+        self,
+        providers: range | list[int] = range(3),
+        epoch: int | None = None,
+        report: PerformanceReport = GOOD,
+    ) -> PerformanceBatch:
+        everyone = self.batch_providers()
+        chosen = [everyone[i] for i in providers]
+        return new_batch(chosen, self.epoch() if epoch is None else epoch, report)
+
+    def body(self, batch: PerformanceBatch, key: Any = None, domain: Domain | None = None) -> dict[str, Any]:
+        return batch_body(batch, domain or self.domain, key)
+
+    def post(self, body: Any) -> Any:
+        return self.client.post("/v1/performance", json=body)
+
+    def counts(self) -> dict[str, int]:
+        return row_counts(self.engine, PERFORMANCE_TABLES)
+
+    def reports(self, epoch: int) -> dict[str, tuple[Any, ...]]:
+        return stored_reports(self.engine, epoch)
+
+    def rejects_body(self, status: int, body: Any) -> dict[str, Any]:
+        return self.rejects(status, lambda: self.post(body))

@@ -4,6 +4,7 @@ that needs no node, shared by the tests on the devnet and by the in-process (uni
 from __future__ import annotations
 
 import os
+from typing import Any
 
 from eth_utils import keccak, to_checksum_address
 
@@ -40,3 +41,43 @@ def signature(verdict: Verdict, chain_id: int, contract: str, key: bytes | None 
     detector unless `key` is given."""
     domain = Domain(chain_id=chain_id, verifying_contract=Address(to_checksum_address(contract)))
     return sign_verdict(verdict, domain, key if key is not None else detector_key())
+
+
+class SignsVerdicts:
+    """`verdict`, `sign` and `signed` for a test fixture that knows its clock and its EIP-712
+    domain (`Chain` asks the node for both; the in-process unit app has fixed ones)."""
+
+    def now(self) -> int:
+        raise NotImplementedError
+
+    def verdict_domain(self) -> tuple[int, str]:
+        """(chain id, SwarmStaking's address) that verdicts are signed for."""
+        raise NotImplementedError
+
+    def verdict(
+        self,
+        provider: str,
+        event_type: EventType = EventType.SECURITY_BREACH,
+        severity: Severity = Severity.CRITICAL,
+        detected_at: int | None = None,
+        verdict_id: bytes | None = None,
+    ) -> Verdict:
+        detected = self.now() if detected_at is None else detected_at
+        return new_verdict(provider, detected, event_type, severity, verdict_id)
+
+    def sign(
+        self,
+        verdict: Verdict,
+        key: bytes | None = None,
+        chain_id: int | None = None,
+        contract: str | None = None,
+    ) -> bytes:
+        """Signature by the devnet detector, or by `key`/on another domain for negative tests."""
+        own_chain, own_contract = self.verdict_domain()
+        return signature(
+            verdict, chain_id if chain_id is not None else own_chain, contract or own_contract, key
+        )
+
+    def signed(self, provider: str, **kw: Any) -> tuple[Verdict, bytes]:
+        v = self.verdict(provider, **kw)
+        return v, self.sign(v)
