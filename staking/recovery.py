@@ -178,22 +178,6 @@ def why_not_tombstone(s: RecoveryState) -> Refusal | None:
     return Refusal.TOMBSTONED if s.tombstoned else None
 
 
-def can_begin(s: RecoveryState, path: int) -> bool:
-    return why_not_begin(s, path) is None
-
-
-def can_advance(s: RecoveryState) -> bool:
-    return why_not_advance(s) is None
-
-
-def can_reinstate(s: RecoveryState) -> bool:
-    return why_not_reinstate(s) is None
-
-
-def can_unjail(s: RecoveryState, now: int, active: int, minimum: int, paused: bool = False) -> bool:
-    return why_not_unjail(s, now, active, minimum, paused) is None
-
-
 # ------------------------------------------------------------------------------ transitions
 
 

@@ -25,10 +25,6 @@ class Offence(Protocol):
 OffenceT = TypeVar("OffenceT", bound=Offence)
 
 
-def counts_as_strike(status: str, level: str) -> bool:
-    return status != NOT_A_STRIKE_STATUS and level != NOT_A_STRIKE_LEVEL
-
-
 def in_window(detected_at: int, at: int, window_seconds: int) -> bool:
     return at - window_seconds < detected_at <= at
 

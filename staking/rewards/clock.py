@@ -15,8 +15,7 @@ from staking.domain.clock import EpochClock
 
 def window(clock: EpochClock, epoch: int) -> tuple[int, int]:
     """[start, end) of `epoch` in unix seconds."""
-    start = clock.genesis + epoch * clock.length
-    return start, start + clock.length
+    return clock.start_of(epoch), clock.end_of(epoch)
 
 
 def epoch_clock(conn: Connection) -> EpochClock | None:

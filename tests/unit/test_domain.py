@@ -15,8 +15,8 @@ from staking.domain.errors import NodeUnreachable, SwarmError
 from staking.domain.ids import InvalidAddress, normalize_address, normalize_id
 from staking.domain.reasons import INELIGIBLE_STATUSES, Ineligible, high_error_rate, low_uptime
 from staking.domain.status import STATUSES
-from staking.domain.strikes import counts_as_strike, in_window, strikes_in_window
-from staking.domain.vocabulary import EventType, Level, ProviderStatus, SlashState, VerdictStatus
+from staking.domain.strikes import in_window, strikes_in_window
+from staking.domain.vocabulary import EventType, Level, ProviderStatus, SlashState
 
 pytestmark = pytest.mark.unit
 
@@ -81,13 +81,6 @@ def test_a_cursor_of_another_listing_or_shape_is_refused() -> None:
 class Offence:
     detected_at: int
     level: str
-
-
-def test_only_decided_verdicts_of_a_level_above_none_are_strikes() -> None:
-    assert counts_as_strike(VerdictStatus.DONE, Level.WARNING)
-    assert counts_as_strike(VerdictStatus.FAILED, Level.PENALTY)  # the offence happened all the same
-    assert not counts_as_strike(VerdictStatus.REJECTED, Level.SEVERE)
-    assert not counts_as_strike(VerdictStatus.DONE, Level.NONE)
 
 
 def test_the_window_excludes_its_start_and_includes_its_end() -> None:

@@ -63,7 +63,8 @@ def test_reinstate_closes_a_recovery_at_restoration_or_lifts_a_jail_without_one(
         assert m.why_not_reinstate(open_at(stage)) == Refusal.INCOMPLETE
     assert m.why_not_reinstate(FREE) == Refusal.NOTHING_TO_REINSTATE
     assert m.why_not_reinstate(m.tombstone(JAILED)) == Refusal.TOMBSTONED
-    assert m.can_reinstate(open_at(S.RESTORATION)) and not m.can_reinstate(open_at(S.RECOVERY))
+    assert m.why_not_reinstate(open_at(S.RESTORATION)) is None
+    assert m.why_not_reinstate(open_at(S.RECOVERY)) is not None
 
 
 def test_unjail_needs_an_expired_timed_jail_no_recovery_the_minimum_and_no_pause() -> None:
@@ -76,7 +77,8 @@ def test_unjail_needs_an_expired_timed_jail_no_recovery_the_minimum_and_no_pause
     assert m.why_not_unjail(FREE, NOW, 10, 10) == Refusal.NOT_JAILED
     assert m.why_not_unjail(m.begin(expired, 1), NOW, 10, 10) == Refusal.RECOVERY_OPEN
     assert m.why_not_unjail(m.tombstone(expired), NOW, 10, 10) == Refusal.TOMBSTONED
-    assert m.can_unjail(expired, NOW + 1, 11, 10) and not m.can_unjail(TIMED, NOW, 11, 10)
+    assert m.why_not_unjail(expired, NOW + 1, 11, 10) is None
+    assert m.why_not_unjail(TIMED, NOW, 11, 10) is not None
 
 
 def test_a_second_jail_keeps_the_longer_one_and_until_recovery_is_longest() -> None:

@@ -14,6 +14,7 @@ from web3.exceptions import ContractLogicError
 from staking.devnet.accounts import DETECTOR, devnet_account
 from staking.devnet.demo.session import DemoError, Session
 from staking.devnet.demo.texts import swarm, utc
+from staking.domain.clock import EpochClock
 from staking.domain.vocabulary import Address
 from staking.performance import PerformanceBatch, ProviderReport, sign_batch
 from staking.performance import to_wire as batch_to_wire
@@ -45,13 +46,14 @@ POOL_SWARM = 1_000  # the demo's reward pool for the epoch
 def run_reward_epoch(s: Session, roles: dict[str, str]) -> None:
     """The last three steps; `roles`: each provider's role in the verdict steps (its report)."""
     fns = s.staking.contract.functions
-    genesis, length = int(fns.epochGenesis().call()), int(fns.epochLength().call())
+    clock = EpochClock(int(fns.epochGenesis().call()), int(fns.epochLength().call()))
+    length = clock.length
     grace = length // REPORT_GRACE_DIVISOR  # the worker's default (reconcile_epochs)
 
     s.step("This reward epoch: the detector files signed performance reports, governance funds the pool")
     s.wait_caught_up()  # the intake judges "has the epoch begun" by the indexed chain time
     epoch = s.staking.current_epoch()
-    start, end = genesis + epoch * length, genesis + (epoch + 1) * length
+    start, end = clock.start_of(epoch), clock.end_of(epoch)
     s.say(
         f"reward epoch {epoch} runs {utc(start)} to {utc(end)} chain time ({length} s epochs on the "
         f"devnet; {end - s.chain_time()} s left); the detector reports what it measured of each provider"
