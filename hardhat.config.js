@@ -8,6 +8,7 @@ export default {
     path: fileURLToPath(import.meta.resolve("solc/soljson.js")),
     settings: {
       optimizer: { enabled: true, runs: 200 },
+      viaIR: true,
       evmVersion: "cancun",
     },
   },

@@ -107,17 +107,18 @@ interface ISwarmStaking {
         uint256 unbonding;
     }
 
-    /// @notice A slash proposal. `amount` is fixed when proposed; the executed amount may be lower
-    ///         when earlier slashes took part of the stake (then `amount` is rewritten on execution).
+    /// @notice A slash proposal, packed in two storage slots. `amount` is fixed when proposed; the
+    ///         executed amount may be lower when earlier slashes took part of the stake (then
+    ///         `amount` is rewritten on execution). The evidence hash is in {SlashProposed}.
     struct Slash {
         address provider;
         uint16 bps;
         SlashState state;
         EventType eventType;
-        uint64 proposedAt;
         uint64 executableAt;
-        uint256 amount;
-        bytes32 evidenceHash;
+        uint128 amount;
+        uint64 proposedAt;
+        Severity severity;
     }
 
     /// @notice A reward epoch: its pool, what was claimed from it and, once published, the Merkle
@@ -289,6 +290,32 @@ interface ISwarmStaking {
     /// @param treasury the new treasury
     event TreasurySet(address treasury);
 
+    /// @notice The rolling caps were set.
+    /// @param window seconds of the rolling window of both caps
+    /// @param jailCap most jails by SLASHER_ROLE per window
+    /// @param slashCapBps most stake put at stake by slash proposals per window, bps of total bonded stake
+    /// @param maxSlashBps most one proposal may take
+    event CapsSet(uint64 window, uint32 jailCap, uint16 slashCapBps, uint16 maxSlashBps);
+
+    /// @notice The per-severity bounds of a proposal's bps were set (low, medium, high, critical).
+    /// @param bounds the most a verdict of each severity may carry, bps
+    event SeverityBoundsSet(uint16[4] bounds);
+
+    /// @notice The detector quorum for large slashes was set.
+    /// @param quorum distinct DETECTOR_ROLE signers a proposal above `quorumBps` needs
+    /// @param quorumBps the largest proposal one signature may carry
+    event QuorumSet(uint8 quorum, uint16 quorumBps);
+
+    /// @notice A slash proposal rested on several detectors' signatures of the same verdict.
+    /// @param id the slash (verdict) id
+    /// @param signers the DETECTOR_ROLE signers, ascending
+    event SlashCoSigned(bytes32 indexed id, address[] signers);
+
+    /// @notice Governance released a tombstoned provider's frozen stake for withdrawal.
+    /// @param provider the tombstoned provider
+    /// @param by the governance account
+    event TombstonedStakeReleased(address indexed provider, address indexed by);
+
     // ------------------------------------------------------------------ errors
 
     /// @notice An address argument (token, treasury, governance) is the zero address.
@@ -449,6 +476,38 @@ interface ISwarmStaking {
     /// @notice A governance parameter outside its documented bounds.
     error ParameterOutOfBounds();
 
+    /// @notice The network's bonded stake would not fit the contract's 128-bit accounting.
+    /// @param total the bonded stake it would reach
+    error AmountTooLarge(uint256 total);
+
+    /// @notice The jail cap of the rolling window is used up (governance's actions are never capped).
+    /// @param used jails by SLASHER_ROLE in the current window
+    /// @param cap the jail cap
+    error JailCapExceeded(uint32 used, uint32 cap);
+
+    /// @notice The proposal would put more stake at stake in the rolling window than the cap allows.
+    /// @param atStake the window's stake at stake including this proposal (base units)
+    /// @param cap the window's cap (`totalBonded * slashCapBps / MAX_BPS`, base units)
+    error SlashCapExceeded(uint256 atStake, uint256 cap);
+
+    /// @notice A proposal above `quorumBps` needs `quorum` distinct detectors' signatures.
+    /// @param signers distinct DETECTOR_ROLE signers supplied
+    /// @param quorum signers required
+    error QuorumNotMet(uint8 signers, uint8 quorum);
+
+    /// @notice Quorum signatures must be ordered by signer address, ascending, each signer once.
+    /// @param previous the signer before
+    /// @param signer the signer out of order (or repeated)
+    error SignersNotAscending(address previous, address signer);
+
+    /// @notice A jailed provider cannot withdraw (a tombstoned one until governance releases its stake).
+    /// @param provider the provider
+    error ProviderIsJailed(address provider);
+
+    /// @notice Only a tombstoned provider's stake can be released or slashed by governance.
+    /// @param provider the provider
+    error NotTombstoned(address provider);
+
     // ------------------------------------------------------------------ roles and constants
 
     /// @notice Role of governance: parameters, tombstones, recovery, pause.
@@ -553,10 +612,33 @@ interface ISwarmStaking {
     /// @param bps share of the stake to slash, 1 – MAX_BPS
     function proposeSlash(Verdict calldata v, bytes calldata signature, uint16 bps) external;
 
+    /// @notice Proposes a slash resting on several detectors' signatures of the same verdict;
+    ///         needed above `quorumBps`. Same checks and effects as {proposeSlash}.
+    /// @param v the verdict; it must be fresh
+    /// @param signatures EIP-712 signatures of `v` by distinct DETECTOR_ROLE accounts, ordered by
+    ///        signer address, ascending
+    /// @param bps share of the stake to slash, 1 – `maxSlashBpsFor(v.severity)`
+    function proposeSlashQuorum(Verdict calldata v, bytes[] calldata signatures, uint16 bps) external;
+
+    /// @notice {jail} and {proposeSlash} of one verdict in one transaction, so that no provider
+    ///         can withdraw between the two.
+    /// @param v the verdict
+    /// @param signature EIP-712 signature of `v` by a DETECTOR_ROLE account
+    /// @param until jail end as in {jail}
+    /// @param bps share of the stake to slash, as in {proposeSlash}
+    function jailAndProposeSlash(Verdict calldata v, bytes calldata signature, uint64 until, uint16 bps) external;
+
     /// @notice Cancels a pending slash during its veto window (or at any time while paused).
     /// @param id the slash id
     /// @param reasonHash hash of the off-chain justification
     function vetoSlash(bytes32 id, bytes32 reasonHash) external;
+
+    /// @notice Vetoes many pending slashes in one transaction; ids that are not pending or whose
+    ///         window has closed are skipped (nothing changes for them).
+    /// @param ids the slash ids
+    /// @param reasonHash hash of the off-chain justification
+    /// @return vetoed how many were vetoed
+    function vetoSlashes(bytes32[] calldata ids, bytes32 reasonHash) external returns (uint256 vetoed);
 
     /// @notice Executes a pending slash whose veto window has passed, moving the tokens to the
     ///         treasury: active stake first, then unbonding. Anyone may call it.
@@ -587,6 +669,17 @@ interface ISwarmStaking {
     ///         no recovery path. Never applies to a tombstoned provider.
     /// @param provider the provider to reinstate
     function reinstate(address provider) external;
+
+    /// @notice Releases a tombstoned provider's frozen stake: it may then unbond and withdraw it.
+    /// @param provider the tombstoned provider
+    function releaseTombstoned(address provider) external;
+
+    /// @notice Proposes a slash of a tombstoned provider without a fresh verdict (the veto window
+    ///         applies; governance is never capped). Its id is `keccak256(abi.encode(provider, reasonHash))`.
+    /// @param provider the tombstoned provider
+    /// @param bps share of the stake to slash, 1 – MAX_BPS
+    /// @param reasonHash hash of the off-chain justification (also the slash's evidence hash)
+    function slashTombstoned(address provider, uint16 bps, bytes32 reasonHash) external;
 
     /// @notice Stops staking, slashing, claims and withdrawals (vetoes stay possible).
     function pause() external;
@@ -641,6 +734,23 @@ interface ISwarmStaking {
     /// @notice Sets the probation length announced on reinstatement (0 – 52 epochs).
     /// @param epochs probation length
     function setProbationEpochs(uint32 epochs) external;
+
+    /// @notice Sets the rolling caps of the automatic path (SLASHER_ROLE).
+    /// @param window seconds, 1 hour – 30 days
+    /// @param jailCap_ jails per window, at least 1
+    /// @param slashCapBps_ stake put at stake per window, bps of the total bonded stake, 1 – MAX_BPS
+    /// @param maxSlashBps_ the most one proposal may take, 1 – MAX_BPS, at least every severity bound
+    function setCaps(uint64 window, uint32 jailCap_, uint16 slashCapBps_, uint16 maxSlashBps_) external;
+
+    /// @notice Sets the most a verdict of each severity may carry (low, medium, high, critical),
+    ///         non-decreasing, each at most `maxSlashBps`.
+    /// @param bounds bps per severity
+    function setSeverityBounds(uint16[4] calldata bounds) external;
+
+    /// @notice Sets the detector quorum of large slashes.
+    /// @param quorum distinct signers required above `quorumBps_`, 1 – MAX_QUORUM
+    /// @param quorumBps_ the largest proposal one signature may carry, 0 – MAX_BPS
+    function setQuorum(uint8 quorum, uint16 quorumBps_) external;
 
     /// @notice Sets the receiver of slashed tokens.
     /// @param treasury_ the new treasury (not the zero address)
@@ -758,4 +868,57 @@ interface ISwarmStaking {
     /// @notice Epochs of reduced reward weight after reinstatement (enforced off chain by the oracle).
     /// @return probation length, epochs
     function probationEpochs() external view returns (uint32);
+
+    /// @notice The rolling window of both caps.
+    /// @return seconds
+    function capWindow() external view returns (uint64);
+
+    /// @notice Most jails by SLASHER_ROLE within any `capWindow`.
+    /// @return the cap
+    function jailCap() external view returns (uint32);
+
+    /// @notice Most stake slash proposals may put at stake within any `capWindow`.
+    /// @return bps of the total bonded stake
+    function slashCapBps() external view returns (uint16);
+
+    /// @notice Most one slash proposal may take.
+    /// @return bps
+    function maxSlashBps() external view returns (uint16);
+
+    /// @notice Most a verdict of `severity` may carry.
+    /// @param severity a {Severity} value
+    /// @return bps (0 for a value outside the enum)
+    function maxSlashBpsFor(uint8 severity) external view returns (uint16);
+
+    /// @notice Distinct detectors a proposal above `quorumBps` needs.
+    /// @return signers
+    function detectorQuorum() external view returns (uint8);
+
+    /// @notice The largest proposal one detector's signature may carry.
+    /// @return bps
+    function quorumBps() external view returns (uint16);
+
+    /// @notice The network's bonded stake: active + unbonding of every provider.
+    /// @return base units
+    function totalBonded() external view returns (uint256);
+
+    /// @notice Use of the caps in the current window.
+    /// @return jails jails by SLASHER_ROLE in the window
+    /// @return atStake stake put at stake by proposals in the window (base units)
+    /// @return bonded the network's bonded stake (base units)
+    function capUsage() external view returns (uint32 jails, uint256 atStake, uint256 bonded);
+
+    /// @notice Stake of `provider` put at stake by its pending slashes (at most its stake).
+    /// @param provider the provider
+    /// @return base units
+    function atStakeOf(address provider) external view returns (uint256);
+
+    /// @notice Whether governance released a tombstoned provider's stake.
+    /// @param provider the provider
+    /// @return true once released
+    function isReleased(address provider) external view returns (bool);
+
+    /// @notice The shortest veto window the setters accept on this chain (production floor off the devnet).
+    /// @return seconds
+    function minVetoWindow() external view returns (uint64);
 }

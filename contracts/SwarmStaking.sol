@@ -64,6 +64,31 @@ contract SwarmStaking is ISwarmStaking, AccessControl, Pausable, ReentrancyGuard
     uint32 public constant MAX_PROBATION_EPOCHS = 52;
     /// @inheritdoc ISwarmStaking
     uint32 public constant MAX_GPUS = 100_000;
+    /// @notice Shortest veto window off the devnet (chain id 31337 may go down to MIN_VETO_WINDOW).
+    /// @return seconds
+    uint64 public constant PRODUCTION_MIN_VETO_WINDOW = 1 days;
+    /// @notice Unbonding must outlast the oldest usable verdict by this much, so stake that was
+    ///         unbonding when a provider misbehaved is still there when the verdict lands.
+    /// @return seconds
+    uint64 public constant UNBONDING_MARGIN = 1 hours;
+    /// @notice Bounds of `capWindow`.
+    /// @return seconds
+    uint64 public constant MIN_CAP_WINDOW = 1 hours;
+    /// @notice Bounds of `capWindow`.
+    /// @return seconds
+    uint64 public constant MAX_CAP_WINDOW = 30 days;
+    /// @notice Most distinct detectors a quorum may require.
+    /// @return signers
+    uint8 public constant MAX_QUORUM = 16;
+    /// @notice Chain id of the local devnet (Anvil, Hardhat), where short test clocks are allowed.
+    /// @return 31337
+    uint256 public constant DEVNET_CHAIN_ID = 31337;
+
+    /// @dev The caps' window is `BUCKETS` buckets of `ceil(capWindow / BUCKETS)` seconds; the
+    ///      current bucket counts too, so the sums cover at least `capWindow` and any interval of
+    ///      `capWindow` seconds lies within what one check sees: a strict bound, at O(1) gas.
+    uint256 private constant BUCKETS = 24;
+    uint256 private constant RING = BUCKETS + 1;
 
     // ------------------------------------------------------------------ enum values
     // The enums of ISwarmStaking are the source of these numbers. The constants stay public for
@@ -133,16 +158,80 @@ contract SwarmStaking is ISwarmStaking, AccessControl, Pausable, ReentrancyGuard
     address private _treasury;
     uint64 private _vetoWindow;
     /// @inheritdoc ISwarmStaking
-    uint64 public maxVerdictAge;
-    /// @inheritdoc ISwarmStaking
-    uint64 public maxJailDuration;
+    uint64 public immutable minVetoWindow;
+
+    /// @dev One slot read by every verdict consequence: the verdict clocks, the caps and the jail
+    ///      counters of the rolling window (`jailsInHead` in bucket `jailHead`, `jailsInRing` in
+    ///      the window's older buckets).
+    struct Limits {
+        uint32 maxVerdictAge;
+        uint32 maxJailDuration;
+        uint32 capWindow;
+        uint32 jailCap;
+        uint32 jailHead;
+        uint32 jailsInHead;
+        uint32 jailsInRing;
+        uint16 slashCapBps;
+        uint16 maxSlashBps;
+    }
+
+    /// @dev The bonded total, the per-severity bounds (4 x 16 bits, low first), the quorum and
+    ///      the bucket of `_atStake.inHead`: one slot, read by every proposal.
+    struct Bonds {
+        uint128 totalBonded;
+        uint64 severityBounds;
+        uint8 quorum;
+        uint16 quorumBps;
+        uint32 stakeHead;
+    }
+
+    /// @dev Stake put at stake in the current bucket and in the window's older buckets.
+    struct AtStake {
+        uint128 inHead;
+        uint128 inRing;
+    }
+
+    struct JailBucket {
+        uint32 index;
+        uint32 jails;
+    }
+
+    struct StakeBucket {
+        uint32 index;
+        uint128 amount;
+    }
+
+    /// @dev Storage form of {Provider}: `released` fits the first slot, and `active` shares its
+    ///      slot with `pendingAmount` (the sum of the pending proposals' amounts).
+    struct ProviderState {
+        bool registered;
+        bool tombstoned;
+        bool jailed;
+        ProviderClass class;
+        RecoveryPath recoveryPath;
+        RecoveryStage recoveryStage;
+        uint32 gpus;
+        uint32 pendingSlashes;
+        uint64 jailedUntil;
+        uint64 unbondingEnd;
+        bool released;
+        uint128 active;
+        uint128 pendingAmount;
+        uint256 unbonding;
+    }
+
+    Limits private _limits;
+    Bonds private _bonds;
+    AtStake private _atStake;
+    JailBucket[RING] private _jailRing;
+    StakeBucket[RING] private _stakeRing;
     /// @inheritdoc ISwarmStaking
     uint32 public probationEpochs;
 
     /// @dev Keyed by the raw class number, so `classParams` of a value outside {ProviderClass}
     ///      reads zeros instead of reverting.
     mapping(uint8 => ClassParams) private _classParams;
-    mapping(address => Provider) private _providers;
+    mapping(address => ProviderState) private _providers;
     mapping(bytes32 => Slash) private _slashes;
     /// @inheritdoc ISwarmStaking
     mapping(bytes32 => bool) public verdictJailUsed;
@@ -173,6 +262,7 @@ contract SwarmStaking is ISwarmStaking, AccessControl, Pausable, ReentrancyGuard
         _stakeToken = stakeToken_;
         epochGenesis = uint64(block.timestamp);
         epochLength = epochLength_;
+        minVetoWindow = block.chainid == DEVNET_CHAIN_ID ? MIN_VETO_WINDOW : PRODUCTION_MIN_VETO_WINDOW;
 
         _grantRole(DEFAULT_ADMIN_ROLE, governance);
         _grantRole(GOVERNANCE_ROLE, governance);
@@ -184,9 +274,15 @@ contract SwarmStaking is ISwarmStaking, AccessControl, Pausable, ReentrancyGuard
         _setMaxJailDuration(30 days);
         _setProbationEpochs(3);
         // Defaults in whole tokens (18 decimals); governance tunes them with setClassParams.
+        // Unbonding outlasts the oldest usable verdict (maxVerdictAge + UNBONDING_MARGIN).
+        uint64 shortest = maxVerdictAge_ + UNBONDING_MARGIN > 1 days ? maxVerdictAge_ + UNBONDING_MARGIN : 1 days;
         _setClassParams(uint8(ProviderClass.HardwareProvider), 1_000 ether, 500 ether, 7 days);
         _setClassParams(uint8(ProviderClass.NetworkOperator), 50_000 ether, 0, 28 days);
-        _setClassParams(uint8(ProviderClass.PlatformUser), 100 ether, 0, 1 days);
+        _setClassParams(uint8(ProviderClass.PlatformUser), 100 ether, 0, shortest);
+        // Tight until governance sizes them for its network (scripts/deploy.py, the devnet).
+        _setCaps(1 days, 10, 500, 5_000);
+        _setSeverityBounds([uint16(500), 1_000, 2_500, 5_000]);
+        _setQuorum(2, 1_000);
     }
 
     // ------------------------------------------------------------------ providers
@@ -199,7 +295,7 @@ contract SwarmStaking is ISwarmStaking, AccessControl, Pausable, ReentrancyGuard
         if (gpus > MAX_GPUS || (providerClass == ProviderClass.HardwareProvider && gpus == 0)) {
             revert InvalidGpuCount(gpus);
         }
-        Provider storage p = _providers[msg.sender];
+        ProviderState storage p = _providers[msg.sender];
         if (p.registered) revert AlreadyRegistered(msg.sender);
         p.registered = true;
         p.gpus = gpus;
@@ -212,9 +308,10 @@ contract SwarmStaking is ISwarmStaking, AccessControl, Pausable, ReentrancyGuard
     /// @inheritdoc ISwarmStaking
     function stake(uint256 amount) external whenNotPaused nonReentrant {
         if (amount == 0) revert ZeroAmount();
-        Provider storage p = _registered(msg.sender);
+        ProviderState storage p = _registered(msg.sender);
         if (p.tombstoned) revert ProviderIsTombstoned(msg.sender);
-        p.active += amount;
+        _addBonded(amount);
+        p.active += uint128(amount); // fits: the total bonded does
         emit Staked(msg.sender, amount, p.active);
         _stakeToken.safeTransferFrom(msg.sender, address(this), amount);
     }
@@ -222,9 +319,9 @@ contract SwarmStaking is ISwarmStaking, AccessControl, Pausable, ReentrancyGuard
     /// @inheritdoc ISwarmStaking
     function requestUnbond(uint256 amount) external whenNotPaused {
         if (amount == 0) revert ZeroAmount();
-        Provider storage p = _registered(msg.sender);
+        ProviderState storage p = _registered(msg.sender);
         if (amount > p.active) revert InsufficientStake(amount, p.active);
-        p.active -= amount;
+        p.active -= uint128(amount);
         p.unbonding += amount;
         uint64 end = uint64(block.timestamp) + _classParams[uint8(p.class)].unbondingPeriod;
         if (end > p.unbondingEnd) p.unbondingEnd = end;
@@ -232,20 +329,27 @@ contract SwarmStaking is ISwarmStaking, AccessControl, Pausable, ReentrancyGuard
     }
 
     /// @inheritdoc ISwarmStaking
+    /// @dev A jail blocks withdrawals (the stake must still be there when its slash lands); a
+    ///      timed jail that has run out does not. A tombstoned provider's stake stays frozen
+    ///      until governance releases it.
     function withdraw(uint256 amount) external whenNotPaused nonReentrant {
         if (amount == 0) revert ZeroAmount();
-        Provider storage p = _registered(msg.sender);
+        ProviderState storage p = _registered(msg.sender);
+        if (p.jailed && !p.released && (p.jailedUntil == 0 || block.timestamp < p.jailedUntil)) {
+            revert ProviderIsJailed(msg.sender);
+        }
         if (p.pendingSlashes != 0) revert WithdrawalBlockedBySlash(msg.sender, p.pendingSlashes);
         if (block.timestamp < p.unbondingEnd) revert UnbondingNotFinished(p.unbondingEnd);
         if (amount > p.unbonding) revert InsufficientStake(amount, p.unbonding);
         p.unbonding -= amount;
+        _bonds.totalBonded -= uint128(amount);
         emit Withdrawn(msg.sender, amount, p.unbonding);
         _stakeToken.safeTransfer(msg.sender, amount);
     }
 
     /// @inheritdoc ISwarmStaking
     function unjail() external whenNotPaused {
-        Provider storage p = _registered(msg.sender);
+        ProviderState storage p = _registered(msg.sender);
         if (p.tombstoned) revert ProviderIsTombstoned(msg.sender);
         if (!p.jailed) revert NotJailed(msg.sender);
         if (p.jailedUntil == 0 || block.timestamp < p.jailedUntil) revert JailNotExpired(p.jailedUntil);
@@ -266,44 +370,48 @@ contract SwarmStaking is ISwarmStaking, AccessControl, Pausable, ReentrancyGuard
         onlyRole(SLASHER_ROLE)
     {
         _verifyVerdict(v, signature);
-        if (verdictJailUsed[v.id]) revert VerdictAlreadyUsed(v.id);
-        if (until != 0 && (until <= block.timestamp || until > block.timestamp + maxJailDuration)) {
-            revert InvalidJailUntil(until);
-        }
-        Provider storage p = _providers[v.provider];
-        if (p.tombstoned) revert ProviderIsTombstoned(v.provider);
-        verdictJailUsed[v.id] = true;
-        if (!p.jailed) {
-            p.jailed = true;
-            p.jailedUntil = until;
-        } else if (p.jailedUntil != 0 && (until == 0 || until > p.jailedUntil)) {
-            p.jailedUntil = until;
-        }
-        emit Jailed(v.provider, v.id, p.jailedUntil, EventType(v.eventType), Severity(v.severity));
+        _jail(v, until);
     }
 
     /// @inheritdoc ISwarmStaking
-    /// @dev The record is written by {_recordSlash}; the slash id is the verdict id.
     function proposeSlash(Verdict calldata v, bytes calldata signature, uint16 bps)
         external
         whenNotPaused
         onlyRole(SLASHER_ROLE)
     {
-        if (bps == 0 || bps > MAX_BPS) revert InvalidBps(bps);
         _verifyVerdict(v, signature);
-        Slash storage s = _slashes[v.id];
-        if (s.state != SlashState.None) revert SlashAlreadyExists(v.id);
-        _recordSlash(s, v, bps);
-        emit SlashProposed(
-            v.id,
-            v.provider,
-            bps,
-            s.amount,
-            s.executableAt,
-            EventType(v.eventType),
-            Severity(v.severity),
-            v.evidenceHash
-        );
+        _propose(v, bps, 1);
+    }
+
+    /// @inheritdoc ISwarmStaking
+    function proposeSlashQuorum(Verdict calldata v, bytes[] calldata signatures, uint16 bps)
+        external
+        whenNotPaused
+        onlyRole(SLASHER_ROLE)
+    {
+        uint256 n = signatures.length;
+        if (n == 0 || n > MAX_QUORUM) revert QuorumNotMet(uint8(n > MAX_QUORUM ? MAX_QUORUM : n), _bonds.quorum);
+        address[] memory signers = new address[](n);
+        address previous;
+        for (uint256 i; i < n; ++i) {
+            address signer = _verifyVerdict(v, signatures[i]);
+            if (signer <= previous) revert SignersNotAscending(previous, signer);
+            signers[i] = signer;
+            previous = signer;
+        }
+        _propose(v, bps, uint8(n));
+        emit SlashCoSigned(v.id, signers);
+    }
+
+    /// @inheritdoc ISwarmStaking
+    function jailAndProposeSlash(Verdict calldata v, bytes calldata signature, uint64 until, uint16 bps)
+        external
+        whenNotPaused
+        onlyRole(SLASHER_ROLE)
+    {
+        _verifyVerdict(v, signature);
+        _jail(v, until);
+        _propose(v, bps, 1);
     }
 
     /// @inheritdoc ISwarmStaking
@@ -311,9 +419,22 @@ contract SwarmStaking is ISwarmStaking, AccessControl, Pausable, ReentrancyGuard
         Slash storage s = _slashes[id];
         if (s.state != SlashState.Pending) revert SlashNotPending(id, s.state);
         if (block.timestamp >= s.executableAt && !paused()) revert VetoWindowClosed(id, s.executableAt);
-        s.state = SlashState.Vetoed;
-        _providers[s.provider].pendingSlashes -= 1;
-        emit SlashVetoed(id, s.provider, msg.sender, reasonHash);
+        _veto(id, s, reasonHash);
+    }
+
+    /// @inheritdoc ISwarmStaking
+    function vetoSlashes(bytes32[] calldata ids, bytes32 reasonHash)
+        external
+        onlyRole(VETOER_ROLE)
+        returns (uint256 vetoed)
+    {
+        bool open = paused();
+        for (uint256 i; i < ids.length; ++i) {
+            Slash storage s = _slashes[ids[i]];
+            if (s.state != SlashState.Pending || (block.timestamp >= s.executableAt && !open)) continue;
+            _veto(ids[i], s, reasonHash);
+            ++vetoed;
+        }
     }
 
     /// @inheritdoc ISwarmStaking
@@ -321,17 +442,19 @@ contract SwarmStaking is ISwarmStaking, AccessControl, Pausable, ReentrancyGuard
         Slash storage s = _slashes[id];
         if (s.state != SlashState.Pending) revert SlashNotPending(id, s.state);
         if (block.timestamp < s.executableAt) revert VetoWindowOpen(id, s.executableAt);
-        Provider storage p = _providers[s.provider];
+        ProviderState storage p = _providers[s.provider];
         uint256 amount = s.amount;
         uint256 available = p.active + p.unbonding;
         if (amount > available) amount = available; // earlier slashes may have taken part of it
         uint256 fromActive = amount <= p.active ? amount : p.active;
         uint256 fromUnbonding = amount - fromActive;
-        p.active -= fromActive;
+        p.active -= uint128(fromActive);
+        p.pendingAmount -= s.amount;
         p.unbonding -= fromUnbonding;
         p.pendingSlashes -= 1;
+        _bonds.totalBonded -= uint128(amount);
         s.state = SlashState.Executed;
-        s.amount = amount;
+        s.amount = uint128(amount);
         emit SlashExecuted(id, s.provider, amount, fromActive, fromUnbonding);
         if (amount != 0) _stakeToken.safeTransfer(_treasury, amount);
     }
@@ -340,7 +463,7 @@ contract SwarmStaking is ISwarmStaking, AccessControl, Pausable, ReentrancyGuard
 
     /// @inheritdoc ISwarmStaking
     function tombstone(address provider, bytes32 reasonHash) external onlyRole(GOVERNANCE_ROLE) {
-        Provider storage p = _registered(provider);
+        ProviderState storage p = _registered(provider);
         if (p.tombstoned) revert ProviderIsTombstoned(provider);
         p.tombstoned = true;
         p.jailed = true;
@@ -351,6 +474,34 @@ contract SwarmStaking is ISwarmStaking, AccessControl, Pausable, ReentrancyGuard
     }
 
     /// @inheritdoc ISwarmStaking
+    function releaseTombstoned(address provider) external onlyRole(GOVERNANCE_ROLE) {
+        ProviderState storage p = _registered(provider);
+        if (!p.tombstoned) revert NotTombstoned(provider);
+        if (p.released) revert NothingToReinstate(provider);
+        p.released = true;
+        emit TombstonedStakeReleased(provider, msg.sender);
+    }
+
+    /// @inheritdoc ISwarmStaking
+    /// @dev Recorded as a critical policy violation: the tombstone is governance's finding.
+    function slashTombstoned(address provider, uint16 bps, bytes32 reasonHash)
+        external
+        whenNotPaused
+        onlyRole(GOVERNANCE_ROLE)
+    {
+        ProviderState storage p = _registered(provider);
+        if (!p.tombstoned) revert NotTombstoned(provider);
+        if (bps == 0 || bps > MAX_BPS) revert InvalidBps(bps);
+        bytes32 id = keccak256(abi.encode(provider, reasonHash));
+        Slash storage s = _slashes[id];
+        if (s.state != SlashState.None) revert SlashAlreadyExists(id);
+        (uint256 amount,) = _recordSlash(s, p, provider, bps, EventType.PolicyViolation, Severity.Critical);
+        emit SlashProposed(
+            id, provider, bps, amount, s.executableAt, EventType.PolicyViolation, Severity.Critical, reasonHash
+        );
+    }
+
+    /// @inheritdoc ISwarmStaking
     /// @dev `path` is checked against the enum's range before it becomes a {RecoveryPath}.
     function beginRecovery(address provider, uint8 path) external {
         if (!hasRole(GOVERNANCE_ROLE, msg.sender)) _checkRole(SLASHER_ROLE, msg.sender);
@@ -358,7 +509,7 @@ contract SwarmStaking is ISwarmStaking, AccessControl, Pausable, ReentrancyGuard
             revert InvalidRecoveryPath(path);
         }
         RecoveryPath recoveryPath = RecoveryPath(path);
-        Provider storage p = _registered(provider);
+        ProviderState storage p = _registered(provider);
         if (p.tombstoned) revert ProviderIsTombstoned(provider);
         if (p.recoveryPath != RecoveryPath.None) revert RecoveryOpen(provider);
         p.recoveryStage = RecoveryStage.Response;
@@ -368,7 +519,7 @@ contract SwarmStaking is ISwarmStaking, AccessControl, Pausable, ReentrancyGuard
 
     /// @inheritdoc ISwarmStaking
     function advanceRecovery(address provider) external onlyRole(GOVERNANCE_ROLE) {
-        Provider storage p = _registered(provider);
+        ProviderState storage p = _registered(provider);
         if (p.recoveryPath == RecoveryPath.None) revert NoRecoveryOpen(provider);
         if (p.recoveryStage >= RecoveryStage.Restoration) revert RecoveryAtFinalStage(provider);
         p.recoveryStage = RecoveryStage(uint8(p.recoveryStage) + 1);
@@ -377,7 +528,7 @@ contract SwarmStaking is ISwarmStaking, AccessControl, Pausable, ReentrancyGuard
 
     /// @inheritdoc ISwarmStaking
     function reinstate(address provider) external onlyRole(GOVERNANCE_ROLE) {
-        Provider storage p = _registered(provider);
+        ProviderState storage p = _registered(provider);
         if (p.tombstoned) revert ProviderIsTombstoned(provider);
         RecoveryPath path = p.recoveryPath;
         if (path == RecoveryPath.None && !p.jailed) revert NothingToReinstate(provider);
@@ -481,6 +632,24 @@ contract SwarmStaking is ISwarmStaking, AccessControl, Pausable, ReentrancyGuard
         _setTreasury(treasury_);
     }
 
+    /// @inheritdoc ISwarmStaking
+    function setCaps(uint64 window, uint32 jailCap_, uint16 slashCapBps_, uint16 maxSlashBps_)
+        external
+        onlyRole(GOVERNANCE_ROLE)
+    {
+        _setCaps(window, jailCap_, slashCapBps_, maxSlashBps_);
+    }
+
+    /// @inheritdoc ISwarmStaking
+    function setSeverityBounds(uint16[4] calldata bounds) external onlyRole(GOVERNANCE_ROLE) {
+        _setSeverityBounds(bounds);
+    }
+
+    /// @inheritdoc ISwarmStaking
+    function setQuorum(uint8 quorum, uint16 quorumBps_) external onlyRole(GOVERNANCE_ROLE) {
+        _setQuorum(quorum, quorumBps_);
+    }
+
     // ------------------------------------------------------------------ views
 
     /// @inheritdoc ISwarmStaking
@@ -495,8 +664,9 @@ contract SwarmStaking is ISwarmStaking, AccessControl, Pausable, ReentrancyGuard
 
     /// @inheritdoc ISwarmStaking
     function withdrawableOf(address provider) external view returns (uint256) {
-        Provider storage p = _providers[provider];
+        ProviderState storage p = _providers[provider];
         if (p.pendingSlashes != 0 || block.timestamp < p.unbondingEnd) return 0;
+        if (p.jailed && !p.released && (p.jailedUntil == 0 || block.timestamp < p.jailedUntil)) return 0;
         return p.unbonding;
     }
 
@@ -511,6 +681,18 @@ contract SwarmStaking is ISwarmStaking, AccessControl, Pausable, ReentrancyGuard
     }
 
     /// @inheritdoc ISwarmStaking
+    function isReleased(address provider) external view returns (bool) {
+        return _providers[provider].released;
+    }
+
+    /// @inheritdoc ISwarmStaking
+    function atStakeOf(address provider) external view returns (uint256) {
+        ProviderState storage p = _providers[provider];
+        uint256 total = p.active + p.unbonding;
+        return p.pendingAmount < total ? p.pendingAmount : total;
+    }
+
+    /// @inheritdoc ISwarmStaking
     function slashState(bytes32 id) external view returns (SlashState) {
         return _slashes[id].state;
     }
@@ -522,7 +704,21 @@ contract SwarmStaking is ISwarmStaking, AccessControl, Pausable, ReentrancyGuard
 
     /// @inheritdoc ISwarmStaking
     function getProvider(address provider) external view returns (Provider memory) {
-        return _providers[provider];
+        ProviderState storage p = _providers[provider];
+        return Provider({
+            registered: p.registered,
+            tombstoned: p.tombstoned,
+            jailed: p.jailed,
+            class: p.class,
+            recoveryPath: p.recoveryPath,
+            recoveryStage: p.recoveryStage,
+            gpus: p.gpus,
+            pendingSlashes: p.pendingSlashes,
+            jailedUntil: p.jailedUntil,
+            unbondingEnd: p.unbondingEnd,
+            active: p.active,
+            unbonding: p.unbonding
+        });
     }
 
     /// @inheritdoc ISwarmStaking
@@ -551,6 +747,68 @@ contract SwarmStaking is ISwarmStaking, AccessControl, Pausable, ReentrancyGuard
     }
 
     /// @inheritdoc ISwarmStaking
+    function maxVerdictAge() external view returns (uint64) {
+        return _limits.maxVerdictAge;
+    }
+
+    /// @inheritdoc ISwarmStaking
+    function maxJailDuration() external view returns (uint64) {
+        return _limits.maxJailDuration;
+    }
+
+    /// @inheritdoc ISwarmStaking
+    function capWindow() external view returns (uint64) {
+        return _limits.capWindow;
+    }
+
+    /// @inheritdoc ISwarmStaking
+    function jailCap() external view returns (uint32) {
+        return _limits.jailCap;
+    }
+
+    /// @inheritdoc ISwarmStaking
+    function slashCapBps() external view returns (uint16) {
+        return _limits.slashCapBps;
+    }
+
+    /// @inheritdoc ISwarmStaking
+    function maxSlashBps() external view returns (uint16) {
+        return _limits.maxSlashBps;
+    }
+
+    /// @inheritdoc ISwarmStaking
+    function maxSlashBpsFor(uint8 severity) public view returns (uint16) {
+        if (severity > uint8(type(Severity).max)) return 0;
+        return uint16(_bonds.severityBounds >> (16 * severity));
+    }
+
+    /// @inheritdoc ISwarmStaking
+    function detectorQuorum() external view returns (uint8) {
+        return _bonds.quorum;
+    }
+
+    /// @inheritdoc ISwarmStaking
+    function quorumBps() external view returns (uint16) {
+        return _bonds.quorumBps;
+    }
+
+    /// @inheritdoc ISwarmStaking
+    function totalBonded() external view returns (uint256) {
+        return _bonds.totalBonded;
+    }
+
+    /// @inheritdoc ISwarmStaking
+    function capUsage() external view returns (uint32 jails, uint256 atStake, uint256 bonded) {
+        Limits memory l = _limits;
+        uint32 index = _bucketIndex(l.capWindow);
+        jails = _jailsInRing(l, index) + (index == l.jailHead ? l.jailsInHead : 0);
+        AtStake memory a = _atStake;
+        Bonds memory b = _bonds;
+        atStake = uint256(_stakeInRing(b.stakeHead, a, index)) + (index == b.stakeHead ? a.inHead : 0);
+        bonded = b.totalBonded;
+    }
+
+    /// @inheritdoc ISwarmStaking
     function treasury() external view returns (address) {
         return _treasury;
     }
@@ -576,19 +834,26 @@ contract SwarmStaking is ISwarmStaking, AccessControl, Pausable, ReentrancyGuard
 
     /// @dev Reverts with {NotRegistered} unless `provider` registered.
     /// @return p `provider`'s record
-    function _registered(address provider) private view returns (Provider storage p) {
+    function _registered(address provider) private view returns (ProviderState storage p) {
         p = _providers[provider];
         if (!p.registered) revert NotRegistered(provider);
     }
 
     /// @return minimum active stake of `p` under its class's current parameters
-    function _minStake(Provider storage p) private view returns (uint256) {
+    function _minStake(ProviderState storage p) private view returns (uint256) {
         ClassParams storage c = _classParams[uint8(p.class)];
         return c.baseMinStake + c.perGpuMinStake * p.gpus;
     }
 
+    function _addBonded(uint256 amount) private {
+        uint256 total = uint256(_bonds.totalBonded) + amount;
+        if (total > type(uint128).max) revert AmountTooLarge(total);
+        _bonds.totalBonded = uint128(total);
+    }
+
     /// @dev Checks enums, freshness, the provider and the DETECTOR_ROLE signature of `v`.
-    function _verifyVerdict(Verdict calldata v, bytes calldata signature) private view {
+    /// @return signer the detector that signed `v`
+    function _verifyVerdict(Verdict calldata v, bytes calldata signature) private view returns (address signer) {
         if (
             v.id == bytes32(0) || v.eventType > uint8(type(EventType).max)
                 || v.severity > uint8(type(Severity).max)
@@ -596,24 +861,154 @@ contract SwarmStaking is ISwarmStaking, AccessControl, Pausable, ReentrancyGuard
             revert InvalidVerdict();
         }
         if (v.detectedAt > block.timestamp) revert VerdictFromFuture(v.detectedAt);
-        if (block.timestamp - v.detectedAt > maxVerdictAge) revert VerdictExpired(v.detectedAt, maxVerdictAge);
+        uint64 maxAge = _limits.maxVerdictAge;
+        if (block.timestamp - v.detectedAt > maxAge) revert VerdictExpired(v.detectedAt, maxAge);
         if (!_providers[v.provider].registered) revert NotRegistered(v.provider);
-        (address signer, ECDSA.RecoverError err,) = ECDSA.tryRecover(verdictDigest(v), signature);
+        ECDSA.RecoverError err;
+        (signer, err,) = ECDSA.tryRecover(verdictDigest(v), signature);
         if (err != ECDSA.RecoverError.NoError || !hasRole(DETECTOR_ROLE, signer)) revert InvalidVerdictSigner(signer);
     }
 
-    /// @dev Fills a new pending slash record; split out of proposeSlash to keep the stack shallow.
-    function _recordSlash(Slash storage s, Verdict calldata v, uint16 bps) private {
-        Provider storage p = _providers[v.provider];
-        s.provider = v.provider;
+    /// @dev The jail of a verified verdict, counted against the jail cap.
+    function _jail(Verdict calldata v, uint64 until) private {
+        if (verdictJailUsed[v.id]) revert VerdictAlreadyUsed(v.id);
+        Limits memory l = _limits;
+        if (until != 0 && (until <= block.timestamp || until > block.timestamp + l.maxJailDuration)) {
+            revert InvalidJailUntil(until);
+        }
+        ProviderState storage p = _providers[v.provider];
+        if (p.tombstoned) revert ProviderIsTombstoned(v.provider);
+        _useJailCap(l);
+        verdictJailUsed[v.id] = true;
+        if (!p.jailed) {
+            p.jailed = true;
+            p.jailedUntil = until;
+        } else if (p.jailedUntil != 0 && (until == 0 || until > p.jailedUntil)) {
+            p.jailedUntil = until;
+        }
+        emit Jailed(v.provider, v.id, p.jailedUntil, EventType(v.eventType), Severity(v.severity));
+    }
+
+    /// @dev The slash proposal of a verdict verified by `signers` distinct detectors: the bounds
+    ///      (per proposal, per severity, quorum), then the stake cap of the window.
+    function _propose(Verdict calldata v, uint16 bps, uint8 signers) private {
+        Limits storage l = _limits;
+        Bonds memory b = _bonds;
+        if (bps == 0 || bps > l.maxSlashBps || bps > uint16(b.severityBounds >> (16 * v.severity))) {
+            revert InvalidBps(bps);
+        }
+        if (bps > b.quorumBps && signers < b.quorum) revert QuorumNotMet(signers, b.quorum);
+        Slash storage s = _slashes[v.id];
+        if (s.state != SlashState.None) revert SlashAlreadyExists(v.id);
+        (uint256 amount, uint256 fresh) =
+            _recordSlash(s, _providers[v.provider], v.provider, bps, EventType(v.eventType), Severity(v.severity));
+        _useStakeCap(b, fresh, l.capWindow, l.slashCapBps);
+        emit SlashProposed(
+            v.id, v.provider, bps, amount, s.executableAt, EventType(v.eventType), Severity(v.severity), v.evidenceHash
+        );
+    }
+
+    /// @dev Fills a new pending slash record.
+    /// @return amount the proposed amount
+    /// @return fresh what the proposal newly puts at stake: concurrent proposals share the stake
+    function _recordSlash(
+        Slash storage s,
+        ProviderState storage p,
+        address provider,
+        uint16 bps,
+        EventType eventType,
+        Severity severity
+    ) private returns (uint256 amount, uint256 fresh) {
+        uint256 total = p.active + p.unbonding;
+        amount = (total * bps) / MAX_BPS;
+        uint256 pending = p.pendingAmount;
+        if (pending < total) fresh = (pending + amount < total ? pending + amount : total) - pending;
+        s.provider = provider;
         s.bps = bps;
         s.state = SlashState.Pending;
-        s.proposedAt = uint64(block.timestamp);
-        s.eventType = EventType(v.eventType); // last in its slot, as in register
         s.executableAt = uint64(block.timestamp) + _vetoWindow;
-        s.amount = ((p.active + p.unbonding) * bps) / MAX_BPS;
-        s.evidenceHash = v.evidenceHash;
+        s.eventType = eventType; // last in its slot, as in register
+        s.amount = uint128(amount);
+        s.proposedAt = uint64(block.timestamp);
+        s.severity = severity;
+        p.pendingAmount = uint128(pending + amount);
         p.pendingSlashes += 1;
+    }
+
+    function _veto(bytes32 id, Slash storage s, bytes32 reasonHash) private {
+        s.state = SlashState.Vetoed;
+        ProviderState storage p = _providers[s.provider];
+        p.pendingSlashes -= 1;
+        p.pendingAmount -= s.amount;
+        emit SlashVetoed(id, s.provider, msg.sender, reasonHash);
+    }
+
+    // ---- the rolling caps
+
+    /// @return the current bucket of a window of `window` seconds
+    function _bucketIndex(uint32 window) private view returns (uint32) {
+        uint256 length = (uint256(window) + BUCKETS - 1) / BUCKETS;
+        return uint32(block.timestamp / length);
+    }
+
+    /// @dev The jails in the window's buckets before `index` once the counters move to bucket
+    ///      `index` (buckets older than the window leave it; the head bucket joins the ring).
+    function _jailsInRing(Limits memory l, uint32 index) private view returns (uint32 inRing) {
+        uint32 head = l.jailHead;
+        if (index == head) return l.jailsInRing;
+        if (index - head > BUCKETS) return 0;
+        inRing = l.jailsInRing + l.jailsInHead;
+        // Buckets head - BUCKETS .. index - BUCKETS - 1 leave the window; bucket k - BUCKETS - 1
+        // is in ring slot k % RING (never the head's slot: index - head <= BUCKETS).
+        for (uint32 k = head + 1; k <= index; ++k) {
+            if (k <= BUCKETS) continue;
+            JailBucket memory old = _jailRing[k % RING];
+            if (old.index == k - BUCKETS - 1) inRing -= old.jails;
+        }
+    }
+
+    /// @dev As {_jailsInRing}, for the stake put at stake.
+    function _stakeInRing(uint32 head, AtStake memory a, uint32 index) private view returns (uint128 inRing) {
+        if (index == head) return a.inRing;
+        if (index - head > BUCKETS) return 0;
+        inRing = a.inRing + a.inHead;
+        for (uint32 k = head + 1; k <= index; ++k) {
+            if (k <= BUCKETS) continue;
+            StakeBucket memory old = _stakeRing[k % RING];
+            if (old.index == k - BUCKETS - 1) inRing -= old.amount;
+        }
+    }
+
+    /// @dev Counts one jail against the jail cap of the window, or reverts {JailCapExceeded}.
+    function _useJailCap(Limits memory l) private {
+        uint32 index = _bucketIndex(l.capWindow);
+        uint32 inRing = _jailsInRing(l, index);
+        if (index != l.jailHead) {
+            if (index - l.jailHead <= BUCKETS) _jailRing[l.jailHead % RING] = JailBucket(l.jailHead, l.jailsInHead);
+            l.jailHead = index;
+            l.jailsInHead = 0;
+        }
+        uint32 used = l.jailsInHead + inRing;
+        if (used >= l.jailCap) revert JailCapExceeded(used, l.jailCap);
+        l.jailsInHead += 1;
+        l.jailsInRing = inRing;
+        _limits = l;
+    }
+
+    /// @dev Counts `amount` against the stake cap of the window, or reverts {SlashCapExceeded}.
+    function _useStakeCap(Bonds memory b, uint256 amount, uint32 window, uint16 capBps) private {
+        uint32 index = _bucketIndex(window);
+        AtStake memory a = _atStake;
+        uint128 inRing = _stakeInRing(b.stakeHead, a, index);
+        if (index != b.stakeHead) {
+            if (index - b.stakeHead <= BUCKETS) _stakeRing[b.stakeHead % RING] = StakeBucket(b.stakeHead, a.inHead);
+            _bonds.stakeHead = index;
+            a.inHead = 0;
+        }
+        uint256 used = uint256(a.inHead) + inRing + amount;
+        uint256 cap = (uint256(b.totalBonded) * capBps) / MAX_BPS;
+        if (used > cap) revert SlashCapExceeded(used, cap);
+        _atStake = AtStake(a.inHead + uint128(amount), inRing);
     }
 
     function _setClassParams(uint8 class, uint256 baseMinStake, uint256 perGpuMinStake, uint64 unbondingPeriod)
@@ -621,26 +1016,86 @@ contract SwarmStaking is ISwarmStaking, AccessControl, Pausable, ReentrancyGuard
     {
         if (class > uint8(type(ProviderClass).max)) revert InvalidClass(class);
         if (baseMinStake == 0 || unbondingPeriod > MAX_UNBONDING_PERIOD) revert ParameterOutOfBounds();
+        if (unbondingPeriod < _limits.maxVerdictAge + UNBONDING_MARGIN) revert ParameterOutOfBounds();
         _classParams[class] = ClassParams(baseMinStake, perGpuMinStake, unbondingPeriod);
         emit ClassParamsSet(ProviderClass(class), baseMinStake, perGpuMinStake, unbondingPeriod);
     }
 
     function _setVetoWindow(uint64 window) private {
-        if (window < MIN_VETO_WINDOW || window > MAX_VETO_WINDOW) revert ParameterOutOfBounds();
+        if (window < minVetoWindow || window > MAX_VETO_WINDOW) revert ParameterOutOfBounds();
         _vetoWindow = window;
         emit VetoWindowSet(window);
     }
 
+    /// @dev The age must leave every configured class's unbonding UNBONDING_MARGIN beyond it.
     function _setMaxVerdictAge(uint64 age) private {
         if (age < MIN_VERDICT_AGE || age > MAX_VERDICT_AGE) revert ParameterOutOfBounds();
-        maxVerdictAge = age;
+        for (uint8 c; c <= uint8(type(ProviderClass).max); ++c) {
+            ClassParams storage params = _classParams[c];
+            if (params.baseMinStake != 0 && params.unbondingPeriod < age + UNBONDING_MARGIN) {
+                revert ParameterOutOfBounds();
+            }
+        }
+        _limits.maxVerdictAge = uint32(age);
         emit MaxVerdictAgeSet(age);
     }
 
     function _setMaxJailDuration(uint64 duration) private {
         if (duration < 1 hours || duration > MAX_JAIL_DURATION_LIMIT) revert ParameterOutOfBounds();
-        maxJailDuration = duration;
+        _limits.maxJailDuration = uint32(duration);
         emit MaxJailDurationSet(duration);
+    }
+
+    /// @dev A new window length starts the buckets afresh; what the old window counted is carried
+    ///      into the new head bucket, so a change never frees headroom early.
+    function _setCaps(uint64 window, uint32 jailCap_, uint16 slashCapBps_, uint16 maxSlashBps_) private {
+        if (window < MIN_CAP_WINDOW || window > MAX_CAP_WINDOW || jailCap_ == 0) revert ParameterOutOfBounds();
+        if (slashCapBps_ == 0 || slashCapBps_ > MAX_BPS || maxSlashBps_ == 0 || maxSlashBps_ > MAX_BPS) {
+            revert ParameterOutOfBounds();
+        }
+        uint64 bounds = _bonds.severityBounds;
+        for (uint256 i; i < 4; ++i) {
+            if (uint16(bounds >> (16 * i)) > maxSlashBps_) revert ParameterOutOfBounds();
+        }
+        Limits memory l = _limits;
+        if (window != l.capWindow) {
+            uint32 index = _bucketIndex(uint32(window));
+            l.jailsInHead += l.jailsInRing;
+            l.jailsInRing = 0;
+            l.jailHead = index;
+            AtStake memory a = _atStake;
+            _atStake = AtStake(a.inHead + a.inRing, 0);
+            _bonds.stakeHead = index;
+            for (uint256 i; i < RING; ++i) {
+                delete _jailRing[i];
+                delete _stakeRing[i];
+            }
+        }
+        l.capWindow = uint32(window);
+        l.jailCap = jailCap_;
+        l.slashCapBps = slashCapBps_;
+        l.maxSlashBps = maxSlashBps_;
+        _limits = l;
+        emit CapsSet(window, jailCap_, slashCapBps_, maxSlashBps_);
+    }
+
+    function _setSeverityBounds(uint16[4] memory bounds) private {
+        uint64 packed;
+        uint16 previous;
+        for (uint256 i; i < 4; ++i) {
+            if (bounds[i] < previous || bounds[i] > _limits.maxSlashBps) revert ParameterOutOfBounds();
+            previous = bounds[i];
+            packed |= uint64(bounds[i]) << uint64(16 * i);
+        }
+        _bonds.severityBounds = packed;
+        emit SeverityBoundsSet(bounds);
+    }
+
+    function _setQuorum(uint8 quorum, uint16 quorumBps_) private {
+        if (quorum == 0 || quorum > MAX_QUORUM || quorumBps_ > MAX_BPS) revert ParameterOutOfBounds();
+        _bonds.quorum = quorum;
+        _bonds.quorumBps = quorumBps_;
+        emit QuorumSet(quorum, quorumBps_);
     }
 
     function _setProbationEpochs(uint32 epochs) private {

@@ -19,15 +19,36 @@ from staking.domain.vocabulary import TOKEN, Address, Wei
 
 @dataclass(frozen=True)
 class StakingParams:
-    """Constructor parameters. Production defaults; `devnet()` shortens the clocks for demos."""
+    """Deployment parameters. Production defaults (the README argues the caps); `devnet()`
+    shortens the clocks for demos and opens the caps wide, so load and fault runs are never
+    capped (the tests of the caps set tight ones themselves)."""
 
     veto_window: int = 3 * 24 * 3600
     max_verdict_age: int = 24 * 3600
     epoch_length: int = 24 * 3600
+    # SPEC section 8: the automatic path's bounds, enforced on chain.
+    cap_window: int = 24 * 3600
+    jail_cap: int = 50  # 10 % of a 500-provider network per day
+    slash_cap_bps: int = 500  # 5 % of the bonded stake put at stake per day
+    max_slash_bps: int = 5_000  # the policy's own cap
+    severity_bounds: tuple[int, int, int, int] = (500, 1_000, 2_500, 5_000)
+    quorum: int = 2
+    quorum_bps: int = 1_000  # above 10 %, two detectors must sign
 
     @classmethod
     def devnet(cls) -> StakingParams:
-        return cls(veto_window=120, max_verdict_age=3600, epoch_length=600)
+        return cls(
+            veto_window=120,
+            max_verdict_age=3600,
+            epoch_length=600,
+            cap_window=3600,
+            jail_cap=1_000_000,
+            slash_cap_bps=10_000,
+            max_slash_bps=10_000,
+            severity_bounds=(10_000, 10_000, 10_000, 10_000),
+            quorum=1,
+            quorum_bps=10_000,
+        )
 
 
 @dataclass(frozen=True)
@@ -92,6 +113,20 @@ def grant_service_roles(governance: Sender, staking: StakingContract, roles: Rol
     governance.wait_all(batch)
 
 
+def apply_bounds(governance: Sender, staking: StakingContract, params: StakingParams) -> None:
+    """Sets the caps, the per-severity bounds and the quorum of `params` (governance's key).
+
+    Every severity bound must stay at or under `maxSlashBps`, so the bounds go first when the
+    cap comes down and last when it goes up."""
+    caps = staking.set_caps(params.cap_window, params.jail_cap, params.slash_cap_bps, params.max_slash_bps)
+    bounds = staking.set_severity_bounds(params.severity_bounds)
+    current = staking.caps()
+    order = [caps, bounds] if params.max_slash_bps >= max(current.severity_bounds) else [bounds, caps]
+    order.append(staking.set_quorum(params.quorum, params.quorum_bps))
+    for fn in order:  # one at a time: each is estimated against the state the previous one left
+        governance.wait(governance.send(fn))
+
+
 def deploy_all(
     w3: Web3,
     deployer: LocalAccount,
@@ -105,5 +140,7 @@ def deploy_all(
     sender = Sender(w3, deployer)
     token_address = Address(Web3.to_checksum_address(token)) if token else deploy_token(sender)
     staking_address, block = deploy_staking(sender, token_address, treasury, roles.governance, params)
-    grant_service_roles(sender, StakingContract(w3, staking_address), roles)
+    staking = StakingContract(w3, staking_address)
+    apply_bounds(sender, staking, params)
+    grant_service_roles(sender, staking, roles)
     return Deployed(token=token_address, staking=staking_address, deployed_block=block)

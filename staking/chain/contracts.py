@@ -24,6 +24,7 @@ from staking.domain.vocabulary import (
     ProviderClass,
     RecoveryPath,
     RecoveryStage,
+    Severity,
     SlashState,
     Wei,
 )
@@ -56,14 +57,42 @@ class ProviderRecord:
 
 @dataclass(frozen=True)
 class SlashRecord:
+    """A slash as stored on chain (two slots; its evidence hash is in the SlashProposed event)."""
+
     provider: Address
     bps: Bps
     state: SlashState
     event_type: EventType
-    proposed_at: int
     executable_at: int
     amount: Wei
-    evidence_hash: bytes
+    proposed_at: int
+    severity: Severity
+
+
+@dataclass(frozen=True)
+class Caps:
+    """The on-chain bounds of the automatic path (SPEC section 8)."""
+
+    window: int
+    jail_cap: int
+    slash_cap_bps: Bps
+    max_slash_bps: Bps
+    severity_bounds: tuple[Bps, Bps, Bps, Bps]  # low, medium, high, critical
+    quorum: int
+    quorum_bps: Bps
+
+    def max_for(self, severity: Severity) -> Bps:
+        """The most a verdict of `severity` may carry: its bound, never above `max_slash_bps`."""
+        return Bps(min(self.severity_bounds[int(severity)], self.max_slash_bps))
+
+
+@dataclass(frozen=True)
+class CapUsage:
+    """Use of the caps in the current window: `capUsage()`."""
+
+    jails: int
+    at_stake: Wei
+    total_bonded: Wei
 
 
 @dataclass(frozen=True)
@@ -164,11 +193,38 @@ class StakingContract:
             bps=Bps(r[1]),
             state=SlashState(r[2]),
             event_type=EventType(r[3]),
-            proposed_at=r[4],
-            executable_at=r[5],
-            amount=Wei(r[6]),
-            evidence_hash=bytes(r[7]),
+            executable_at=r[4],
+            amount=Wei(r[5]),
+            proposed_at=r[6],
+            severity=Severity(r[7]),
         )
+
+    def caps(self, block: BlockIdentifier = "latest") -> Caps:
+        f = self.contract.functions
+        return Caps(
+            window=int(f.capWindow().call(block_identifier=block)),
+            jail_cap=int(f.jailCap().call(block_identifier=block)),
+            slash_cap_bps=Bps(f.slashCapBps().call(block_identifier=block)),
+            max_slash_bps=Bps(f.maxSlashBps().call(block_identifier=block)),
+            severity_bounds=tuple(  # type: ignore[arg-type]
+                Bps(f.maxSlashBpsFor(int(s)).call(block_identifier=block)) for s in Severity
+            ),
+            quorum=int(f.detectorQuorum().call(block_identifier=block)),
+            quorum_bps=Bps(f.quorumBps().call(block_identifier=block)),
+        )
+
+    def cap_usage(self, block: BlockIdentifier = "latest") -> CapUsage:
+        jails, at_stake, bonded = self.contract.functions.capUsage().call(block_identifier=block)
+        return CapUsage(jails=int(jails), at_stake=Wei(at_stake), total_bonded=Wei(bonded))
+
+    def total_bonded(self, block: BlockIdentifier = "latest") -> Wei:
+        return Wei(self.contract.functions.totalBonded().call(block_identifier=block))
+
+    def at_stake_of(self, provider: str) -> Wei:
+        return Wei(self.contract.functions.atStakeOf(to_checksum_address(provider)).call())
+
+    def is_released(self, provider: str) -> bool:
+        return bool(self.contract.functions.isReleased(to_checksum_address(provider)).call())
 
     def epoch(self, epoch: int) -> EpochRecord:
         r = self.contract.functions.getEpoch(epoch).call()
@@ -221,8 +277,38 @@ class StakingContract:
     def propose_slash(self, verdict: Verdict, signature: bytes, bps: Bps) -> ContractFunction:
         return self.contract.functions.proposeSlash(verdict.as_tuple(), signature, bps)
 
+    def propose_slash_quorum(self, verdict: Verdict, signatures: list[bytes], bps: Bps) -> ContractFunction:
+        """`signatures` ordered by signer address, ascending (the contract checks it)."""
+        return self.contract.functions.proposeSlashQuorum(verdict.as_tuple(), signatures, bps)
+
+    def jail_and_propose_slash(
+        self, verdict: Verdict, signature: bytes, until: int, bps: Bps
+    ) -> ContractFunction:
+        return self.contract.functions.jailAndProposeSlash(verdict.as_tuple(), signature, until, bps)
+
     def veto_slash(self, slash_id: bytes, reason_hash: bytes) -> ContractFunction:
         return self.contract.functions.vetoSlash(slash_id, reason_hash)
+
+    def veto_slashes(self, slash_ids: list[bytes], reason_hash: bytes) -> ContractFunction:
+        """Vetoes many in one transaction; ids no longer vetoable are skipped on chain."""
+        return self.contract.functions.vetoSlashes(slash_ids, reason_hash)
+
+    def release_tombstoned(self, provider: str) -> ContractFunction:
+        return self.contract.functions.releaseTombstoned(to_checksum_address(provider))
+
+    def slash_tombstoned(self, provider: str, bps: Bps, reason_hash: bytes) -> ContractFunction:
+        return self.contract.functions.slashTombstoned(to_checksum_address(provider), bps, reason_hash)
+
+    def set_caps(
+        self, window: int, jail_cap: int, slash_cap_bps: Bps, max_slash_bps: Bps
+    ) -> ContractFunction:
+        return self.contract.functions.setCaps(window, jail_cap, slash_cap_bps, max_slash_bps)
+
+    def set_severity_bounds(self, bounds: tuple[int, int, int, int]) -> ContractFunction:
+        return self.contract.functions.setSeverityBounds(list(bounds))
+
+    def set_quorum(self, quorum: int, quorum_bps: Bps) -> ContractFunction:
+        return self.contract.functions.setQuorum(quorum, quorum_bps)
 
     def execute_slash(self, slash_id: bytes) -> ContractFunction:
         return self.contract.functions.executeSlash(slash_id)

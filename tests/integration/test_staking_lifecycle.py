@@ -507,11 +507,11 @@ def test_propose_slash_fixes_the_amount_from_active_plus_unbonding_stake(chain: 
         SlashState.PENDING,
         EventType.SYSTEM_ATTACK,
     )
-    assert (s.proposed_at, s.executable_at, s.amount, s.evidence_hash) == (
+    assert (s.proposed_at, s.executable_at, s.amount, s.severity) == (
         ts,
         ts + VETO_WINDOW,
         1_250 * T,
-        v.evidence_hash,
+        Severity.MEDIUM,
     )
     assert chain.staking.slash_state(v.id) == SlashState.PENDING
     assert chain.staking.provider(p).pending_slashes == 1
