@@ -307,7 +307,7 @@ class StakingContract:
     def set_severity_bounds(self, bounds: tuple[int, int, int, int]) -> ContractFunction:
         return self.contract.functions.setSeverityBounds(list(bounds))
 
-    def set_quorum(self, quorum: int, quorum_bps: Bps) -> ContractFunction:
+    def set_quorum(self, quorum: int, quorum_bps: int) -> ContractFunction:
         return self.contract.functions.setQuorum(quorum, quorum_bps)
 
     def execute_slash(self, slash_id: bytes) -> ContractFunction:
