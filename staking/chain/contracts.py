@@ -300,7 +300,7 @@ class StakingContract:
         return self.contract.functions.slashTombstoned(to_checksum_address(provider), bps, reason_hash)
 
     def set_caps(
-        self, window: int, jail_cap: int, slash_cap_bps: Bps, max_slash_bps: Bps
+        self, window: int, jail_cap: int, slash_cap_bps: int, max_slash_bps: int
     ) -> ContractFunction:
         return self.contract.functions.setCaps(window, jail_cap, slash_cap_bps, max_slash_bps)
 
