@@ -130,10 +130,22 @@ class ActionKind(StrEnum):
 
 class ActionState(StrEnum):
     PENDING = "pending"
+    HELD = "held"  # an open incident holds it until governance releases or dismisses the incident
     SUBMITTED = "submitted"
     CONFIRMED = "confirmed"
     FAILED = "failed"
     SKIPPED = "skipped"
+
+
+class IncidentState(StrEnum):
+    OPEN = "open"
+    RELEASED = "released"
+    DISMISSED = "dismissed"
+
+
+class IncidentKind(StrEnum):
+    DETECTOR = "detector"  # verdicts of one detector
+    EVENT_TYPE = "event_type"  # verdicts of one event type
 
 
 class TxState(StrEnum):

@@ -29,6 +29,32 @@ class Caps(_Strict):
     max_jail_seconds: int = Field(gt=0)
 
 
+class IncidentThreshold(_Strict):
+    """Verdicts against more than `max_providers` distinct providers, or (once at least
+    `min_providers_for_stake` are hit) against more than `max_stake_bps` of the bonded stake,
+    within the incident window, open an incident."""
+
+    max_providers: int = Field(gt=0)
+    max_stake_bps: int = Field(gt=0, le=10_000)
+    min_providers_for_stake: int = Field(default=10, gt=0)
+
+
+class Incidents(_Strict):
+    enabled: bool = True
+    window_minutes: int = Field(default=10, gt=0, le=24 * 60)
+    per_detector: IncidentThreshold = IncidentThreshold(max_providers=20, max_stake_bps=1_000)
+    per_event_type: IncidentThreshold = IncidentThreshold(max_providers=50, max_stake_bps=2_000)
+    # Jails kept free of the on-chain jail cap for verdicts outside an open detector incident:
+    # a rogue detector's isolations stop this far below the cap, so honest ones still land.
+    reserve_jails: int = Field(default=10, ge=0)
+
+
+class Quorum(_Strict):
+    # A slash above the contract's quorumBps waits this long for co-signatures, then falls back
+    # to the largest slash one signature may carry (and says so on the action).
+    timeout_seconds: int = Field(default=600, gt=0)
+
+
 class LevelRule(_Strict):
     slash_bps: int = Field(ge=0, le=10_000)
     jail_seconds: int = Field(default=0, ge=0)
@@ -68,6 +94,8 @@ class Policy(_Strict):
     levels: dict[Level, LevelRule]
     event_types: dict[str, EventRule]
     rewards: RewardRules = Field(default_factory=RewardRules)
+    incidents: Incidents = Field(default_factory=Incidents)
+    quorum: Quorum = Field(default_factory=Quorum)
 
     @model_validator(mode="after")
     def _complete(self) -> Policy:
