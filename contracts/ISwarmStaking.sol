@@ -311,6 +311,12 @@ interface ISwarmStaking {
     /// @param signers the DETECTOR_ROLE signers, ascending
     event SlashCoSigned(bytes32 indexed id, address[] signers);
 
+    /// @notice A wrongful jail was lifted (with any recovery it had opened), no probation.
+    /// @param provider the provider, active again
+    /// @param by the VETOER_ROLE account
+    /// @param reasonHash hash of the off-chain justification
+    event JailLifted(address indexed provider, address indexed by, bytes32 reasonHash);
+
     /// @notice Governance released a tombstoned provider's frozen stake for withdrawal.
     /// @param provider the tombstoned provider
     /// @param by the governance account
@@ -669,6 +675,14 @@ interface ISwarmStaking {
     ///         no recovery path. Never applies to a tombstoned provider.
     /// @param provider the provider to reinstate
     function reinstate(address provider) external;
+
+    /// @notice Lifts wrongful jails (say, of a rogue detector's verdicts) with the recoveries they
+    ///         opened, in one transaction; the security council's fast path beside {vetoSlashes}.
+    ///         Providers not jailed, or tombstoned, are skipped. Never capped.
+    /// @param providers the providers to set free
+    /// @param reasonHash hash of the off-chain justification
+    /// @return lifted how many jails were lifted
+    function liftJails(address[] calldata providers, bytes32 reasonHash) external returns (uint256 lifted);
 
     /// @notice Releases a tombstoned provider's frozen stake: it may then unbond and withdraw it.
     /// @param provider the tombstoned provider

@@ -105,48 +105,6 @@ contract SwarmStaking is ISwarmStaking, AccessControl, Pausable, ReentrancyGuard
     /// @return 4
     uint8 public constant NUM_SEVERITIES = uint8(type(Severity).max) + 1;
 
-    /// @notice SlashState.None as a number (kept for ABI readers; the enum is the source).
-    /// @return 0
-    uint8 public constant SLASH_NONE = uint8(SlashState.None);
-    /// @notice SlashState.Pending as a number (kept for ABI readers; the enum is the source).
-    /// @return 1
-    uint8 public constant SLASH_PENDING = uint8(SlashState.Pending);
-    /// @notice SlashState.Vetoed as a number (kept for ABI readers; the enum is the source).
-    /// @return 2
-    uint8 public constant SLASH_VETOED = uint8(SlashState.Vetoed);
-    /// @notice SlashState.Executed as a number (kept for ABI readers; the enum is the source).
-    /// @return 3
-    uint8 public constant SLASH_EXECUTED = uint8(SlashState.Executed);
-
-    /// @notice RecoveryPath.None as a number (kept for ABI readers; the enum is the source).
-    /// @return 0
-    uint8 public constant PATH_NONE = uint8(RecoveryPath.None);
-    /// @notice RecoveryPath.ServiceImprovement as a number (kept for ABI readers; the enum is the source).
-    /// @return 1
-    uint8 public constant PATH_SERVICE_IMPROVEMENT = uint8(RecoveryPath.ServiceImprovement);
-    /// @notice RecoveryPath.SecurityReview as a number (kept for ABI readers; the enum is the source).
-    /// @return 2
-    uint8 public constant PATH_SECURITY_REVIEW = uint8(RecoveryPath.SecurityReview);
-    /// @notice RecoveryPath.ComplianceVerification as a number (kept for ABI readers; the enum is the source).
-    /// @return 3
-    uint8 public constant PATH_COMPLIANCE_VERIFICATION = uint8(RecoveryPath.ComplianceVerification);
-
-    /// @notice RecoveryStage.None as a number (kept for ABI readers; the enum is the source).
-    /// @return 0
-    uint8 public constant STAGE_NONE = uint8(RecoveryStage.None);
-    /// @notice RecoveryStage.Detection as a number (kept for ABI readers; the enum is the source).
-    /// @return 1
-    uint8 public constant STAGE_DETECTION = uint8(RecoveryStage.Detection);
-    /// @notice RecoveryStage.Response as a number (kept for ABI readers; the enum is the source).
-    /// @return 2
-    uint8 public constant STAGE_RESPONSE = uint8(RecoveryStage.Response);
-    /// @notice RecoveryStage.Recovery as a number (kept for ABI readers; the enum is the source).
-    /// @return 3
-    uint8 public constant STAGE_RECOVERY = uint8(RecoveryStage.Recovery);
-    /// @notice RecoveryStage.Restoration as a number (kept for ABI readers; the enum is the source).
-    /// @return 4
-    uint8 public constant STAGE_RESTORATION = uint8(RecoveryStage.Restoration);
-
     // ------------------------------------------------------------------ state
 
     IERC20 private immutable _stakeToken;
@@ -471,6 +429,24 @@ contract SwarmStaking is ISwarmStaking, AccessControl, Pausable, ReentrancyGuard
         p.recoveryPath = RecoveryPath.None;
         p.recoveryStage = RecoveryStage.None;
         emit Tombstoned(provider, reasonHash);
+    }
+
+    /// @inheritdoc ISwarmStaking
+    function liftJails(address[] calldata providers, bytes32 reasonHash)
+        external
+        onlyRole(VETOER_ROLE)
+        returns (uint256 lifted)
+    {
+        for (uint256 i; i < providers.length; ++i) {
+            ProviderState storage p = _providers[providers[i]];
+            if (!p.jailed || p.tombstoned) continue;
+            p.jailed = false;
+            p.jailedUntil = 0;
+            p.recoveryPath = RecoveryPath.None;
+            p.recoveryStage = RecoveryStage.None;
+            emit JailLifted(providers[i], msg.sender, reasonHash);
+            ++lifted;
+        }
     }
 
     /// @inheritdoc ISwarmStaking

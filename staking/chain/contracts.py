@@ -293,6 +293,10 @@ class StakingContract:
         """Vetoes many in one transaction; ids no longer vetoable are skipped on chain."""
         return self.contract.functions.vetoSlashes(slash_ids, reason_hash)
 
+    def lift_jails(self, providers: list[str], reason_hash: bytes) -> ContractFunction:
+        """VETOER_ROLE: lifts wrongful jails (and the recoveries they opened) in one transaction."""
+        return self.contract.functions.liftJails([to_checksum_address(p) for p in providers], reason_hash)
+
     def release_tombstoned(self, provider: str) -> ContractFunction:
         return self.contract.functions.releaseTombstoned(to_checksum_address(provider))
 
