@@ -37,6 +37,9 @@ KINDS = (
     "warn",
     "failure",
     "tx_fee_capped",  # a stuck transaction that cannot be bumped within the fee cap
+    "incident",  # an incident opened, grew, was released or dismissed (SPEC section 8)
+    "cap",  # an action met an on-chain cap (JailCapExceeded, SlashCapExceeded) and waits
+    "detector_revoked",  # `detector revoke` contained a detector
 )
 PENDING, DELIVERED, FAILED = "pending", "delivered", "failed"
 
