@@ -29,7 +29,9 @@ def verdict_signers(conn: Connection, vid: str, first: str) -> list[str]:
     co-signers."""
     s = t.verdict_signers
     others = conn.execute(
-        select(s.c.signer).where(s.c.verdict_id == vid, s.c.signer != first).order_by(s.c.received_ms, s.c.signer)
+        select(s.c.signer)
+        .where(s.c.verdict_id == vid, s.c.signer != first)
+        .order_by(s.c.received_ms, s.c.signer)
     ).scalars()
     return [first, *others]
 

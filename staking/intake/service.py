@@ -38,9 +38,9 @@ from staking.intake.parse import InvalidVerdictBody, SignedVerdict, parse_verdic
 from staking.intake.resources import verdict_resource
 from staking.intake.results import (
     Accepted,
-    CoSigned,
     Conflict,
     ConflictKind,
+    CoSigned,
     Outcome,
     Rejected,
     Replay,
@@ -184,7 +184,14 @@ class IntakeService:
         v = t.verdicts.c
         return conn.execute(
             select(
-                v.id, v.provider, v.event_type, v.severity, v.detected_at, v.evidence_hash, v.signer, v.evidence_uri
+                v.id,
+                v.provider,
+                v.event_type,
+                v.severity,
+                v.detected_at,
+                v.evidence_hash,
+                v.signer,
+                v.evidence_uri,
             ).where(v.id == vid)
         ).first()
 
