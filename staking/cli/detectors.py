@@ -125,41 +125,41 @@ def detector_list(as_json: Annotated[bool, typer.Option("--json", help="a JSON a
     )
 
 
+def _n(count: int, noun: str, plural: str | None = None) -> str:
+    return f"{count} {noun if count == 1 else plural or noun + 's'}"
+
+
 def plan_lines(plan: Plan, options: Options) -> list[str]:
-    """The plan as the operator reads it before anything happens."""
+    """The plan as the operator reads it before anything happens: the detector first, then one
+    line per step."""
     from staking.worker.containment import BATCH
 
     where = "in the roles index" if plan.holds_role else "not in the roles index"
     since = "not revoked yet" if plan.revoked_ms is None else "already refused by the service"
-    lines = [f"detector {plan.account} ({where}; {since})"]
-    lines.append(
-        f"  {len(plan.own)} verdict{'' if len(plan.own) == 1 else 's'} signed by it alone; "
-        f"{plan.cosigned} co-signed by another detector (left as they are)"
-    )
     kinds = ", ".join(f"{k} {n}" for k, n in sorted(plan.cancel_kinds.items()))
-    lines.append(
-        f"  cancel {len(plan.cancel)} unsent action{'' if len(plan.cancel) == 1 else 's'}"
-        + (f" ({kinds})" if kinds else "")
-    )
+    lines = [
+        f"detector {plan.account} ({where}; {since})",
+        f"{_n(len(plan.own), 'verdict')} signed by it alone; "
+        f"{plan.cosigned} co-signed by another detector (left as they are)",
+        f"cancel {_n(len(plan.cancel), 'unsent action')}" + (f" ({kinds})" if kinds else ""),
+    ]
     worth = f"{tokens(plan.at_stake)} SWARM"
     if plan.unindexed_slashes:
         worth += f" (+ {plan.unindexed_slashes} not indexed yet)"
-    n_batches = -(-len(plan.slashes) // BATCH)
+    slashes = _n(len(plan.slashes), "pending slash", "pending slashes")
     if options.veto_pending:
-        lines.append(f"  veto {len(plan.slashes)} pending slashes worth {worth} ({n_batches} vetoSlashes)")
+        txs = -(-len(plan.slashes) // BATCH)
+        lines.append(f"veto {slashes} worth {worth} ({txs} vetoSlashes)")
     elif plan.slashes:
-        lines.append(
-            f"  leave {len(plan.slashes)} pending slashes worth {worth} (veto them with --veto-pending)"
-        )
-    n_batches = -(-len(plan.jails) // BATCH)
+        lines.append(f"leave {slashes} worth {worth} (veto them with --veto-pending)")
+    jails = _n(len(plan.jails), "jail")
     if options.release_jails:
-        lines.append(f"  lift {len(plan.jails)} jails resting only on its verdicts ({n_batches} liftJails)")
+        txs = -(-len(plan.jails) // BATCH)
+        lines.append(f"lift {jails} resting only on its verdicts ({txs} liftJails)")
     elif plan.jails:
-        lines.append(
-            f"  leave {len(plan.jails)} jails resting only on its verdicts (lift them with --release-jails)"
-        )
+        lines.append(f"leave {jails} resting only on its verdicts (lift them with --release-jails)")
     if plan.kept:
-        lines.append(f"  keep {len(plan.kept)} jails that also rest on another verdict")
+        lines.append(f"keep {_n(len(plan.kept), 'jail')} also resting on another verdict")
     return lines
 
 
@@ -168,7 +168,8 @@ def _simulation_lines(gov: Gov, simulations: list[Simulation]) -> list[str]:
     for s in simulations:
         if s.error is not None:
             fail(f"{s.call.label} would revert: {revert_reason(gov, s.error.data, s.error.message)}")
-        out.append(f"call     SwarmStaking.{s.call.label}: about {s.gas:,} gas")
+        effect = "" if s.effect is None else f": would {s.call.verb} {s.effect}"
+        out.append(f"call     SwarmStaking.{s.call.label}{effect} (about {s.gas:,} gas)")
     return out
 
 
@@ -186,7 +187,7 @@ def outcome_lines(outcome: Outcome) -> list[str]:
         f"sent     {len(outcome.receipts)} transactions{mined} (gas used {gas:,})",
         f"vetoed   {len(outcome.vetoed)} slashes worth {tokens(outcome.vetoed_amount)} SWARM",
         f"lifted   {len(outcome.lifted)} jails",
-        f"done in {outcome.seconds:.1f} s",
+        f"done in {outcome.seconds:.2f} s",
     ]
 
 
@@ -230,13 +231,15 @@ def detector_revoke(
             fail(f"signer {gov.signer.address} lacks {name}, which detector revoke needs")
     if not role:
         say(f"         {account} does not hold DETECTOR_ROLE on chain: no revokeRole")
-    for line in _simulation_lines(gov, simulate(gov.w3, gov.staking, gov.signer.address, todo)):
+    simulations = simulate(gov.w3, gov.staking, gov.signer.address, todo)
+    for line in _simulation_lines(gov, simulations):
         say(line)
+    sending = sum(1 for s in simulations if s.needed)
     if signing.dry_run:
-        say(f"dry run: {len(todo)} transactions would succeed; nothing was sent and nothing recorded")
+        say(f"dry run: {sending} transactions would succeed; nothing was sent and nothing recorded")
         return
     confirm_or_abort(
-        f"revoke detector {account} and send {len(todo)} transactions from {gov.signer.address} "
+        f"revoke detector {account} and send {sending} transactions from {gov.signer.address} "
         f"on chain {gov.deployment.chain_id}?",
         signing.yes,
     )

@@ -72,6 +72,7 @@ class Call:
     label: str
     fn: ContractFunction
     size: int = 0  # ids or providers in the batch
+    verb: str = ""  # what the batch does to each: "veto", "lift"
 
 
 @dataclass(frozen=True)
@@ -79,6 +80,12 @@ class Simulation:
     call: Call
     gas: int | None
     error: RpcError | None = None
+    effect: int | None = None  # slashes vetoed / jails lifted, as simulated (None: not a batch)
+
+    @property
+    def needed(self) -> bool:
+        """False for a batch that would veto or lift nothing (all done already)."""
+        return self.effect is None or self.effect > 0
 
 
 @dataclass
@@ -176,11 +183,18 @@ def calls(staking: StakingContract, plan: Plan, options: Options, revoke_role: b
     if options.veto_pending:
         for chunk in batches(s.id for s in plan.slashes):
             ids = [bytes.fromhex(i[2:]) for i in chunk]
-            out.append(Call(f"vetoSlashes({len(ids)} ids)", staking.veto_slashes(ids, reason), len(ids)))
+            out.append(
+                Call(f"vetoSlashes({len(ids)} ids)", staking.veto_slashes(ids, reason), len(ids), "veto")
+            )
     if options.release_jails:
         for chunk in batches(plan.jails):
             out.append(
-                Call(f"liftJails({len(chunk)} providers)", staking.lift_jails(chunk, reason), len(chunk))
+                Call(
+                    f"liftJails({len(chunk)} providers)",
+                    staking.lift_jails(chunk, reason),
+                    len(chunk),
+                    "lift",
+                )
             )
     return out
 
@@ -190,14 +204,23 @@ def _tx(staking: StakingContract, sender: str, fn: ContractFunction) -> dict[str
 
 
 def simulate(w3: Web3, staking: StakingContract, sender: str, todo: list[Call]) -> list[Simulation]:
-    """`eth_estimateGas` of every call from `sender` (one batch): its gas, or the revert."""
-    results = RawRpc(w3).batch([("eth_estimateGas", [_tx(staking, sender, c.fn), "latest"]) for c in todo])
+    """`eth_call` and `eth_estimateGas` of every call from `sender` (one batch): its gas and, for
+    a batch, how many it would veto or lift (`vetoSlashes` and `liftJails` skip what is done
+    already); or the revert."""
+    requests: list[tuple[str, list[Any]]] = []
+    for c in todo:
+        tx = _tx(staking, sender, c.fn)
+        requests += [("eth_call", [tx, "latest"]), ("eth_estimateGas", [tx, "latest"])]
+    results = RawRpc(w3).batch(requests)
     out = []
-    for c, result in zip(todo, results, strict=True):
-        if isinstance(result, RpcError):
-            out.append(Simulation(c, None, result))
-        else:
-            out.append(Simulation(c, int(result, 16)))
+    for i, c in enumerate(todo):
+        returned, gas = results[2 * i], results[2 * i + 1]
+        error = next((r for r in (returned, gas) if isinstance(r, RpcError)), None)
+        if error is not None:
+            out.append(Simulation(c, None, error))
+            continue
+        effect = int(returned, 16) if c.size and len(returned) > 2 else None
+        out.append(Simulation(c, int(gas, 16), effect=effect))
     return out
 
 
@@ -289,7 +312,7 @@ def _round(
     failed = next((s for s in simulations if s.error is not None), None)
     if failed is not None:
         raise ContainmentFailed(f"{failed.call.label} would revert: {failed.error}")
-    receipts = send(w3, signer, simulations)
+    receipts = send(w3, signer, [s for s in simulations if s.needed])
     outcome.receipts += receipts
     vetoed, lifted = effects(receipts, staking.address)
     outcome.vetoed += vetoed

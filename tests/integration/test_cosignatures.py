@@ -42,7 +42,7 @@ def first_verdict(api: Api) -> tuple[Verdict, dict[str, Any], dict[str, Any]]:
 
 
 def test_every_accepted_verdict_records_its_first_signer(api: Api) -> None:
-    v, body, doc = first_verdict(api)
+    _, body, doc = first_verdict(api)
     assert doc["signer"] == api.chain.detector and doc["signers"] == [api.chain.detector]
     assert signer_rows(api, doc["id"]) == [(api.chain.detector, body["signature"])]
 
@@ -129,7 +129,7 @@ def revoke_in_service(api: Api, account: str, revoked_ms: int = 1_795_000_000_00
 
 
 def test_a_revoked_detector_is_refused_at_once_whatever_the_chain_says(api: Api) -> None:
-    v, body, doc = first_verdict(api)
+    _, body, doc = first_verdict(api)
     revoke_in_service(api, api.chain.detector)
     assert api.chain.staking.has_role("DETECTOR_ROLE", api.chain.detector)  # not revoked on chain yet
     v2, sig2 = api.chain.signed(api.chain.providers[1])
