@@ -242,6 +242,26 @@ def send(
         raise ContainmentFailed(f"sending failed: {type(exc).__name__}: {first}") from exc
 
 
+def slash_amounts(w3: Web3, staking: StakingContract, ids: list[str]) -> dict[str, int]:
+    """The proposed amount of each slash, as the contract holds it (`getSlash`, batched)."""
+    from eth_abi import decode
+    from eth_utils.abi import get_abi_output_types
+
+    out: dict[str, int] = {}
+    for chunk in batches(ids, 500):
+        fns = [staking.contract.functions.getSlash(bytes.fromhex(i[2:])) for i in chunk]
+        requests = [
+            ("eth_call", [{"to": staking.address, "data": f._encode_transaction_data()}, "latest"])
+            for f in fns
+        ]
+        for sid, fn, result in zip(chunk, fns, RawRpc(w3).batch(requests), strict=True):
+            if isinstance(result, RpcError):
+                raise ContainmentFailed(f"getSlash({sid}) failed: {result}")
+            (record,) = decode(get_abi_output_types(fn.abi), bytes.fromhex(result[2:]))
+            out[sid] = int(record[5])  # (provider, bps, state, eventType, executableAt, amount, ...)
+    return out
+
+
 def effects(receipts: list[tuple[str, TxReceipt]], staking_address: str) -> tuple[list[str], list[str]]:
     """(slash ids vetoed, providers lifted) as the receipts' logs say."""
     vetoed: list[str] = []
@@ -294,11 +314,9 @@ def contain(
     for s in again.slashes:
         if amounts.get(s.id) is None:
             amounts[s.id] = s.amount
-    for sid in outcome.vetoed:
-        amount = amounts.get(sid)
-        if amount is None:  # not indexed at either plan: as the contract holds it
-            amount = int(staking.slash(bytes.fromhex(sid[2:])).amount)
-        outcome.vetoed_amount += amount
+    unknown = [sid for sid in outcome.vetoed if amounts.get(sid) is None]  # not indexed at either plan
+    amounts |= slash_amounts(w3, staking, unknown)
+    outcome.vetoed_amount = sum(amounts[sid] or 0 for sid in outcome.vetoed)
     outcome.seconds = time.monotonic() - started
     return outcome
 
