@@ -220,6 +220,8 @@ def detector_revoke(
     options = Options(veto_pending, release_jails, reason or "", gov.signer.address)
     plan = plan_revocation(engine, account, rt.now_ms())
     role = _role_held(gov, account)
+    if not (role or plan.holds_role or plan.own or plan.cosigned or plan.revoked_ms is not None):
+        fail(f"{account} is not a detector: no DETECTOR_ROLE on chain or in the index, and no verdicts")
     for line in plan_lines(plan, options):
         say(f"plan     {line}" if line.startswith("detector") else f"         {line}")
     say(f"contract {gov.staking.address} on chain {gov.deployment.chain_id} ({gov.rpc_url})")

@@ -90,7 +90,7 @@ class Detectors:
         except DetectorCheckUnavailable as exc:
             return Unavailable(Unavailability.DETECTOR_CHECK, str(exc))
         if isinstance(standing, Revocation):
-            return Rejected(Rejection.NOT_A_DETECTOR, standing.explain(what), signer=signer)
+            return Rejected(Rejection.NOT_A_DETECTOR, standing.explain(), signer=signer)
         if not standing:
             return Rejected(
                 Rejection.NOT_A_DETECTOR,
@@ -146,10 +146,10 @@ class Revocation:
     revoked_by: str | None
     note: str | None
 
-    def explain(self, what: str) -> str:
+    def explain(self) -> str:
         by = f" ({self.revoked_by})" if self.revoked_by else ""
         why = f": {self.note}" if self.note else ""
         return (
             f"the signature recovers to {self.account}, revoked by governance{by} at "
-            f"{iso_ms(self.revoked_ms)}{why}; {what}s it signs are no longer accepted"
+            f"{iso_ms(self.revoked_ms)}{why}; its signatures are no longer accepted"
         )

@@ -158,3 +158,10 @@ def test_revoke_needs_a_signer_with_the_roles(cli: Cli) -> None:
     before = cli.db_view()
     one_line_error(cli("detector", "revoke", cli.rogue, *REVOKE, "--yes"), "lacks DEFAULT_ADMIN_ROLE")
     assert cli.db_view() == before and cli.scene.chain.staking.has_role("DETECTOR_ROLE", cli.rogue)
+
+
+def test_revoking_an_account_that_never_was_a_detector_is_refused(cli: Cli) -> None:
+    stranger = devnet_account(STRANGER_INDEX).address
+    before = cli.db_view()
+    one_line_error(cli("detector", "revoke", stranger, "--yes"), f"{stranger} is not a detector")
+    assert cli.db_view() == before
