@@ -24,7 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, Engine, update
+from sqlalchemy import Connection, Engine, select, update
 from web3 import Web3
 
 from staking.chain.rpc import RawRpc, RpcError
@@ -142,7 +142,21 @@ def record(
             .where(t.actions.c.state.in_(UNSENT), t.actions.c.verdict_id.in_(own_verdicts(account)))
             .values(state=ActionState.SKIPPED.value, note=CANCEL_NOTE)
         ).rowcount
-        rejected = 0
+        # Verdicts whose actions this revocation cancelled (also those taken in since the plan),
+        # then those whose slash or jail it undoes.
+        a = t.actions.c
+        cancelled_here = select(a.verdict_id).where(
+            a.state == ActionState.SKIPPED.value, a.note == CANCEL_NOTE
+        )
+        rejected = conn.execute(
+            update(t.verdicts)
+            .where(
+                t.verdicts.c.id.in_(own_verdicts(account)),
+                t.verdicts.c.id.in_(cancelled_here),
+                t.verdicts.c.status != VerdictStatus.REJECTED.value,
+            )
+            .values(status=VerdictStatus.REJECTED.value, updated_ms=now_ms)
+        ).rowcount
         for chunk in batches(sorted(plan.rejects(options.veto_pending, options.release_jails)), 500):
             rejected += conn.execute(
                 update(t.verdicts)
