@@ -131,8 +131,18 @@ def test_revoke_dry_run_prints_the_plan_and_changes_nothing(cli: Cli) -> None:
     assert cli.chain_view() == chain_before and cli.db_view() == db_before
 
 
+def outbox(cli: Cli) -> list[dict[str, Any]]:
+    w = t.webhook_outbox.c
+    with cli.scene.engine.connect() as conn:
+        rows = conn.execute(select(w.kind, w.url, w.body).where(w.kind == "detector_revoked")).all()
+    return [{"url": r.url, **json.loads(r.body)} for r in rows]
+
+
 def test_revoke_with_veto_and_release_contains_the_detector(cli: Cli) -> None:
     s, c = cli.scene, cli.scene.chain
+    cli.env |= {"SWARM_WEBHOOK_URLS": "http://127.0.0.1:9/hook", "SWARM_WEBHOOK_SECRET": "s3cret-for-tests"}
+    ok(cli("detector", "revoke", cli.rogue, *REVOKE, "--dry-run"))
+    assert outbox(cli) == [], "a dry run announces nothing"
     at_stake = sum(s.slash_amount(n) for n in ("P0", "P1", "P2"))
     nonce = c.w3.eth.get_transaction_count(c.governance)
     out = ok(cli("detector", "revoke", cli.rogue, *REVOKE, "--yes"))
@@ -151,6 +161,19 @@ def test_revoke_with_veto_and_release_contains_the_detector(cli: Cli) -> None:
     listed = {d["account"]: d for d in json.loads(ok(cli("detector", "list", "--json")))}[cli.rogue]
     assert listed["revoked_at"] and listed["revocation_note"] == "bad model push, INC-77"
     assert listed["revoked_by"] == c.governance
+    # The webhook, queued in the revocation's own transaction.
+    (event,) = outbox(cli)
+    assert event["url"] == "http://127.0.0.1:9/hook" and event["type"] == "detector_revoked"
+    assert event["data"] | {"revoked_at": None} == {
+        "account": cli.rogue,
+        "revoked_at": None,
+        "revoked_by": c.governance,
+        "reason": "bad model push, INC-77",
+        "cancelled_actions": 4,
+        "slashes_to_veto": 3,
+        "jails_to_lift": 2,
+    }
+    assert event["data"]["revoked_at"] == listed["revoked_at"]
 
 
 def test_revoke_needs_a_signer_with_the_roles(cli: Cli) -> None:
