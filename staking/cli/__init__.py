@@ -10,6 +10,7 @@ import sys
 
 from staking.cli import (  # noqa: F401 - each module registers its commands
     db,
+    detectors,
     devnet,
     governance,
     investigations,
