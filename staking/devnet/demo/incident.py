@@ -33,7 +33,9 @@ def run_misfiring_detector(s: Session) -> None:
     s.say(f"(devnet) governance granted DETECTOR_ROLE to a second detector, {detector.address[:10]}…")
     started = time.monotonic()
     ids = _post_all(s, detector.key, targets)
-    s.say(f"POST /v1/verdicts × {len(ids)} (security_breach/high, one per provider) in {time.monotonic() - started:.1f} s")
+    s.say(
+        f"POST /v1/verdicts × {len(ids)} (security_breach/high, one per provider) in {time.monotonic() - started:.1f} s"
+    )
 
     incident = _wait_incident(s, detector.address)
     held = [a for a in incident["held_actions"] if a["state"] == "held"]
@@ -75,7 +77,12 @@ def _post_all(s: Session, key: Any, providers: list[Address]) -> list[str]:
     def post(provider: Address) -> str:
         label = f"demo-misfire-{s.run_id}-{provider}"
         v = Verdict(
-            keccak(text=label), provider, EventType.SECURITY_BREACH, Severity.HIGH, now, keccak(text=label + "-e")
+            keccak(text=label),
+            provider,
+            EventType.SECURITY_BREACH,
+            Severity.HIGH,
+            now,
+            keccak(text=label + "-e"),
         )
         r = s.http.post("/v1/verdicts", json=to_wire(v, sign_verdict(v, domain, key)))
         if r.status_code not in (200, 202):
