@@ -12,6 +12,7 @@ from staking.cli import (  # noqa: F401 - each module registers its commands
     db,
     devnet,
     governance,
+    incidents,
     investigations,
     provider,
     rewards,

@@ -269,7 +269,7 @@ def _jails(
             episode.setdefault(r.provider, []).append((vid, int(r.block_time)))
             ever.setdefault(r.provider, set()).add(vid)
     others = {vid for jails in episode.values() for vid, _ in jails} - mine
-    timed = dict(conn.execute(select(v.id, v.jail_seconds).where(v.id.in_(others))).tuples().all())
+    timed = dict(conn.execute(select(v.id, v.jail_seconds).where(v.id.in_(others))).all())
     in_flight = set(
         conn.execute(
             select(v.provider)
@@ -291,7 +291,7 @@ def _jails(
             a.kind == ActionKind.JAIL.value,
             a.state.in_(ON_ITS_WAY),
         )
-    ).tuples():
+    ):
         jailed_by_mine.setdefault(who, set()).add(vid)
     lifts: list[str] = []
     kept: list[str] = []
