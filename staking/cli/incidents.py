@@ -41,6 +41,7 @@ app.add_typer(incident_app, name="incident", rich_help_panel=GOVERNANCE)
 IdArg = Annotated[int, typer.Argument(help="incident id (swarm-staking incident list)", min=1)]
 By = Annotated[str | None, typer.Option(help="who decides (default: $USER)")]
 SHOWN = 20  # verdicts `show` prints before "... and N more" (all with --json)
+NAMED = 10  # providers a dismissal plan names
 
 
 def _closer(by: str | None) -> str:
@@ -211,6 +212,10 @@ def _print_plan(plan: DismissPlan, calls: int) -> None:
             "unless the contract is paused: swarm-staking pause, then dismiss again)"
         )
     say(f"  jails to lift: {len(plan.lifts)} provider(s)")
+    for address in plan.lifts[:NAMED]:
+        say(f"    {address}")
+    if len(plan.lifts) > NAMED:
+        say(f"    ... and {len(plan.lifts) - NAMED} more")
     if plan.kept_jailed:
         say(
             f"  kept jailed: {len(plan.kept_jailed)} provider(s), jailed by verdicts outside the incident too"
@@ -237,8 +242,9 @@ def incident_dismiss(
     signing: Signing,
     by: By = None,
 ) -> None:
-    """Dismiss an incident: cancel its actions, veto its pending slashes, lift the jails that rest
-    only on its verdicts (VETOER_ROLE for the transactions)."""
+    """Dismiss an incident: cancel its actions, veto its slashes, lift the jails resting only on it.
+
+    The vetoes and lifts are VETOER_ROLE's transactions, batched (200 ids each)."""
     from staking.cli.chainops import require_role, send, simulate
     from staking.cli.governance.operations import reason_hash
     from staking.intake.incident_resolution import (

@@ -251,8 +251,8 @@ def _jails(
         return (), ()
     ev, p, v, a = t.events.c, t.providers.c, t.verdicts.c, t.actions.c
     mine = set(conn.execute(incident_verdicts_query(incident)).scalars())
-    rows = conn.execute(select(p.address, p.jailed, p.tombstoned).where(p.address.in_(providers)))
-    states = {r.address: r for r in rows}
+    rows = conn.execute(select(p.address).where(p.address.in_(providers), p.tombstoned.is_(True)))
+    tombstoned = set(rows.scalars())
     ever: dict[str, set[str]] = {}  # every verdict that ever jailed the provider (indexed)
     episode: dict[
         str, list[tuple[str, int]]
@@ -296,12 +296,11 @@ def _jails(
     lifts: list[str] = []
     kept: list[str] = []
     for provider in sorted(providers):
-        state = states.get(provider)
-        if state is not None and state.tombstoned:
+        if provider in tombstoned:
             continue
         unindexed = bool(jailed_by_mine.get(provider, set()) - ever.get(provider, set()))
-        if not unindexed and (state is None or not state.jailed):
-            continue  # free again since
+        if not unindexed and not episode.get(provider):
+            continue  # free again since (the events say so, whether or not the projection folds them)
         blocking = [
             vid
             for vid, at in episode.get(provider, [])
