@@ -194,35 +194,36 @@ def incident_release(
 
 
 def _print_plan(plan: DismissPlan, calls: int) -> None:
+    undo = plan.undo
     say(
         f"  actions of its verdicts to cancel: {plan.skip} "
         f"({plan.held} held, {plan.skip - plan.held} pending)"
     )
-    known = [s for s in plan.vetoes if s.amount is not None]
-    unindexed = len(plan.vetoes) - len(known)
-    amount = f", {tokens(plan.veto_amount)} SWARM" if known else ""
+    known = [s for s in undo.vetoes if s.amount is not None]
+    unindexed = len(undo.vetoes) - len(known)
+    amount = f", {tokens(undo.veto_amount)} SWARM" if known else ""
     say(
-        f"  slashes to veto: {len(plan.vetoes)}{amount}"
+        f"  slashes to veto: {len(undo.vetoes)}{amount}"
         + (f" ({unindexed} not indexed yet)" if unindexed else "")
     )
-    if plan.too_late:
-        late = sum(s.amount or 0 for s in plan.too_late)
+    if undo.too_late:
+        late = sum(s.amount or 0 for s in undo.too_late)
         say(
-            f"  past their veto window: {len(plan.too_late)}, {tokens(late)} SWARM (vetoSlashes skips them "
+            f"  past their veto window: {len(undo.too_late)}, {tokens(late)} SWARM (vetoSlashes skips them "
             "unless the contract is paused: swarm-staking pause, then dismiss again)"
         )
-    say(f"  jails to lift: {len(plan.lifts)} provider(s)")
-    for address in plan.lifts[:NAMED]:
+    say(f"  jails to lift: {len(undo.lifts)} provider(s)")
+    for address in undo.lifts[:NAMED]:
         say(f"    {address}")
-    if len(plan.lifts) > NAMED:
-        say(f"    ... and {len(plan.lifts) - NAMED} more")
-    if plan.kept_jailed:
+    if len(undo.lifts) > NAMED:
+        say(f"    ... and {len(undo.lifts) - NAMED} more")
+    if undo.kept_jailed:
         say(
-            f"  kept jailed: {len(plan.kept_jailed)} provider(s), jailed by verdicts outside the incident too"
+            f"  kept jailed: {len(undo.kept_jailed)} provider(s), jailed by verdicts outside the incident too"
         )
-    if plan.in_flight:
+    if undo.in_flight:
         say(
-            f"  in flight: {plan.in_flight} transaction(s) of its verdicts sent, not settled: dismiss "
+            f"  in flight: {undo.in_flight} transaction(s) of its verdicts sent, not settled: dismiss "
             "again once they settle, to veto and lift what they did"
         )
     say(f"  transactions: {calls} (vetoSlashes, then liftJails; at most 200 ids each)")
@@ -262,7 +263,7 @@ def incident_dismiss(
     except IncidentError as exc:
         fail(str(exc))
     gov: Gov | None = None
-    if plan.vetoes or plan.lifts:
+    if plan.undo.vetoes or plan.undo.lifts:
         gov = signing.open()
         require_role(gov, ("VETOER_ROLE",), "vetoSlashes and liftJails")
         plan = dismiss_plan(engine, incident, gov.now())
@@ -289,7 +290,7 @@ def incident_dismiss(
         except (IncidentError, ValueError) as exc:
             fail(str(exc))
         say(f"incident #{incident} dismissed by {closer}: the actions of its verdicts are cancelled")
-    if (plan.vetoes or plan.lifts) and gov is None:
+    if (plan.undo.vetoes or plan.undo.lifts) and gov is None:
         gov = signing.open()
         require_role(gov, ("VETOER_ROLE",), "vetoSlashes and liftJails")
     if gov is None:

@@ -17,15 +17,15 @@ to the outbox in the same transaction.
 
 from __future__ import annotations
 
-import json
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, Engine, and_, select, update
 
 from staking.db import schema as t
-from staking.domain.vocabulary import ActionKind, ActionState, IncidentState, SlashState, VerdictStatus
+from staking.domain.vocabulary import ActionState, IncidentState, VerdictStatus
+from staking.intake.containment import BATCH, UndoPlan, undo_calls, undo_plan
 from staking.intake.errors import IntakeError
 from staking.intake.incidents import (
     Outbox,
@@ -42,11 +42,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("staking.intake")
 
-BATCH = 200  # ids (or providers) per vetoSlashes / liftJails transaction
 CLOSED_BY_MAX = 80  # incidents.closed_by
-# Jail actions whose transaction may still land (or has landed and may not be indexed yet).
-ON_ITS_WAY = (ActionState.SUBMITTED.value, ActionState.CONFIRMED.value)
-JAIL_RESETS = ("Unjailed", "Reinstated", "JailLifted")
 
 
 class IncidentError(IntakeError, ValueError):
@@ -163,29 +159,12 @@ def _announce(conn: Connection, incident: int, outbox: Outbox | None) -> None:
 
 
 @dataclass(frozen=True)
-class SlashToVeto:
-    id: str
-    provider: str
-    amount: int | None  # None: proposed, not indexed yet
-    executable_at: int | None
-
-
-@dataclass(frozen=True)
 class DismissPlan:
     incident: int
     state: str  # the incident's state now (open, or dismissed for a second pass)
     skip: int  # held and pending actions of its verdicts, to be skipped
     held: int  # of which held
-    vetoes: tuple[SlashToVeto, ...] = ()  # pending on chain, inside the veto window (or unindexed)
-    too_late: tuple[SlashToVeto, ...] = ()  # pending on chain, veto window over (a pause reopens it)
-    lifts: tuple[str, ...] = ()  # providers whose jail rests only on its verdicts
-    kept_jailed: tuple[str, ...] = ()  # jailed by its verdicts, and by others too
-    in_flight: int = 0  # jail / slash transactions of its verdicts sent and not settled
-    notes: list[str] = field(default_factory=list)
-
-    @property
-    def veto_amount(self) -> int:
-        return sum(s.amount or 0 for s in self.vetoes)
+    undo: UndoPlan  # what is on chain to veto and lift
 
 
 def dismiss_plan(engine: Engine, incident: int, now_s: int) -> DismissPlan:
@@ -199,115 +178,16 @@ def dismiss_plan(engine: Engine, incident: int, now_s: int) -> DismissPlan:
 
 
 def _dismiss_plan(conn: Connection, incident: int, state: str, now_s: int) -> DismissPlan:
-    a, v, s = t.actions.c, t.verdicts.c, t.slashes.c
-    ids = incident_verdict_ids(incident)
-    actions = conn.execute(
-        select(a.verdict_id, a.kind, a.state, v.provider)
-        .join(t.verdicts, v.id == a.verdict_id)
-        .where(a.verdict_id.in_(ids))
-    ).all()
-    skip = [r for r in actions if r.state in (ActionState.PENDING, ActionState.HELD)]
-    chain_kinds = (ActionKind.JAIL, ActionKind.PROPOSE_SLASH)
-    in_flight = sum(1 for r in actions if r.kind in chain_kinds and r.state == ActionState.SUBMITTED)
-    proposed = {
-        r.verdict_id: r.provider
-        for r in actions
-        if r.kind == ActionKind.PROPOSE_SLASH and r.state in ON_ITS_WAY
-    }
-    indexed = {r.id: r for r in conn.execute(select(t.slashes).where(s.id.in_(ids)))}
-    vetoes: list[SlashToVeto] = []
-    too_late: list[SlashToVeto] = []
-    for sid in sorted(set(proposed) | set(indexed)):
-        r = indexed.get(sid)
-        if r is None:
-            vetoes.append(SlashToVeto(sid, proposed[sid], None, None))
-        elif r.state == SlashState.PENDING:
-            item = SlashToVeto(sid, r.provider, int(r.amount), int(r.executable_at))
-            (vetoes if now_s < item.executable_at else too_late).append(item)  # type: ignore[operator]
-    jailing = {r.provider for r in actions if r.kind == ActionKind.JAIL and r.state in ON_ITS_WAY}
-    lifts, kept = _jails(conn, incident, jailing, now_s)
+    a = t.actions.c
+    open_states = (ActionState.PENDING.value, ActionState.HELD.value)
+    rows = conn.execute(
+        select(a.state).where(a.verdict_id.in_(incident_verdict_ids(incident)), a.state.in_(open_states))
+    ).scalars()
+    states = list(rows)
+    held = sum(1 for x in states if x == ActionState.HELD)
     return DismissPlan(
-        incident,
-        state,
-        len(skip),
-        sum(1 for r in skip if r.state == ActionState.HELD),
-        tuple(vetoes),
-        tuple(too_late),
-        lifts,
-        kept,
-        in_flight,
+        incident, state, len(states), held, undo_plan(conn, incident_verdicts_query(incident), now_s)
     )
-
-
-def _jails(
-    conn: Connection, incident: int, providers: set[str], now_s: int
-) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """(providers to lift, providers kept jailed) among `providers`, whom the incident's verdicts
-    jailed. A jail is lifted when every jail in force since the provider's last release from jail
-    (Unjailed, Reinstated, JailLifted) is one of the incident's verdicts and no other verdict's jail
-    is in flight; a timed jail of another verdict that has run out does not keep it. A jail of the
-    incident's that landed but is not indexed yet is lifted too (liftJails skips the unjailed)."""
-    if not providers:
-        return (), ()
-    ev, p, v, a = t.events.c, t.providers.c, t.verdicts.c, t.actions.c
-    mine = set(conn.execute(incident_verdicts_query(incident)).scalars())
-    rows = conn.execute(select(p.address).where(p.address.in_(providers), p.tombstoned.is_(True)))
-    tombstoned = set(rows.scalars())
-    ever: dict[str, set[str]] = {}  # every verdict that ever jailed the provider (indexed)
-    episode: dict[
-        str, list[tuple[str, int]]
-    ] = {}  # (verdict, block time) of the jails since the last release
-    for r in conn.execute(
-        select(ev.provider, ev.name, ev.args, ev.block_time)
-        .where(ev.provider.in_(providers), ev.name.in_(("Jailed", *JAIL_RESETS)))
-        .order_by(ev.block_number, ev.log_index)
-    ):
-        if r.name in JAIL_RESETS:
-            episode[r.provider] = []
-        else:
-            vid = str(json.loads(r.args)["verdictId"]).lower()
-            episode.setdefault(r.provider, []).append((vid, int(r.block_time)))
-            ever.setdefault(r.provider, set()).add(vid)
-    others = {vid for jails in episode.values() for vid, _ in jails} - mine
-    timed = dict(conn.execute(select(v.id, v.jail_seconds).where(v.id.in_(others))).all())
-    in_flight = set(
-        conn.execute(
-            select(v.provider)
-            .join(t.actions, a.verdict_id == v.id)
-            .where(
-                v.provider.in_(providers),
-                v.id.not_in(incident_verdict_ids(incident)),
-                a.kind == ActionKind.JAIL.value,
-                a.state == ActionState.SUBMITTED.value,
-            )
-        ).scalars()
-    )
-    jailed_by_mine: dict[str, set[str]] = {}
-    for who, vid in conn.execute(
-        select(v.provider, v.id)
-        .join(t.actions, a.verdict_id == v.id)
-        .where(
-            v.id.in_(incident_verdict_ids(incident)),
-            a.kind == ActionKind.JAIL.value,
-            a.state.in_(ON_ITS_WAY),
-        )
-    ):
-        jailed_by_mine.setdefault(who, set()).add(vid)
-    lifts: list[str] = []
-    kept: list[str] = []
-    for provider in sorted(providers):
-        if provider in tombstoned:
-            continue
-        unindexed = bool(jailed_by_mine.get(provider, set()) - ever.get(provider, set()))
-        if not unindexed and not episode.get(provider):
-            continue  # free again since (the events say so, whether or not the projection folds them)
-        blocking = [
-            vid
-            for vid, at in episode.get(provider, [])
-            if vid not in mine and (not timed.get(vid) or at + int(timed[vid]) > now_s)
-        ]
-        (kept if blocking or provider in in_flight else lifts).append(provider)
-    return tuple(lifts), tuple(kept)
 
 
 def dismiss_incident(
@@ -354,8 +234,8 @@ def dismiss_incident(
         extra={
             "incident": incident,
             "skipped": skipped,
-            "vetoes": len(plan.vetoes),
-            "lifts": len(plan.lifts),
+            "vetoes": len(plan.undo.vetoes),
+            "lifts": len(plan.undo.lifts),
             "closed_by": closer,
         },
     )
@@ -365,11 +245,5 @@ def dismiss_incident(
 def dismissal_calls(
     staking: StakingContract, plan: DismissPlan, reason_hash: bytes, batch: int = BATCH
 ) -> list[ContractFunction]:
-    """The vetoer's transactions that undo `plan` on chain: `vetoSlashes` then `liftJails`, at
-    most `batch` ids or providers each (the contract skips what is no longer vetoable or jailed)."""
-    ids = [bytes.fromhex(s.id[2:]) for s in plan.vetoes]
-    providers = list(plan.lifts)
-    return [
-        *(staking.veto_slashes(ids[i : i + batch], reason_hash) for i in range(0, len(ids), batch)),
-        *(staking.lift_jails(providers[i : i + batch], reason_hash) for i in range(0, len(providers), batch)),
-    ]
+    """The vetoer's transactions that undo a dismissed incident on chain (`containment.undo_calls`)."""
+    return undo_calls(staking, plan.undo, reason_hash, batch)

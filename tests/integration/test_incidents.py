@@ -290,7 +290,12 @@ def test_dismissal_cancels_every_open_action_of_its_verdicts_and_rejects_them(
     ids = burst(api, 3)
     (incident,) = incident_rows(api.engine)
     plan = dismiss_plan(api.engine, incident.id, api.chain.now())
-    assert (plan.skip, plan.held, plan.vetoes, plan.lifts) == (12, 6, (), ())  # nothing on chain yet
+    assert (plan.skip, plan.held, plan.undo.vetoes, plan.undo.lifts) == (
+        12,
+        6,
+        (),
+        (),
+    )  # nothing on chain yet
 
     dismiss_incident(api.engine, incident.id, "bad model push", "alice", 1_750_000_000_000, outbox)
     for vid in ids:

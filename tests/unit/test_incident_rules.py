@@ -178,3 +178,32 @@ def test_a_closed_incidents_summary_says_who_closed_it_when_and_why() -> None:
     assert (item["state"], item["closed_by"], item["note"]) == ("dismissed", "alice", "bad model push")
     assert item["closed_at"] == "2025-06-15T15:08:20.000Z"
     assert (item["verdicts"], item["providers"], item["held_actions"]) == (30, 25, 0)
+
+
+# ------------------------------------------------------------------------------------ batching
+
+
+class RecordingStaking:
+    """Stands in for `StakingContract`: each call is (function, its list argument, reason)."""
+
+    def veto_slashes(self, ids: list[bytes], reason: bytes) -> tuple[str, int, bytes]:
+        return "vetoSlashes", len(ids), reason
+
+    def lift_jails(self, providers: list[str], reason: bytes) -> tuple[str, int, bytes]:
+        return "liftJails", len(providers), reason
+
+
+def test_vetoes_go_first_and_both_are_batched_at_200_per_transaction() -> None:
+    from staking.intake.containment import SlashToVeto, UndoPlan, undo_calls
+
+    vetoes = tuple(SlashToVeto("0x" + f"{i:064x}", A, TOKEN, None) for i in range(450))
+    lifts = tuple("0x" + f"{i:040x}" for i in range(201))
+    calls = undo_calls(RecordingStaking(), UndoPlan(vetoes, lifts=lifts), b"r" * 32)  # type: ignore[arg-type]
+    assert calls == [
+        ("vetoSlashes", 200, b"r" * 32),
+        ("vetoSlashes", 200, b"r" * 32),
+        ("vetoSlashes", 50, b"r" * 32),
+        ("liftJails", 200, b"r" * 32),
+        ("liftJails", 1, b"r" * 32),
+    ]
+    assert undo_calls(RecordingStaking(), UndoPlan(), b"r" * 32) == []  # type: ignore[arg-type]
