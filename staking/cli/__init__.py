@@ -13,6 +13,7 @@ from staking.cli import (  # noqa: F401 - each module registers its commands
     detectors,
     devnet,
     governance,
+    incidents,
     investigations,
     provider,
     rewards,

@@ -33,6 +33,7 @@ from staking.db import schema as t
 from staking.domain.ids import normalize_id
 from staking.domain.strikes import NOT_A_STRIKE_STATUS
 from staking.domain.vocabulary import ActionKind, ActionState, EventType, InvestigationStatus, VerdictStatus
+from staking.intake import incidents
 from staking.intake.detectors import DetectorCheck, Detectors
 from staking.intake.parse import InvalidVerdictBody, SignedVerdict, parse_verdict
 from staking.intake.resources import verdict_resource
@@ -66,6 +67,7 @@ class IntakeService:
     max_age: int
     clock: Callable[[], float] = field(default=time.time)
     limiter: TokenBuckets | None = None  # per-detector rate limit (None: unlimited)
+    outbox: incidents.Outbox | None = None  # writes the `incident` webhook in the intake's transaction
 
     @property
     def detectors(self) -> Detectors:
@@ -97,6 +99,7 @@ class IntakeService:
                 if existing is None:
                     decision = self._decide(conn, signed)
                     self._insert(conn, signed, signer, decision, now_ms)
+                    incidents.watch(conn, self.policy.incidents, vid, now_ms, self.outbox)
                     resource = verdict_resource(conn, vid)
                     assert resource is not None
                     log.info(
