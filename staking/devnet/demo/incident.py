@@ -34,7 +34,8 @@ def run_misfiring_detector(s: Session) -> None:
     started = time.monotonic()
     ids = _post_all(s, detector.key, targets)
     s.say(
-        f"POST /v1/verdicts × {len(ids)} (security_breach/high, one per provider) in {time.monotonic() - started:.1f} s"
+        f"POST /v1/verdicts: {len(ids)} security_breach/high verdicts, one per provider, "
+        f"in {time.monotonic() - started:.1f} s"
     )
 
     incident = _wait_incident(s, detector.address)
