@@ -139,6 +139,15 @@ def open_incident_of(conn: Connection, kind: str, name: str) -> int | None:
     ).scalar()
 
 
+def suspect_detectors(conn: Connection) -> set[str]:
+    """The detectors with an open incident (their jails stop short of the on-chain jail cap)."""
+    i = t.incidents.c
+    query = select(i.subject).where(
+        i.kind == IncidentKind.DETECTOR.value, i.state == IncidentState.OPEN.value
+    )
+    return set(conn.execute(query).scalars())
+
+
 def _matching(verdict_id: Any) -> Any:
     a = t.actions.c
     return exists().where(a.verdict_id == verdict_id, a.kind.in_(MATCHING_KINDS))

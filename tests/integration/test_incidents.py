@@ -22,6 +22,7 @@ from staking.intake.incident_resolution import (
     release_incident,
     release_plan,
 )
+from staking.intake.incidents import suspect_detectors
 from staking.intake.results import Accepted
 from staking.policy.engine import IncidentThreshold
 from staking.verdict import to_wire
@@ -83,6 +84,8 @@ def test_a_detector_over_the_provider_threshold_opens_one_incident_that_holds_ev
     }
     (incident,) = incident_rows(api.engine)
     assert (incident.kind, incident.subject, incident.state) == ("detector", api.chain.detector, "open")
+    with api.engine.connect() as conn:
+        assert suspect_detectors(conn) == {api.chain.detector}
     assert incident.reason == (
         f"detector {api.chain.detector}: verdicts against 4 providers (more than 3) within 10 minutes"
     )
@@ -275,6 +278,8 @@ def test_release_sends_the_held_slashes_back_to_the_executor_except_those_anothe
     released = incident_rows(api.engine)[0]
     assert (released.state, released.closed_by, released.note) == ("released", "alice", "a real outbreak")
     assert outbox.of("incident")[-1]["state"] == "released"
+    with api.engine.connect() as conn:
+        assert suspect_detectors(conn) == set()  # the event type's incident is no detector's
     with pytest.raises(IncidentError, match="is released, not open"):
         release_incident(api.engine, detector.id, "bob", 1_750_000_000_001)
 
@@ -312,3 +317,23 @@ def test_dismissal_cancels_every_open_action_of_its_verdicts_and_rejects_them(
         dismiss_incident(api.engine, incident.id, "again", "alice", 1_750_000_000_001)
     with pytest.raises(IncidentError, match="no incident 42"):
         dismiss_plan(api.engine, 42, 0)
+
+
+def test_the_incident_webhook_is_in_the_outbox_with_the_verdicts_that_opened_it(api: Api) -> None:
+    """With the real outbox (`WebhookNotifier.record`), committed with the verdict that opened it."""
+    import json
+
+    from staking.notify.webhooks import WebhookNotifier
+
+    api.intake.outbox = WebhookNotifier(api.engine, ["http://127.0.0.1:9/hook"], b"secret").record
+    api.intake.policy = incident_policy(per_event_type=providers_over(1))
+    burst(api, 2, event_type=EventType.SYSTEM_ATTACK)
+    with api.engine.connect() as conn:
+        rows = conn.execute(select(t.webhook_outbox)).all()
+    (row,) = rows
+    assert (row.kind, row.state, row.url) == ("incident", "pending", "http://127.0.0.1:9/hook")
+    body = json.loads(row.body)
+    assert body["type"] == "incident"
+    data = body["data"]
+    assert (data["kind"], data["subject"], data["state"]) == ("event_type", "system_attack", "open")
+    assert (data["verdicts"], data["providers"], data["held_actions"]) == (2, 2, 4)
