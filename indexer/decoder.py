@@ -38,6 +38,21 @@ def _word(value: str, typ: str) -> Any:
     return "0x" + value  # bytes32
 
 
+def _plain(value: Any, typ: str) -> Any:
+    """A value abi-decoded as `typ` in the form the static words take: checksummed addresses,
+    0x-hex bytes, and arrays as lists of those (`address[]` of SlashCoSigned, `uint16[4]`)."""
+    if typ.endswith("]"):
+        inner = typ[: typ.rindex("[")]
+        return [_plain(v, inner) for v in value]
+    if typ == "string":
+        return value.decode("utf-8", "replace").replace("\x00", "\ufffd")
+    if typ == "address":
+        return to_checksum_address(value)
+    if isinstance(value, bytes):
+        return "0x" + value.hex()
+    return value
+
+
 @dataclass(frozen=True)
 class _EventSpec:
     name: str
@@ -82,13 +97,7 @@ class EventDecoder:
             types = ["bytes" if t == "string" else t for _, t in spec.data]
             values = abi_decode(types, bytes.fromhex(data))
             for (name, typ), value in zip(spec.data, values, strict=True):
-                if typ == "string":
-                    value = value.decode("utf-8", "replace").replace("\x00", "\ufffd")
-                elif typ == "address":
-                    value = to_checksum_address(value)
-                elif isinstance(value, bytes):
-                    value = "0x" + value.hex()
-                args[name] = value
+                args[name] = _plain(value, typ)
         ts = log.get("blockTimestamp")
         return DecodedEvent(
             name=spec.name,

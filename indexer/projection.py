@@ -30,6 +30,8 @@ PROVIDER_EVENTS = frozenset(
         "RecoveryBegun",
         "RecoveryAdvanced",
         "Reinstated",
+        "JailLifted",
+        "TombstonedStakeReleased",
     }
 )
 SLASH_EVENTS = frozenset({"SlashProposed", "SlashVetoed", "SlashExecuted"})
@@ -41,6 +43,28 @@ PARAM_EVENTS = {
     "ProbationEpochsSet": ("probation_epochs", "probationEpochs"),
     "TreasurySet": ("treasury", "treasury"),
 }
+# The on-chain bounds of the automatic path (SPEC section 8), as `params` rows. `severity_bounds`
+# is a JSON list of four bps (low, medium, high, critical).
+CAP_EVENTS = {
+    "CapsSet": (
+        ("cap_window", "window"),
+        ("jail_cap", "jailCap"),
+        ("slash_cap_bps", "slashCapBps"),
+        ("max_slash_bps", "maxSlashBps"),
+    ),
+    "QuorumSet": (("quorum", "quorum"), ("quorum_bps", "quorumBps")),
+}
+CAP_PARAMS = (
+    "cap_window",
+    "jail_cap",
+    "slash_cap_bps",
+    "max_slash_bps",
+    "severity_bounds",
+    "quorum",
+    "quorum_bps",
+)
+# Kept in `events` only (filed under the slash id): the detectors whose signatures a slash rests on.
+CO_SIGNED = "SlashCoSigned"
 
 
 @dataclass
@@ -138,6 +162,12 @@ class Projection:
         if name in PARAM_EVENTS:
             key, arg = PARAM_EVENTS[name]
             self.params[key] = (str(a[arg]), ev.block_number)
+        elif name in CAP_EVENTS:
+            for key, arg in CAP_EVENTS[name]:
+                self.params[key] = (str(a[arg]), ev.block_number)
+        elif name == "SeverityBoundsSet":
+            bounds = [int(b) for b in a["bounds"]]
+            self.params["severity_bounds"] = (json.dumps(bounds), ev.block_number)
         elif name == "ClassParamsSet":
             value = {
                 "base_min_stake": str(a["baseMinStake"]),
@@ -179,11 +209,13 @@ class Projection:
         elif ev.name == "Jailed":
             p.jailed, p.jailed_until = True, a["until"]
             p.jail_verdict_id, p.jail_event_type, p.jailed_at = a["verdictId"], a["eventType"], block_time
-        elif ev.name in ("Unjailed", "Reinstated"):
+        elif ev.name in ("Unjailed", "Reinstated", "JailLifted"):
             p.jailed, p.jailed_until = False, 0
             if ev.name == "Reinstated":
                 p.recovery_path = p.recovery_stage = 0
                 p.reinstated_at, p.probation_epochs = block_time, a["probationEpochs"]
+            elif ev.name == "JailLifted":  # a wrongful jail: its recovery closes, no probation
+                p.recovery_path = p.recovery_stage = 0
         elif ev.name == "SlashProposed":
             p.pending_slashes += 1
         elif ev.name == "SlashVetoed":
@@ -199,6 +231,7 @@ class Projection:
             p.recovery_path = p.recovery_stage = 0
         elif ev.name in ("RecoveryBegun", "RecoveryAdvanced"):
             p.recovery_path, p.recovery_stage = a["path"], a["stage"]
+        # TombstonedStakeReleased has no column: the read model finds it in `events` (`released`).
         p.updated_block = ev.block_number
         self.dirty_providers.add(address)
 
@@ -254,6 +287,6 @@ def event_keys(ev: DecodedEvent) -> tuple[str | None, str | None, int | None]:
     """(provider, slash id, epoch) a stored event is filed under, for targeted replays."""
     a = ev.args
     provider = a.get("provider") or a.get("account")
-    slash_id = a["id"] if ev.name in SLASH_EVENTS else None
+    slash_id = a["id"] if ev.name in SLASH_EVENTS or ev.name == CO_SIGNED else None
     epoch = a["epoch"] if ev.name in EPOCH_EVENTS else None
     return provider, slash_id, epoch

@@ -13,6 +13,7 @@ from sqlalchemy import ColumnElement, Connection, Engine, Table, delete, func, s
 from sqlalchemy.dialects import postgresql, sqlite
 
 from indexer.projection import (
+    CAP_EVENTS,
     EPOCH_EVENTS,
     PARAM_EVENTS,
     PROVIDER_EVENTS,
@@ -29,7 +30,16 @@ from staking.domain.errors import SwarmError
 from staking.domain.events import DecodedEvent
 
 GLOBAL_EVENTS = frozenset(
-    {*PARAM_EVENTS, "ClassParamsSet", "Paused", "Unpaused", "RoleGranted", "RoleRevoked"}
+    {
+        *PARAM_EVENTS,
+        *CAP_EVENTS,
+        "SeverityBoundsSet",
+        "ClassParamsSet",
+        "Paused",
+        "Unpaused",
+        "RoleGranted",
+        "RoleRevoked",
+    }
 )
 CHUNK = 500  # keys per IN (...) query
 _JSON = json.JSONEncoder(separators=(",", ":"))  # one encoder for all rows (Python's json keeps big ints)

@@ -17,6 +17,8 @@ pytestmark = pytest.mark.integration
 def _normalize(value: Any) -> Any:
     if isinstance(value, bytes | HexBytes):
         return "0x" + bytes(value).hex()
+    if isinstance(value, list | tuple):  # address[] of SlashCoSigned, uint16[4] of SeverityBoundsSet
+        return [_normalize(v) for v in value]
     return value
 
 
@@ -48,6 +50,12 @@ def _exercise_every_event(chain: Chain) -> None:
     chain.tx(s.advance_recovery(p2), gov)
     chain.tx(s.reinstate(p2), gov)
     chain.tx(s.tombstone(chain.providers[3], b"\x09" * 32), gov)
+    chain.tx(s.release_tombstoned(chain.providers[3]), gov)
+    v3, sig3 = chain.signed(p0)
+    chain.tx(s.jail(v3, sig3, 0), svc)
+    chain.tx(s.lift_jails([p0], b"\x0a" * 32), gov)
+    v4, sig4 = chain.signed(p0)
+    chain.tx(s.propose_slash_quorum(v4, [sig4], 500), svc)  # SlashCoSigned, one signer
     epoch = s.current_epoch()
     chain.tx(chain.token.approve(s.address, 10**21), gov)
     chain.tx(s.fund_rewards(epoch, 10**21), gov)
@@ -61,7 +69,10 @@ def _exercise_every_event(chain: Chain) -> None:
         s.contract.functions.setMaxJailDuration(7200),
         s.contract.functions.setProbationEpochs(2),
         s.contract.functions.setTreasury(chain.account(17).address),
-        s.contract.functions.setClassParams(2, 10**20, 0, 3600),
+        s.contract.functions.setClassParams(2, 10**20, 0, 600 + 3600),  # maxVerdictAge + margin
+        s.set_severity_bounds((100, 200, 300, 400)),
+        s.set_caps(7 * 24 * 3600, 100, 1_000, 4_000),
+        s.set_quorum(3, 200),
         s.pause(),
         s.unpause(),
         s.grant_role("DETECTOR_ROLE", newcomer),

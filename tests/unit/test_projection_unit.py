@@ -189,3 +189,46 @@ def test_an_expired_timed_jail_still_reads_jailed_and_says_the_provider_may_unja
     status, reason = provider_status(p, 1_500, CLOCK)
     assert status == "jailed" and "may unjail" in reason
     assert provider_status(None, 0, CLOCK)[0] == "unregistered"
+
+
+def test_the_chains_bounds_become_parameters_and_the_latest_setter_wins() -> None:
+    proj = fold(
+        ev("CapsSet", window=86_400, jailCap=10, slashCapBps=500, maxSlashBps=5_000),
+        ev("SeverityBoundsSet", bounds=[500, 1_000, 2_500, 5_000]),
+        ev("QuorumSet", quorum=2, quorumBps=1_000),
+        ev("CapsSet", window=3_600, jailCap=50, slashCapBps=100, maxSlashBps=2_500),
+    )
+    values = {k: v for k, (v, _) in proj.params.items()}
+    assert values == {
+        "cap_window": "3600",
+        "jail_cap": "50",
+        "slash_cap_bps": "100",
+        "max_slash_bps": "2500",
+        "severity_bounds": "[500, 1000, 2500, 5000]",
+        "quorum": "2",
+        "quorum_bps": "1000",
+    }
+
+
+def test_a_lifted_jail_frees_the_provider_and_closes_its_recovery_without_probation() -> None:
+    p = _provider(
+        ev("Jailed", provider=P, verdictId=SID, until=0, eventType=0, severity=3),
+        ev("RecoveryBegun", provider=P, path=2, stage=2),
+        ev("JailLifted", provider=P, by=P, reasonHash=SID),
+    )
+    assert (p.jailed, p.jailed_until, p.recovery_path, p.recovery_stage) == (False, 0, 0, 0)
+    assert p.reinstated_at is None and p.probation_epochs == 0
+    assert provider_status(p, 2_000, CLOCK)[0] == "active"
+
+
+def test_released_tombstoned_stake_leaves_the_row_tombstoned_and_co_signers_file_under_the_slash() -> None:
+    from indexer.projection import event_keys
+
+    released = ev("TombstonedStakeReleased", provider=P, by=P)
+    p = _provider(ev("Tombstoned", provider=P, reasonHash=SID), released)
+    assert p.tombstoned and p.jailed and p.updated_block == released.block_number
+    co_signed = ev("SlashCoSigned", id=SID, signers=[P, "0x15d34AAf54267DB7D7c367839AAf71A00a2C6A65"])
+    proj = fold(co_signed)  # no state of its own: kept in `events`, keyed by the slash
+    assert not proj.providers and not proj.slashes and not proj.params
+    assert event_keys(co_signed) == (None, SID, None)
+    assert event_keys(released) == (P, None, None)
