@@ -28,6 +28,7 @@ from staking.api.incidents import incidents_router
 from staking.api.investigations import investigations_router
 from staking.api.metrics import IncidentCollector, metrics_router
 from staking.api.middleware import RequestContext
+from staking.api.network import live_caps, network_router
 from staking.api.problems import install_problem_handlers, problem_openapi, problems_router
 from staking.api.providers import providers_router
 from staking.api.rewards import rewards_router
@@ -194,6 +195,7 @@ def app_from_settings(settings: Settings, runtime: Runtime | None = None) -> Fas
     return create_app(
         engine,
         intake,
+        routers=[network_router(engine, lambda: live_caps(contract))],
         chain=ChainProbe(rpc_head(rt.rpc_url)),
         max_indexer_lag_blocks=settings.max_indexer_lag_blocks,
         confirmations=settings.confirmations,
