@@ -61,7 +61,16 @@ def run_misfiring_detector(s: Session) -> None:
     for provider in targets:
         s.wait_indexed(provider, lambda d: d["status"] == "active", "the lifted jail", 60)
     s.say(f"all {len(targets)} providers are active again on chain and in the API")
-    s.cli("incident", "dismiss", str(incident["id"]), "--reason", "demo: model push misfired", "--yes")
+    s.cli(
+        "incident",
+        "dismiss",
+        str(incident["id"]),
+        "--reason",
+        "demo: model push misfired",
+        "--by",
+        "demo",
+        "--yes",
+    )
     s.standing(targets[-1])
 
 
