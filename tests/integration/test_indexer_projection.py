@@ -99,11 +99,11 @@ def test_provider_status_from_indexed_rows_covers_every_standing(chain: Chain, d
 def test_amounts_beyond_64_bits_survive_the_database_exactly(chain: Chain, db_url: str) -> None:
     s, token = chain.staking, chain.token.contract.functions
     gov, provider = chain.governance, chain.providers[0]
-    huge = 2**200 + 12_345
+    huge = 2**120 + 12_345  # beyond 64 bits; stake is accounted in 128 bits (AmountTooLarge above)
     chain.tx(token.mint(provider, huge), gov)
     chain.tx(chain.token.approve(s.address, UNLIMITED), provider)
     chain.tx(s.stake(huge), provider)
-    chain.tx(s.request_unbond(2**199 + 7), provider)
+    chain.tx(s.request_unbond(2**119 + 7), provider)
     v, sig = chain.signed(provider)
     chain.tx(s.propose_slash(v, sig, 3_333), chain.service)
     chain.advance(s.veto_window() + 1)

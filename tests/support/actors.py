@@ -131,12 +131,16 @@ class Actor:
                 )
 
             add(2, "requestUnbond", unbond)
-        withdrawable = [a for a, r in recs.items() if r.unbonding > 0 and r.pending_slashes == 0]
+        # A jail blocks withdrawals until a timed one runs out; a tombstone freezes the stake.
+        withdrawable = [
+            a for a, r in recs.items()
+            if r.unbonding > 0 and r.pending_slashes == 0 and (not r.jailed or (r.jailed_until and not r.tombstoned))
+        ]  # fmt: skip
         if withdrawable:
 
             def withdraw() -> None:
                 a = rng.choice(withdrawable)
-                self.wait_until(recs[a].unbonding_end)
+                self.wait_until(max(recs[a].unbonding_end, recs[a].jailed_until))
                 unbonding = recs[a].unbonding
                 send(c, s.withdraw(rng.choice([unbonding, rng.randrange(1, unbonding + 1)])), a)
 

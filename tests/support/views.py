@@ -17,6 +17,7 @@ from staking.domain.vocabulary import (
     ProviderClass,
     RecoveryPath,
     RecoveryStage,
+    Severity,
     SlashState,
     Wei,
 )
@@ -32,7 +33,7 @@ def _selector(signature: str) -> bytes:
 
 PROVIDER_TYPES = ["bool", "bool", "bool", "uint8", "uint8", "uint8", "uint32", "uint32", "uint64", "uint64",
                   "uint256", "uint256"]  # fmt: skip
-SLASH_TYPES = ["address", "uint16", "uint8", "uint8", "uint64", "uint64", "uint256", "bytes32"]
+SLASH_TYPES = ["address", "uint16", "uint8", "uint8", "uint64", "uint128", "uint64", "uint8"]
 EPOCH_TYPES = ["bytes32", "uint256", "uint256", "uint256", "bool"]
 
 
@@ -51,7 +52,7 @@ def _provider_record(r: tuple[Any, ...]) -> ProviderRecord:
 def _slash_record(r: tuple[Any, ...]) -> SlashRecord:
     return SlashRecord(
         provider=to_checksum_address(r[0]), bps=Bps(r[1]), state=SlashState(r[2]), event_type=EventType(r[3]),
-        proposed_at=r[4], executable_at=r[5], amount=Wei(r[6]), evidence_hash=bytes(r[7]),
+        executable_at=r[4], amount=Wei(r[5]), proposed_at=r[6], severity=Severity(r[7]),
     )  # fmt: skip
 
 
@@ -261,7 +262,7 @@ def _compare_slashes(
             continue
         expected = {
             "state": int(rec.state), "bps": rec.bps, "amount": rec.amount, "executable_at": rec.executable_at,
-            "evidence_hash": to_hex(rec.evidence_hash), "provider": rec.provider,
+            "severity": int(rec.severity), "provider": rec.provider,
             "event_type": int(rec.event_type), "proposed_at": rec.proposed_at,
         }  # fmt: skip
         for key, want in expected.items():
@@ -321,6 +322,12 @@ def _compare_params(chain: Chain, tables: dict[str, list[dict[str, Any]]], out: 
         "probation_epochs": str(fns.probationEpochs().call()),
         "treasury": chain.staking.treasury(),
     }
+    caps = chain.staking.caps()
+    want |= {
+        "cap_window": str(caps.window), "jail_cap": str(caps.jail_cap), "slash_cap_bps": str(caps.slash_cap_bps),
+        "max_slash_bps": str(caps.max_slash_bps), "severity_bounds": json.dumps(list(caps.severity_bounds)),
+        "quorum": str(caps.quorum), "quorum_bps": str(caps.quorum_bps),
+    }  # fmt: skip
     for cls in ProviderClass:
         cp = chain.staking.class_params(cls)
         want[f"class.{int(cls)}"] = json.dumps(
