@@ -44,7 +44,13 @@ from web3.contract.contract import ContractFunction
 from benchmarks.common import machine, percentile, say, time_limit
 from staking.db.engine import make_engine, upgrade
 from staking.devnet.accounts import DETECTOR, SERVICE, devnet_account
-from staking.devnet.harness import LocalDeployment, ServiceProcess, VerdictSigner, local_deployment
+from staking.devnet.harness import (
+    LocalDeployment,
+    ServiceProcess,
+    VerdictSigner,
+    local_deployment,
+    without_incidents,
+)
 from staking.domain.vocabulary import EventType, Severity, TxState
 from staking.txmanager.manager import TxManager
 from staking.verdict import Verdict, sign_verdict
@@ -232,7 +238,8 @@ def end_to_end(net: LocalDeployment, args: argparse.Namespace, run: int, workdir
     rng = random.Random(args.seed + run)
     db = f"sqlite:///{workdir}/service-{run}.db"
     roles = ["api", "indexer", "worker"] if args.split_roles else ["all"]
-    processes = [ServiceProcess(net, workdir, db, role=role) for role in roles]
+    env = without_incidents(workdir)  # one detector over all the providers: an incident otherwise
+    processes = [ServiceProcess(net, workdir, db, role=role, extra_env=env) for role in roles]
     service = processes[0]
     service.upgrade_db()
     try:

@@ -83,7 +83,7 @@ from staking.db import schema as t
 from staking.db.engine import make_engine
 from staking.deployment import Deployment
 from staking.devnet.accounts import SERVICE, devnet_account
-from staking.devnet.harness import LocalDeployment
+from staking.devnet.harness import LocalDeployment, without_incidents
 from staking.devnet.node import NODE_BIN, LocalNode, free_port
 from staking.devnet.provision import provision_devnet, provision_extra_providers
 from staking.domain.vocabulary import Address
@@ -453,6 +453,8 @@ class Trial:
 
     # ---- set-up
     def _env_for(self, deployment_path: Path, rpc_url: str) -> Callable[[RoleProcess], dict[str, str]]:
+        policy = without_incidents(self.workdir)  # one detector over all 20 providers: an incident
+
         def env(p: RoleProcess) -> dict[str, str]:
             return dict(
                 os.environ,
@@ -463,6 +465,7 @@ class Trial:
                 SWARM_WEBHOOK_URLS=self.sink.url(f"t{self.index}"),
                 SWARM_WEBHOOK_SECRET=WEBHOOK_SECRET,
                 SWARM_WORKER_LEASE_SECONDS=str(LEASE_SECONDS),
+                **policy,
             )
 
         return env

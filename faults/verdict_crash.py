@@ -40,7 +40,7 @@ from typing import Any
 from faults.burst import Burst, make_bodies
 from faults.invariants import check_actions, wait_verdicts_settled
 from staking.devnet.accounts import SERVICE, devnet_account
-from staking.devnet.harness import LocalDeployment, ServiceProcess, local_deployment
+from staking.devnet.harness import LocalDeployment, ServiceProcess, local_deployment, without_incidents
 
 SETTLE_TIMEOUT = 240.0
 
@@ -91,7 +91,8 @@ def run_trial(seed: int, verdicts: int, workroot: Path, max_kills: int = 3) -> T
     workdir = Path(tempfile.mkdtemp(prefix=f"trial-{seed}-", dir=workroot))
     started = time.monotonic()
     with local_deployment(workdir, extra_providers=33) as net:
-        service = ServiceProcess(net, workdir, f"sqlite:///{workdir}/service.db")
+        url = f"sqlite:///{workdir}/service.db"
+        service = ServiceProcess(net, workdir, url, extra_env=without_incidents(workdir))
         service.upgrade_db()
         first_block = net.node.w3.eth.block_number + 1
         nonce_before = net.node.w3.eth.get_transaction_count(devnet_account(SERVICE).address, "latest")

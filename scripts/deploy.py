@@ -44,6 +44,26 @@ def main() -> int:
     ap.add_argument("--veto-window", type=int, default=StakingParams.veto_window)
     ap.add_argument("--max-verdict-age", type=int, default=StakingParams.max_verdict_age)
     ap.add_argument("--epoch-length", type=int, default=StakingParams.epoch_length)
+    # The automatic path's on-chain bounds (SPEC section 8); the README argues the defaults.
+    ap.add_argument(
+        "--cap-window", type=int, default=StakingParams.cap_window, help="seconds (default 1 day)"
+    )
+    ap.add_argument(
+        "--providers",
+        type=int,
+        help="expected providers: sets --jail-cap to 10 %% of them (at least 1) unless --jail-cap is given",
+    )
+    ap.add_argument("--jail-cap", type=int, help=f"jails per window (default {StakingParams.jail_cap})")
+    ap.add_argument("--slash-cap-bps", type=int, default=StakingParams.slash_cap_bps)
+    ap.add_argument("--max-slash-bps", type=int, default=StakingParams.max_slash_bps)
+    ap.add_argument(
+        "--severity-bounds",
+        type=lambda v: tuple(int(x) for x in v.split(",")),
+        default=StakingParams.severity_bounds,
+        help="low,medium,high,critical bps (default %(default)s)",
+    )
+    ap.add_argument("--quorum", type=int, default=StakingParams.quorum)
+    ap.add_argument("--quorum-bps", type=int, default=StakingParams.quorum_bps)
     ap.add_argument("--dry-run", action="store_true", help="print the plan, send nothing")
     args = ap.parse_args()
 
@@ -61,7 +81,23 @@ def main() -> int:
     if args.token is None and chain_id != DEVNET_CHAIN_ID:
         return fail("--token is required off the devnet (a devnet token is deployed only on chain 31337)")
 
-    params = StakingParams(args.veto_window, args.max_verdict_age, args.epoch_length)
+    if len(args.severity_bounds) != 4:
+        return fail("--severity-bounds takes four values: low,medium,high,critical")
+    jail_cap = args.jail_cap
+    if jail_cap is None:
+        jail_cap = max(1, args.providers // 10) if args.providers else StakingParams.jail_cap
+    params = StakingParams(
+        veto_window=args.veto_window,
+        max_verdict_age=args.max_verdict_age,
+        epoch_length=args.epoch_length,
+        cap_window=args.cap_window,
+        jail_cap=jail_cap,
+        slash_cap_bps=args.slash_cap_bps,
+        max_slash_bps=args.max_slash_bps,
+        severity_bounds=args.severity_bounds,
+        quorum=args.quorum,
+        quorum_bps=args.quorum_bps,
+    )
     roles = RoleHolders(governance=signer.address, service=args.service, detectors=tuple(args.detector))
     print(f"chain {chain_id} at {rpc_url}; deployer/governance {signer.address}")
     print(f"token {args.token or '(new SwarmToken)'} · treasury {args.treasury} · service {args.service}")

@@ -24,9 +24,11 @@ from sqlalchemy import Engine, select
 
 import staking
 from staking.api.health import ChainProbe, health_router, rpc_head
+from staking.api.incidents import incidents_router
 from staking.api.investigations import investigations_router
-from staking.api.metrics import metrics_router
+from staking.api.metrics import IncidentCollector, metrics_router
 from staking.api.middleware import RequestContext
+from staking.api.network import live_caps, network_router
 from staking.api.problems import install_problem_handlers, problem_openapi, problems_router
 from staking.api.providers import providers_router
 from staking.api.rewards import rewards_router
@@ -87,6 +89,7 @@ def create_app(
     install_rate_limit_handler(app)
 
     metrics = metrics_registry(engine)
+    metrics.register(IncidentCollector(engine))
     # Outermost last: the request id and access log see every answer (413s and 429s too), and
     # CORS headers, when enabled, go on the limits' refusals as well.
     app.add_middleware(RequestLimits, options=security)
@@ -101,6 +104,7 @@ def create_app(
         problems_router(),
         verdicts_router(intake),
         investigations_router(engine),
+        incidents_router(engine),
         providers_router(engine, intake.policy, clock, head),
         rewards_router(engine, performance),
         *routers,
@@ -186,10 +190,12 @@ def app_from_settings(settings: Settings, runtime: Runtime | None = None) -> Fas
         max_age=contract.max_verdict_age(),
         clock=chain_aware_clock(engine, wall=rt.clock, monotonic=rt.monotonic),
         limiter=signer_limiter(security),
+        outbox=rt.webhook_notifier(start=False).record,  # the `incident` webhook
     )
     return create_app(
         engine,
         intake,
+        routers=[network_router(engine, lambda: live_caps(contract))],
         chain=ChainProbe(rpc_head(rt.rpc_url)),
         max_indexer_lag_blocks=settings.max_indexer_lag_blocks,
         confirmations=settings.confirmations,

@@ -16,6 +16,7 @@ from fastapi import APIRouter
 from sqlalchemy import Engine, distinct, func, select
 
 import staking
+from staking.api.incidents import incidents_check
 from staking.api.models import Health, Readiness
 from staking.api.problems import RETRY_AFTER_S, Problem, problem
 from staking.db import schema as t
@@ -185,6 +186,7 @@ def fee_cap_check(engine: Engine) -> tuple[dict[str, Any], str | None]:
 READINESS_CHECKS: tuple[tuple[str, ReadinessCheck], ...] = (
     ("drift", drift_readiness),
     ("fee_cap", fee_cap_check),
+    ("incidents", incidents_check),
 )
 
 
@@ -211,7 +213,7 @@ def health_router(
                 "description": "Not ready: `detail` names every failing check, `checks` has them all "
                 "(`checks.drift.status` is `degraded` when the projection differs from the contract, "
                 "with the providers and fields; `checks.fee_cap.status` when an isolation is stuck at "
-                "the fee cap, with the intents)",
+                "the fee cap, with the intents; `checks.incidents.status` while an incident holds slashes)",
             }
         },
     )

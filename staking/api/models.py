@@ -141,7 +141,12 @@ class VerdictResource(BaseModel):
     detected_at: int
     evidence_hash: str
     evidence_uri: str | None
-    signer: str
+    signer: str = Field(description="The detector whose signature was received first")
+    signers: list[str] = Field(
+        description="Every detector that signed this verdict's content, checksummed, in the order "
+        "received (the first signer first); a slash above the contract's quorumBps waits for "
+        "detectorQuorum of them"
+    )
     decision: DecisionModel
     actions: list[ActionModel] = Field(description="In the order they go out: isolation first")
     deadline_at: str | None
@@ -202,6 +207,7 @@ EXAMPLE_RESOURCE: dict[str, Any] = {
     "evidence_hash": "0x" + "ab" * 32,
     "evidence_uri": None,
     "signer": "0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC",
+    "signers": ["0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC"],
     "decision": {
         "level": "severe",
         "offence_number": 1,

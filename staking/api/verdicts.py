@@ -1,6 +1,7 @@
-"""`POST /v1/verdicts` (a detector's signed verdict in) and `GET /v1/verdicts/{id}` (the verdict,
-its decision and its actions) — SPEC section 3. The intake (`staking.intake.service`) decides and
-stores; this module reads the body and answers (`staking.api.outcomes`)."""
+"""`POST /v1/verdicts` (a detector's signed verdict in, or another detector's co-signature of it)
+and `GET /v1/verdicts/{id}` (the verdict, its signers, its decision and its actions) — SPEC
+sections 3 and 8. The intake (`staking.intake.service`) decides and stores; this module reads the
+body and answers (`staking.api.outcomes`)."""
 
 from __future__ import annotations
 
@@ -70,8 +71,11 @@ def verdicts_router(intake: IntakeService) -> APIRouter:
         description=(
             "Authenticates the detector's EIP-712 signature, decides the consequences with the "
             "slashing policy and records the verdict with its action plan. Idempotent by `id`: the "
-            "same verdict again answers 200 with the same resource; other content under a used id "
-            "is 409. Nothing is stored for a rejected verdict. Bodies over the configured limit "
+            "same verdict again answers 200 with the same resource; the same signed content signed "
+            "by another detector is a co-signature (200, the resource lists it in `signers`; SPEC "
+            "section 8); other content under a used id is 409. A detector revoked by governance "
+            "(`swarm-staking detector revoke`) is refused at once (401), before its on-chain "
+            "revocation is mined. Nothing is stored for a rejected verdict. Bodies over the configured limit "
             "(SWARM_MAX_VERDICT_BODY_BYTES, default 16 KiB) are refused (413), JSON nested deeper "
             "than SWARM_MAX_JSON_DEPTH (32) is 422; a detector over its rate limit gets 429."
         ),
@@ -83,7 +87,8 @@ def verdicts_router(intake: IntakeService) -> APIRouter:
             },
             200: {
                 "model": VerdictResource,
-                "description": "This exact verdict was accepted before: the same resource",
+                "description": "This verdict was accepted before: the same resource (a replay), "
+                "or the same signed content from another detector, added to `signers` (a co-signature)",
                 "content": {"application/json": {"example": EXAMPLE_RESOURCE}},
             },
             **problem_responses(401, 409, 413, 422, 503, examples=PROBLEM_EXAMPLES),

@@ -10,8 +10,10 @@ import sys
 
 from staking.cli import (  # noqa: F401 - each module registers its commands
     db,
+    detectors,
     devnet,
     governance,
+    incidents,
     investigations,
     provider,
     rewards,

@@ -34,6 +34,22 @@ class HarnessError(SwarmError, RuntimeError):
     pass
 
 
+def without_incidents(workdir: Path) -> dict[str, str]:
+    """The environment of a service whose policy is the default with incidents off
+    (SWARM_POLICY_FILE in `workdir`): for the crash, chaos and latency runs, whose bursts from one
+    detector over dozens of providers are exactly what opens an incident, and which measure
+    something else (`make rogue` measures incidents)."""
+    from staking.policy.engine import DEFAULT_POLICY
+
+    text = DEFAULT_POLICY.read_text()
+    off = text.replace("[incidents]\nenabled = true\n", "[incidents]\nenabled = false\n")
+    if off == text:
+        raise HarnessError(f"no `[incidents] enabled = true` in {DEFAULT_POLICY} to turn off")
+    path = workdir / "policy-without-incidents.toml"
+    path.write_text(off)
+    return {"SWARM_POLICY_FILE": str(path)}
+
+
 @dataclass
 class LocalDeployment:
     node: LocalNode

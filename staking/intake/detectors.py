@@ -1,9 +1,10 @@
 """Who may sign for the risk framework, and whether a signature proves it.
 
 `Detectors.authenticate` is shared by every intake of detector-signed documents (verdicts,
-performance batches): the EIP-712 signer must be in the canonical form the contract accepts, hold
-`DETECTOR_ROLE` (the indexed `roles` table first, the chain's `hasRole` when the index has not
-seen the grant yet) and be within its rate limit.
+performance batches): the EIP-712 signer must be in the canonical form the contract accepts, not be
+revoked by governance (`detector_revocations`, written by `swarm-staking detector revoke` before
+the on-chain revocation is even sent), hold `DETECTOR_ROLE` (the indexed `roles` table first, the
+chain's `hasRole` when the index has not seen the grant yet) and be within its rate limit.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from sqlalchemy import Engine, select
 
 from staking.chain.contracts import role_id
 from staking.db import schema as t
+from staking.domain.clock import iso_ms
 from staking.intake.errors import DetectorCheckUnavailable
 from staking.intake.results import Rejected, Rejection, Unavailability, Unavailable
 from staking.verdict import Domain
@@ -84,10 +86,12 @@ class Detectors:
         if signer is None:
             return Rejected(Rejection.INVALID_SIGNATURE, f"{why}; {domain_hint}")
         try:
-            is_detector = self.is_detector(signer)
+            standing = self.standing(signer)
         except DetectorCheckUnavailable as exc:
             return Unavailable(Unavailability.DETECTOR_CHECK, str(exc))
-        if not is_detector:
+        if isinstance(standing, Revocation):
+            return Rejected(Rejection.NOT_A_DETECTOR, standing.explain(), signer=signer)
+        if not standing:
             return Rejected(
                 Rejection.NOT_A_DETECTOR,
                 f"the signature recovers to {signer}, which does not hold DETECTOR_ROLE "
@@ -100,12 +104,25 @@ class Detectors:
         return signer
 
     def is_detector(self, signer: str) -> bool:
-        """Whether `signer` holds DETECTOR_ROLE; DetectorCheckUnavailable if the chain, asked about
-        an account the index does not list, does not answer."""
-        query = select(t.roles.c.account).where(
-            t.roles.c.role == DETECTOR_ROLE_HEX, t.roles.c.account == signer
-        )
+        """Whether `signer` holds DETECTOR_ROLE and is not revoked by governance;
+        DetectorCheckUnavailable if the chain, asked about an account the index does not list,
+        does not answer."""
+        return self.standing(signer) is True
+
+    def standing(self, signer: str) -> bool | Revocation:
+        """The revocation of `signer` if governance revoked it (`detector_revocations`: refused
+        from that instant, whatever the roles index or the chain still say), else whether it holds
+        DETECTOR_ROLE (the index first, then the chain)."""
+        r = t.detector_revocations.c
         with self.engine.connect() as conn:
+            revoked = conn.execute(
+                select(r.account, r.revoked_ms, r.revoked_by, r.note).where(r.account == signer)
+            ).first()
+            if revoked is not None:
+                return Revocation(revoked.account, revoked.revoked_ms, revoked.revoked_by, revoked.note)
+            query = select(t.roles.c.account).where(
+                t.roles.c.role == DETECTOR_ROLE_HEX, t.roles.c.account == signer
+            )
             if conn.execute(query).first() is not None:
                 return True
         if self.check is None:
@@ -118,3 +135,21 @@ class Detectors:
                 f"{signer} is not among the indexed detectors and the chain could not be asked "
                 f"({type(exc).__name__}); retry shortly"
             ) from exc
+
+
+@dataclass(frozen=True)
+class Revocation:
+    """A detector governance stopped trusting (`swarm-staking detector revoke`)."""
+
+    account: str
+    revoked_ms: int
+    revoked_by: str | None
+    note: str | None
+
+    def explain(self) -> str:
+        by = f" ({self.revoked_by})" if self.revoked_by else ""
+        why = f": {self.note}" if self.note else ""
+        return (
+            f"the signature recovers to {self.account}, revoked by governance{by} at "
+            f"{iso_ms(self.revoked_ms)}{why}; its signatures are no longer accepted"
+        )

@@ -42,9 +42,26 @@ class SignedVerdict:
     def id_hex(self) -> str:
         return "0x" + self.verdict.id.hex()
 
+    def signed_content(self) -> tuple[str, str, int, int, int, str]:
+        """What the detector's signature covers, as the intake stores it (`verdicts` columns id,
+        provider, event_type, severity, detected_at, evidence_hash): two submissions with equal
+        signed content are the same verdict, whoever signed them and however (a co-signature by
+        another detector, or a second signature by the same one)."""
+        v = self.verdict
+        return (
+            self.id_hex,
+            v.provider,
+            int(v.event_type),
+            int(v.severity),
+            v.detected_at,
+            "0x" + v.evidence_hash.hex(),
+        )
+
     def content_hash(self) -> str:
-        """What makes two submissions "the same verdict": every signed field plus the signature
-        and evidence URI. A replay with the same id but another content hash is a conflict."""
+        """A fingerprint of the submission as first received: every signed field plus the
+        signature and the evidence URI (stored with the verdict). Replays and co-signatures are
+        judged by `signed_content` and the evidence URI, not by this hash: the same content signed
+        again, by the same detector or another, has another signature."""
         v = self.verdict
         canonical = json.dumps(
             [

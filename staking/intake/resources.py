@@ -23,9 +23,22 @@ def verdict_facts(r: Any) -> dict[str, Any]:
     }
 
 
+def verdict_signers(conn: Connection, vid: str, first: str) -> list[str]:
+    """Every detector that signed the verdict's content, checksummed, in the order received: the
+    first signer (`verdicts.signer`, listed even without its `verdict_signers` row), then the
+    co-signers."""
+    s = t.verdict_signers
+    others = conn.execute(
+        select(s.c.signer)
+        .where(s.c.verdict_id == vid, s.c.signer != first)
+        .order_by(s.c.received_ms, s.c.signer)
+    ).scalars()
+    return [first, *others]
+
+
 def verdict_resource(conn: Connection, vid: str) -> dict[str, Any] | None:
     """The verdict resource of the stored id `vid` (`0x` + 64 lower-case hex), or None: what the
-    detector said, the decision, and each action with its transaction."""
+    detector said, who signed it, the decision, and each action with its transaction."""
     v = conn.execute(select(t.verdicts).where(t.verdicts.c.id == vid)).first()
     if v is None:
         return None
@@ -50,6 +63,7 @@ def verdict_resource(conn: Connection, vid: str) -> dict[str, Any] | None:
         "provider": v.provider,
         **verdict_facts(v),
         "signer": v.signer,
+        "signers": verdict_signers(conn, vid, v.signer),
         "decision": {
             "level": v.level,
             "offence_number": v.offence_number,

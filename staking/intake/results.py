@@ -50,6 +50,12 @@ class Replay:
 
 
 @dataclass(frozen=True)
+class CoSigned(Replay):
+    """The same verdict content, signed by another detector: its signature is added to the
+    verdict's signers (SPEC section 8); answered as a replay, with the signers listed."""
+
+
+@dataclass(frozen=True)
 class Conflict:
     kind: ConflictKind
     id: str  # the submission's id (verdict id, batch id)

@@ -7,9 +7,11 @@
    require `DETECTOR_ROLE` (`staking.intake.detectors`: Rejected, or Unavailable when neither the
    index nor the chain can answer), then take a token from the detector's rate-limit bucket
    (`staking.intake.ratelimit`: RateLimited is raised when it is empty, replays included),
-3. in one database transaction: Replay / Conflict by verdict id, else decide against the
-   provider's stored history and insert the verdict, one `actions` row per decided action and, for
-   an investigation, an `investigations` row (Accepted).
+3. in one database transaction: by verdict id, Replay (the same signed content from the same
+   signer), CoSigned (the same signed content from another detector: a `verdict_signers` row is
+   added, SPEC section 8) or Conflict (other content); else decide against the provider's stored
+   history and insert the verdict with its first `verdict_signers` row, one `actions` row per
+   decided action and, for an investigation, an `investigations` row (Accepted).
 
 Rejected submissions store nothing. A separate worker executes and settles the pending actions.
 The answers are the values of `staking.intake.results`; the API turns them into HTTP.
@@ -31,6 +33,7 @@ from staking.db import schema as t
 from staking.domain.ids import normalize_id
 from staking.domain.strikes import NOT_A_STRIKE_STATUS
 from staking.domain.vocabulary import ActionKind, ActionState, EventType, InvestigationStatus, VerdictStatus
+from staking.intake import incidents
 from staking.intake.detectors import DetectorCheck, Detectors
 from staking.intake.parse import InvalidVerdictBody, SignedVerdict, parse_verdict
 from staking.intake.resources import verdict_resource
@@ -38,6 +41,7 @@ from staking.intake.results import (
     Accepted,
     Conflict,
     ConflictKind,
+    CoSigned,
     Outcome,
     Rejected,
     Replay,
@@ -63,6 +67,7 @@ class IntakeService:
     max_age: int
     clock: Callable[[], float] = field(default=time.time)
     limiter: TokenBuckets | None = None  # per-detector rate limit (None: unlimited)
+    outbox: incidents.Outbox | None = None  # writes the `incident` webhook in the intake's transaction
 
     @property
     def detectors(self) -> Detectors:
@@ -94,6 +99,7 @@ class IntakeService:
                 if existing is None:
                     decision = self._decide(conn, signed)
                     self._insert(conn, signed, signer, decision, now_ms)
+                    incidents.watch(conn, self.policy.incidents, vid, now_ms, self.outbox)
                     resource = verdict_resource(conn, vid)
                     assert resource is not None
                     log.info(
@@ -107,26 +113,62 @@ class IntakeService:
                         },
                     )
                     return Accepted(resource)
+                return self._replay(conn, signed, signer, existing, now_ms)
         except IntegrityError:
             # A concurrent submission of the same id committed first: answer as for a replay.
-            with self.engine.connect() as conn:
+            with self.engine.begin() as conn:
+                self._lock_provider(conn, signed.verdict.provider)
                 existing = self._existing(conn, vid)
-            if existing is None:
-                raise
-        return self._replay(signed, existing)
+                if existing is None:
+                    raise
+                return self._replay(conn, signed, signer, existing, now_ms)
 
-    def _replay(self, signed: SignedVerdict, existing: str) -> Replay | Conflict:
+    def _replay(
+        self, conn: Connection, signed: SignedVerdict, signer: str, existing: Any, now_ms: int
+    ) -> Replay | Conflict:
+        """The id is stored: the same signed content is a replay (the same signer) or a
+        co-signature (another detector: its signature is added); other content is a conflict."""
         vid = signed.id_hex
-        if existing != signed.content_hash():
+        stored = tuple(existing)[:6]  # the signed content, as `_existing` selects it
+        first = signer == existing.signer
+        if stored != signed.signed_content() or (
+            first and (signed.evidence_uri or "") != (existing.evidence_uri or "")
+        ):
             return Conflict(
                 ConflictKind.ID_REUSED,
                 vid,
                 f"verdict {vid} was already submitted with different content; a verdict id names "
                 "exactly one verdict (and its on-chain slash), so a changed verdict needs a new id",
             )
-        resource = self.get(vid)
+        cosigned = not first and self._add_signer(conn, signed, signer, now_ms)
+        resource = verdict_resource(conn, vid)
         assert resource is not None
+        if cosigned:
+            log.info(
+                "verdict co-signed",
+                extra={"verdict_id": vid, "signer": signer, "signers": len(resource["signers"])},
+            )
+            return CoSigned(resource)
         return Replay(resource)
+
+    @staticmethod
+    def _add_signer(conn: Connection, signed: SignedVerdict, signer: str, now_ms: int) -> bool:
+        """Record `signer`'s signature of the verdict unless it signed before (False then)."""
+        s = t.verdict_signers
+        known = conn.execute(
+            select(s.c.signer).where(s.c.verdict_id == signed.id_hex, s.c.signer == signer)
+        ).first()
+        if known is not None:
+            return False
+        conn.execute(
+            s.insert().values(
+                verdict_id=signed.id_hex,
+                signer=signer,
+                signature="0x" + signed.signature.hex(),
+                received_ms=now_ms,
+            )
+        )
+        return True
 
     def _lock_provider(self, conn: Connection, provider: str) -> None:
         """Serialize decisions per provider, so concurrent verdicts see each other in the history
@@ -139,9 +181,22 @@ class IntakeService:
             conn.exec_driver_sql("BEGIN IMMEDIATE")
 
     @staticmethod
-    def _existing(conn: Connection, vid: str) -> str | None:
-        row = conn.execute(select(t.verdicts.c.content_hash).where(t.verdicts.c.id == vid)).first()
-        return None if row is None else str(row.content_hash)
+    def _existing(conn: Connection, vid: str) -> Any:
+        """The stored verdict's signed content (the first six columns, in the order of
+        `SignedVerdict.signed_content`), first signer and evidence URI; None for a new id."""
+        v = t.verdicts.c
+        return conn.execute(
+            select(
+                v.id,
+                v.provider,
+                v.event_type,
+                v.severity,
+                v.detected_at,
+                v.evidence_hash,
+                v.signer,
+                v.evidence_uri,
+            ).where(v.id == vid)
+        ).first()
 
     def _decide(self, conn: Connection, signed: SignedVerdict) -> Decision:
         v = signed.verdict
@@ -185,6 +240,11 @@ class IntakeService:
                 deadline_ms=deadline_ms,
                 received_ms=now_ms,
                 updated_ms=now_ms,
+            )
+        )
+        conn.execute(
+            t.verdict_signers.insert().values(
+                verdict_id=vid, signer=signer, signature="0x" + signed.signature.hex(), received_ms=now_ms
             )
         )
         if decision.actions:

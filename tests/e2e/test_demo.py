@@ -43,7 +43,15 @@ def test_make_run_serves_the_product_and_the_demo_runs_against_it(tmp_path: Path
             env=env, capture_output=True, text=True, timeout=240,
         )  # fmt: skip
         assert demo.returncode == 0, demo.stdout[-4000:] + demo.stderr[-2000:]
-        for step in ("security breach", "vetoes", "executes it", "reinstates", "status probation"):
+        for step in (
+            "security breach",
+            "vetoes",
+            "executes it",
+            "reinstates",
+            "status probation",
+            "opened:",
+            "active again",
+        ):
             assert step in demo.stdout, demo.stdout[-4000:]
         assert_decisions_are_worded(demo.stdout)
         assert_a_reward_epoch_was_published(demo.stdout)

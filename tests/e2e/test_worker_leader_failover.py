@@ -48,9 +48,10 @@ class Cluster:
     """An API, an indexer and two workers as `swarm-staking serve --role …` processes."""
 
     def __init__(self, net: Any, workdir: Path, url: str) -> None:
-        from staking.devnet.harness import ServiceProcess
+        from staking.devnet.harness import ServiceProcess, without_incidents
 
         env = {"SWARM_WORKER_LEASE_SECONDS": str(LEASE), "SWARM_LOG_LEVEL": "INFO"}
+        env |= without_incidents(workdir)  # one detector over 19 providers would open an incident
         self.url = url
         self.engine = make_engine(url)
 

@@ -178,6 +178,50 @@ def _set_treasury(chain: Chain) -> ContractFunction:
     return chain.staking.contract.functions.setTreasury(chain.account(SPARE_INDEX).address)
 
 
+def _propose_slash_quorum(chain: Chain) -> ContractFunction:
+    v, sig = chain.signed(chain.providers[0])
+    return chain.staking.propose_slash_quorum(v, [sig], 1_000)
+
+
+def _jail_and_propose_slash(chain: Chain) -> ContractFunction:
+    v, sig = chain.signed(chain.providers[0])
+    return chain.staking.jail_and_propose_slash(v, sig, 0, 1_000)
+
+
+def _veto_slashes(chain: Chain) -> ContractFunction:
+    return chain.staking.veto_slashes([_pending_slash(chain)], reason("false positives"))
+
+
+def _lift_jails(chain: Chain) -> ContractFunction:
+    chain.tx(_jail(chain), chain.service)
+    return chain.staking.lift_jails([chain.providers[0]], reason("rogue detector"))
+
+
+def _tombstoned(chain: Chain) -> str:
+    chain.tx(chain.staking.tombstone(chain.providers[0], reason("repeat offender")), chain.governance)
+    return chain.providers[0]
+
+
+def _release_tombstoned(chain: Chain) -> ContractFunction:
+    return chain.staking.release_tombstoned(_tombstoned(chain))
+
+
+def _slash_tombstoned(chain: Chain) -> ContractFunction:
+    return chain.staking.slash_tombstoned(_tombstoned(chain), 2_500, reason("forfeit"))
+
+
+def _set_caps(chain: Chain) -> ContractFunction:
+    return chain.staking.set_caps(86_400, 10, 500, 10_000)
+
+
+def _set_severity_bounds(chain: Chain) -> ContractFunction:
+    return chain.staking.set_severity_bounds((500, 1_000, 2_500, 5_000))
+
+
+def _set_quorum(chain: Chain) -> ContractFunction:
+    return chain.staking.set_quorum(2, 1_000)
+
+
 def _grant_role(chain: Chain) -> ContractFunction:
     return chain.staking.grant_role(SLASHER, chain.account(SPARE_INDEX).address)
 
@@ -193,8 +237,14 @@ def _only(role: str) -> frozenset[str]:
 RESTRICTED = (
     Restricted("jail", _only(SLASHER), SLASHER, _jail),
     Restricted("proposeSlash", _only(SLASHER), SLASHER, _propose_slash),
+    Restricted("proposeSlashQuorum", _only(SLASHER), SLASHER, _propose_slash_quorum),
+    Restricted("jailAndProposeSlash", _only(SLASHER), SLASHER, _jail_and_propose_slash),
     Restricted("vetoSlash", _only(VETOER), VETOER, _veto_slash),
+    Restricted("vetoSlashes", _only(VETOER), VETOER, _veto_slashes),
+    Restricted("liftJails", _only(VETOER), VETOER, _lift_jails),
     Restricted("tombstone", _only(GOVERNANCE), GOVERNANCE, _tombstone),
+    Restricted("releaseTombstoned", _only(GOVERNANCE), GOVERNANCE, _release_tombstoned),
+    Restricted("slashTombstoned", _only(GOVERNANCE), GOVERNANCE, _slash_tombstoned),
     # beginRecovery accepts GOVERNANCE or SLASHER; a caller with neither is told it lacks SLASHER.
     Restricted("beginRecovery", frozenset({GOVERNANCE, SLASHER}), SLASHER, _begin_recovery),
     Restricted("advanceRecovery", _only(GOVERNANCE), GOVERNANCE, _advance_recovery),
@@ -208,6 +258,9 @@ RESTRICTED = (
     Restricted("setMaxJailDuration", _only(GOVERNANCE), GOVERNANCE, _set_max_jail_duration),
     Restricted("setProbationEpochs", _only(GOVERNANCE), GOVERNANCE, _set_probation_epochs),
     Restricted("setTreasury", _only(GOVERNANCE), GOVERNANCE, _set_treasury),
+    Restricted("setCaps", _only(GOVERNANCE), GOVERNANCE, _set_caps),
+    Restricted("setSeverityBounds", _only(GOVERNANCE), GOVERNANCE, _set_severity_bounds),
+    Restricted("setQuorum", _only(GOVERNANCE), GOVERNANCE, _set_quorum),
     Restricted("grantRole", _only(ADMIN), ADMIN, _grant_role),
     Restricted("revokeRole", _only(ADMIN), ADMIN, _revoke_role),
 )
@@ -524,6 +577,77 @@ def test_admin_only_account_can_grant_and_revoke_a_role(chain: Chain) -> None:
     args = one_event(chain, receipt, "RoleRevoked")
     assert (args["role"], args["account"], args["sender"]) == (role_id(SLASHER), chain.service, admin)
     assert not chain.staking.has_role(SLASHER, chain.service)
+
+
+def test_slasher_only_account_can_propose_a_slash_on_a_quorum_of_signatures(chain: Chain) -> None:
+    slasher = persona(chain, "slasher_only")
+    p = chain.providers[0]
+    v, sig = chain.signed(p)
+    receipt = chain.tx(chain.staking.propose_slash_quorum(v, [sig], 1_000), slasher)
+    assert one_event(chain, receipt, "SlashCoSigned") == {"id": v.id, "signers": [chain.detector]}
+    assert one_event(chain, receipt, "SlashProposed")["id"] == v.id
+    assert chain.staking.slash_state(v.id) == SlashState.PENDING
+
+
+def test_slasher_only_account_can_jail_and_propose_a_slash_in_one_call(chain: Chain) -> None:
+    slasher = persona(chain, "slasher_only")
+    p = chain.providers[0]
+    v, sig = chain.signed(p)
+    receipt = chain.tx(chain.staking.jail_and_propose_slash(v, sig, 0, 1_000), slasher)
+    assert one_event(chain, receipt, "Jailed")["verdictId"] == v.id
+    assert one_event(chain, receipt, "SlashProposed")["id"] == v.id
+    assert chain.staking.is_jailed(p) and chain.staking.slash_state(v.id) == SlashState.PENDING
+
+
+def test_vetoer_only_account_can_veto_slashes_in_a_batch(chain: Chain) -> None:
+    vetoer = persona(chain, "vetoer_only")
+    ids = [_pending_slash(chain), _pending_slash(chain)]
+    why = reason("rogue detector")
+    receipt = chain.tx(chain.staking.veto_slashes(ids, why), vetoer)
+    vetoes = [e["args"] for e in events(chain, receipt, "SlashVetoed")]
+    assert [(a["id"], a["vetoer"], a["reasonHash"]) for a in vetoes] == [(i, vetoer, why) for i in ids]
+    assert all(chain.staking.slash_state(i) == SlashState.VETOED for i in ids)
+
+
+def test_vetoer_only_account_can_lift_jails(chain: Chain) -> None:
+    vetoer = persona(chain, "vetoer_only")
+    p = chain.providers[0]
+    chain.tx(_jail(chain), chain.service)
+    why = reason("rogue detector")
+    receipt = chain.tx(chain.staking.lift_jails([p], why), vetoer)
+    assert one_event(chain, receipt, "JailLifted") == {"provider": p, "by": vetoer, "reasonHash": why}
+    assert not chain.staking.is_jailed(p)
+
+
+def test_governance_only_account_can_release_and_slash_a_tombstoned_provider(chain: Chain) -> None:
+    gov = persona(chain, "governance_only")
+    p = _tombstoned(chain)
+    why = reason("forfeit")
+    receipt = chain.tx(chain.staking.slash_tombstoned(p, 2_500, why), gov)
+    slash_id = keccak(encode(["address", "bytes32"], [p, why]))
+    assert one_event(chain, receipt, "SlashProposed")["id"] == slash_id
+    receipt = chain.tx(chain.staking.release_tombstoned(p), gov)
+    assert one_event(chain, receipt, "TombstonedStakeReleased") == {"provider": p, "by": gov}
+    assert chain.staking.is_released(p)
+
+
+def test_governance_only_account_can_set_the_caps_the_bounds_and_the_quorum(chain: Chain) -> None:
+    gov = persona(chain, "governance_only")
+    receipt = chain.tx(_set_caps(chain), gov)
+    assert one_event(chain, receipt, "CapsSet") == {
+        "window": 86_400,
+        "jailCap": 10,
+        "slashCapBps": 500,
+        "maxSlashBps": 10_000,
+    }
+    receipt = chain.tx(_set_severity_bounds(chain), gov)
+    assert one_event(chain, receipt, "SeverityBoundsSet") == {"bounds": [500, 1_000, 2_500, 5_000]}
+    receipt = chain.tx(_set_quorum(chain), gov)
+    assert one_event(chain, receipt, "QuorumSet") == {"quorum": 2, "quorumBps": 1_000}
+    caps = chain.staking.caps()
+    assert (caps.window, caps.jail_cap, caps.slash_cap_bps, caps.max_slash_bps) == (86_400, 10, 500, 10_000)
+    assert caps.severity_bounds == (500, 1_000, 2_500, 5_000)
+    assert (caps.quorum, caps.quorum_bps) == (2, 1_000)
 
 
 # ---------------------------------------------------------------- permissionless functions

@@ -267,6 +267,19 @@ def test_stake_adds_to_active_stake_and_pulls_tokens_into_the_contract(chain: Ch
     assert after == [before[0] - 500 * T, before[1] + 500 * T]
 
 
+def test_stake_beyond_what_the_bonded_total_can_count_is_refused(chain: Chain) -> None:
+    p = chain.providers[0]
+    huge = 2**128  # minted by governance (the devnet token's minter): more than 128 bits can count
+    chain.tx(chain.token.contract.functions.mint(p, huge), chain.governance)
+    chain.tx(chain.token.approve(chain.staking.address, huge), p)
+    bonded = chain.staking.total_bonded()
+    chain.expect_revert(chain.staking.stake(huge), p, "AmountTooLarge", bonded + huge)
+    headroom = 2**128 - 1 - bonded
+    chain.tx(chain.staking.stake(headroom), p)
+    assert chain.staking.total_bonded() == 2**128 - 1
+    chain.expect_revert(chain.staking.stake(1), p, "AmountTooLarge", 2**128)
+
+
 def test_stake_rejects_zero_amount_and_unregistered_callers(chain: Chain) -> None:
     chain.expect_revert(chain.staking.stake(0), chain.providers[0], "ZeroAmount")
     chain.expect_revert(chain.staking.stake(1), chain.stranger, "NotRegistered", lo(chain.stranger))
@@ -765,7 +778,7 @@ def test_a_later_slash_is_capped_by_what_earlier_slashes_left(chain: Chain) -> N
 # ---------------------------------------------------------------------------------------- tombstone
 
 
-def test_tombstone_permanently_excludes_a_provider_but_leaves_stake_slashable_and_withdrawable(
+def test_tombstone_permanently_excludes_a_provider_and_freezes_its_stake_until_governance_releases_it(
     chain: Chain,
 ) -> None:
     p = chain.providers[1]
@@ -779,6 +792,7 @@ def test_tombstone_permanently_excludes_a_provider_but_leaves_stake_slashable_an
     assert rec.tombstoned and rec.jailed and rec.jailed_until == 0
     assert rec.recovery_path == RecoveryPath.NONE and rec.recovery_stage == RecoveryStage.NONE
     assert chain.staking.is_tombstoned(p) and chain.staking.is_jailed(p)
+    assert not chain.staking.is_released(p)
 
     chain.tx(chain.token.approve(chain.staking.address, 100 * T), p)
     chain.expect_revert(chain.staking.stake(100 * T), p, "ProviderIsTombstoned", lo(p))
@@ -797,11 +811,66 @@ def test_tombstone_permanently_excludes_a_provider_but_leaves_stake_slashable_an
 
     slash_id, _ = propose(chain, p, 2_000)  # still slashable: 1,000
     execute_when_ready(chain, slash_id)
-    r = chain.tx(chain.staking.request_unbond(4_000 * T), p)  # and can still leave
-    chain.mine(block_ts(chain, r) + 7 * DAY)
+    r = chain.tx(chain.staking.request_unbond(4_000 * T), p)  # it may unbond ...
+    chain.mine(block_ts(chain, r) + 365 * DAY)
+    assert chain.staking.withdrawable_of(p) == 0  # ... but the stake stays frozen, however long
+    chain.expect_revert(chain.staking.withdraw(4_000 * T), p, "ProviderIsJailed", lo(p))
+
+    r = chain.tx(chain.staking.release_tombstoned(p), chain.governance)
+    assert one_event(chain, r, "TombstonedStakeReleased") == {"provider": p, "by": chain.governance}
+    assert chain.staking.is_released(p) and chain.staking.is_tombstoned(p) and chain.staking.is_jailed(p)
+    chain.expect_revert(chain.staking.release_tombstoned(p), chain.governance, "NothingToReinstate", lo(p))
+    assert chain.staking.withdrawable_of(p) == 4_000 * T
     chain.tx(chain.staking.withdraw(4_000 * T), p)
     assert (chain.staking.stake_of(p), chain.staking.unbonding_of(p)) == (0, 0)
     assert chain.staking.is_tombstoned(p)
+    chain.expect_revert(chain.staking.stake(100 * T), p, "ProviderIsTombstoned", lo(p))
+
+
+def test_only_a_tombstoned_provider_can_be_released_or_slashed_by_governance(chain: Chain) -> None:
+    p = chain.providers[2]
+    why = keccak(text="forfeit")
+    chain.expect_revert(chain.staking.release_tombstoned(p), chain.governance, "NotTombstoned", lo(p))
+    chain.expect_revert(
+        chain.staking.slash_tombstoned(p, 1_000, why), chain.governance, "NotTombstoned", lo(p)
+    )
+    chain.expect_revert(
+        chain.staking.release_tombstoned(chain.stranger),
+        chain.governance,
+        "NotRegistered",
+        lo(chain.stranger),
+    )
+    chain.expect_revert(
+        chain.staking.slash_tombstoned(chain.stranger, 1_000, why),
+        chain.governance,
+        "NotRegistered",
+        lo(chain.stranger),
+    )
+    jail(chain, p)  # a jail is not a tombstone
+    chain.expect_revert(chain.staking.release_tombstoned(p), chain.governance, "NotTombstoned", lo(p))
+
+
+def test_a_jailed_provider_cannot_withdraw_matured_stake_until_its_jail_is_over(chain: Chain) -> None:
+    p = chain.providers[6]  # platform user, 500 staked, 1-day unbonding
+    r = chain.tx(chain.staking.request_unbond(400 * T), p)
+    chain.mine(block_ts(chain, r) + DAY)
+    assert chain.staking.withdrawable_of(p) == 400 * T
+    # Between a jail and its slash proposal the matured stake must stay put.
+    until = chain.now() + 2 * 3600
+    jail(chain, p, until)
+    assert chain.staking.withdrawable_of(p) == 0
+    chain.expect_revert(chain.staking.withdraw(1), p, "ProviderIsJailed", lo(p))
+    chain.expect_revert_at(until - 1, chain.staking.withdraw(1), p, "ProviderIsJailed", lo(p))
+    # A timed jail that ran out no longer blocks, even before the provider unjails itself.
+    chain.mine(until)
+    assert chain.staking.is_jailed(p) and chain.staking.withdrawable_of(p) == 400 * T
+    chain.tx(chain.staking.withdraw(100 * T), p)
+    # A jail until recovery blocks until it is lifted.
+    jail(chain, p)
+    chain.expect_revert(chain.staking.withdraw(1), p, "ProviderIsJailed", lo(p))
+    chain.tx(chain.staking.reinstate(p), chain.governance)
+    chain.tx(chain.staking.withdraw(300 * T), p)
+    assert chain.staking.unbonding_of(p) == 0
 
 
 # ---------------------------------------------------------------------------------------- recovery
@@ -1185,9 +1254,16 @@ def test_parameter_setters_enforce_their_bounds_on_each_side(chain: Chain) -> No
     chain.expect_revert(f.setClassParams(0, 0, 0, DAY), gov, "ParameterOutOfBounds")
     chain.expect_revert(f.setClassParams(1, 1, 0, year + 1), gov, "ParameterOutOfBounds")
     chain.tx(f.setClassParams(1, 1, 0, year), gov)
-    chain.tx(f.setClassParams(2, 1, 0, 0), gov)
+    # Unbonding outlasts the oldest usable verdict by the margin (maxVerdictAge 1 h + 1 h).
+    assert f.maxVerdictAge().call() == 3600 and f.UNBONDING_MARGIN().call() == 3600
+    chain.expect_revert(f.setClassParams(2, 1, 0, 7199), gov, "ParameterOutOfBounds")
+    chain.expect_revert(f.setClassParams(2, 1, 0, 0), gov, "ParameterOutOfBounds")
+    chain.tx(f.setClassParams(2, 1, 0, 7200), gov)
     assert chain.staking.class_params(OPERATOR).unbonding_period == year
+    assert chain.staking.class_params(PLATFORM).unbonding_period == 7200
 
+    # The veto window's floor is minVetoWindow: 60 s on the devnet's chain id (1 day elsewhere).
+    assert f.minVetoWindow().call() == 60 and f.PRODUCTION_MIN_VETO_WINDOW().call() == DAY
     chain.expect_revert(f.setVetoWindow(59), gov, "ParameterOutOfBounds")
     chain.expect_revert(f.setVetoWindow(30 * DAY + 1), gov, "ParameterOutOfBounds")
     chain.tx(f.setVetoWindow(60), gov)
@@ -1196,7 +1272,14 @@ def test_parameter_setters_enforce_their_bounds_on_each_side(chain: Chain) -> No
     chain.expect_revert(f.setMaxVerdictAge(59), gov, "ParameterOutOfBounds")
     chain.expect_revert(f.setMaxVerdictAge(30 * DAY + 1), gov, "ParameterOutOfBounds")
     chain.tx(f.setMaxVerdictAge(60), gov)
+    # Every class's unbonding (platform users: 7,200 s now) must stay a margin beyond the age.
+    chain.expect_revert(f.setMaxVerdictAge(3601), gov, "ParameterOutOfBounds")
+    chain.tx(f.setMaxVerdictAge(3600), gov)
+    for cls in (0, 2):
+        chain.tx(f.setClassParams(cls, 1, 0, 30 * DAY + 3600), gov)
+    chain.expect_revert(f.setMaxVerdictAge(30 * DAY + 1), gov, "ParameterOutOfBounds")
     chain.tx(f.setMaxVerdictAge(30 * DAY), gov)
+    chain.expect_revert(f.setClassParams(0, 1, 0, 30 * DAY + 3599), gov, "ParameterOutOfBounds")
 
     chain.expect_revert(f.setMaxJailDuration(3599), gov, "ParameterOutOfBounds")
     chain.expect_revert(f.setMaxJailDuration(year + 1), gov, "ParameterOutOfBounds")
@@ -1252,15 +1335,21 @@ def test_gas_costs_of_hot_paths(chain: Chain) -> None:
 # ---------------------------------------------------------------------------------------- self-check
 
 
-def test_this_module_reaches_every_non_signature_custom_error() -> None:
+# The bounds of the automatic path have modules of their own (read here, not imported).
+COMPANIONS = ("test_contract_caps.py", "test_contract_bounds.py", "test_contract_containment.py")
+
+
+def test_this_module_and_its_companions_reach_every_non_signature_custom_error() -> None:
     names = ("ISwarmStaking.sol", "SwarmStaking.sol")  # the interface holds most errors
     sources = [(REPO_ROOT / "contracts" / name).read_text() for name in names]
     declared = {e for src in sources for e in re.findall(r"^\s*error\s+(\w+)\s*\(", src, flags=re.MULTILINE)}
-    assert len(declared) >= 30 and "PoolOverdrawn" in declared
+    assert len(declared) >= 30 and "PoolOverdrawn" in declared and "JailCapExceeded" in declared
     signature_errors = {"InvalidVerdict", "InvalidVerdictSigner", "VerdictFromFuture", "VerdictExpired"}
+    modules = [Path(__file__), *(Path(__file__).with_name(name) for name in COMPANIONS)]
     reached = {
         arg.value
-        for node in ast.walk(ast.parse(Path(__file__).read_text()))
+        for module in modules
+        for node in ast.walk(ast.parse(module.read_text()))
         if isinstance(node, ast.Call)
         and isinstance(node.func, ast.Attribute)
         and node.func.attr in ("expect_revert", "expect_revert_at")

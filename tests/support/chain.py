@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -11,11 +12,14 @@ from eth_utils import keccak, to_checksum_address
 from web3 import Web3
 from web3.contract.contract import ContractFunction
 from web3.exceptions import ContractCustomError, ContractLogicError
+from web3.logs import DISCARD
 from web3.types import TxReceipt
 
 from staking.chain.contracts import StakingContract, TokenContract
+from staking.chain.sender import Sender
+from staking.deploy import StakingParams, apply_bounds
 from staking.deployment import Deployment
-from staking.devnet.accounts import devnet_account
+from staking.devnet.accounts import GOVERNANCE, devnet_account
 from tests.support.signing import SignsVerdicts
 
 STRANGER_INDEX = 11  # unlocked by anvil --accounts 20, holds no role and is not a provider
@@ -137,8 +141,11 @@ class Chain(SignsVerdicts):
             raise RevertMismatch(f"{fn.fn_name}: expected {error}, got {exc}") from exc
         raise RevertMismatch(f"{fn.fn_name} from {sender} did not revert (expected {error})")
 
-    def expect_revert_at(self, timestamp: int, fn: ContractFunction, sender: str, error: str) -> None:
-        """Mine `fn` at exactly `timestamp` and assert the transaction reverted with `error`."""
+    def expect_revert_at(
+        self, timestamp: int, fn: ContractFunction, sender: str, error: str, *args: Any
+    ) -> None:
+        """Mine `fn` at exactly `timestamp` and assert the transaction reverted with `error` (and,
+        if given, `args`)."""
         receipt = self.tx_at(timestamp, fn, sender)
         assert receipt["status"] == 0, f"{fn.fn_name} unexpectedly succeeded at {timestamp}"
         tx = self.w3.eth.get_transaction(receipt["transactionHash"])
@@ -153,6 +160,9 @@ class Chain(SignsVerdicts):
         assert isinstance(data, str), f"{fn.fn_name}: replay at {timestamp} did not revert: {response}"
         name = self._selectors.get(data[:10])
         assert name == error, f"{fn.fn_name}: expected {error}, got {name or data}"
+        if args:
+            decoded = self.decode_error(data)
+            assert tuple(decoded) == tuple(args), f"{fn.fn_name}: {error} args {decoded} != {args}"
 
     def decode_error(self, data: str) -> list[Any]:
         from eth_abi import decode
@@ -160,6 +170,49 @@ class Chain(SignsVerdicts):
         name = self._selectors[data[:10]]
         item = next(i for i in self.staking.abi if i["type"] == "error" and i["name"] == name)
         return list(decode([_abi_type(i) for i in item["inputs"]], bytes.fromhex(data[10:])))
+
+    def tx_ok_at(
+        self, timestamp: int, fn: ContractFunction, sender: str, label: str | None = None
+    ) -> TxReceipt:
+        """Mine `fn` at exactly `timestamp` and assert it succeeded (gas recorded as in `tx`)."""
+        receipt = self.tx_at(timestamp, fn, sender)
+        assert receipt["status"] == 1, f"{fn.fn_name} reverted at {timestamp}"
+        self.gas_used.setdefault(label or fn.fn_name, []).append(int(receipt["gasUsed"]))
+        return receipt
+
+    def block_time(self, receipt: TxReceipt) -> int:
+        return int(self.w3.eth.get_block(receipt["blockNumber"])["timestamp"])
+
+    # ---- events
+    def events(self, receipt: TxReceipt, name: str) -> list[dict[str, Any]]:
+        """Decoded arguments of every `name` event SwarmStaking emitted in `receipt`."""
+        event = self.staking.contract.events[name]()
+        return [dict(e["args"]) for e in event.process_receipt(receipt, errors=DISCARD)]
+
+    def one_event(self, receipt: TxReceipt, name: str) -> dict[str, Any]:
+        found = self.events(receipt, name)
+        assert len(found) == 1, f"expected exactly one {name}, got {found}"
+        return found[0]
+
+    # ---- the caps (the devnet opens them wide; a test of the caps sets tight ones itself)
+    def bound(self, **changes: Any) -> StakingParams:
+        """Sets the caps, severity bounds and quorum of `StakingParams.devnet()` with `changes`
+        (field names of StakingParams), as governance does with `apply_bounds`."""
+        params = dataclasses.replace(StakingParams.devnet(), **changes)
+        apply_bounds(Sender(self.w3, devnet_account(GOVERNANCE)), self.staking, params)
+        return params
+
+    def bucket_start(self, window: int, after: int | None = None) -> int:
+        """The first second of the next cap bucket (`ceil(window / 24)` seconds) after `after`
+        (default: the latest block)."""
+        length = -(-window // 24)
+        return ((self.now() if after is None else after) // length + 1) * length
+
+    def grant_detector(self, index: int) -> bytes:
+        """Grants DETECTOR_ROLE to devnet account `index`; returns its private key."""
+        account = devnet_account(index)
+        self.tx(self.staking.grant_role("DETECTOR_ROLE", account.address), self.governance)
+        return bytes(account.key)
 
     # ---- verdicts
     def verdict_domain(self) -> tuple[int, str]:

@@ -12,6 +12,7 @@ import httpx
 
 from staking.devnet import demo
 from staking.devnet.demo.epoch import run_reward_epoch
+from staking.devnet.demo.incident import run_misfiring_detector
 from staking.devnet.demo.session import DemoError, Session
 from staking.devnet.demo.slashing import run_verdicts
 
@@ -31,6 +32,7 @@ def main(argv: list[str] | None = None) -> int:
         session = Session(args.api, args.deployment)
         roles = run_verdicts(session)
         run_reward_epoch(session, roles)
+        run_misfiring_detector(session)
     except (DemoError, FileNotFoundError) as exc:
         print(f"\ndemo stopped: {exc}")
         return 1

@@ -1,0 +1,102 @@
+"""`GET /v1/network` (SPEC section 8): the caps, their use in the current window, open incidents
+and totals. The caps and their use are read from the contract (at most once every `ttl` seconds,
+so a dashboard polling it costs the node little); when the node does not answer, the bounds come
+from the index and `usage` is null with the reason."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from fastapi import APIRouter
+from pydantic import BaseModel, Field
+from sqlalchemy import Engine
+
+from staking.chain.contracts import StakingContract
+from staking.readmodel.network import LiveCaps, network_document
+from staking.readmodel.queries import snapshot
+
+
+class NetworkCaps(BaseModel):
+    window_seconds: int
+    jail_cap: int
+    slash_cap_bps: int
+    max_slash_bps: int
+    severity_bounds: dict[str, int] = Field(description="The most a verdict of each severity may carry, bps")
+    quorum: int
+    quorum_bps: int
+    source: str = Field(description="chain (read now) or index (as last indexed)")
+
+
+class NetworkUsage(BaseModel):
+    jails: int = Field(description="Jails by SLASHER_ROLE in the current window")
+    jails_left: int
+    at_stake: str = Field(description="Stake newly put at stake by slash proposals in the window, base units")
+    slash_cap: str = Field(description="The window's cap: total_bonded * slash_cap_bps / 10,000, base units")
+    total_bonded: str
+
+
+class NetworkIncidents(BaseModel):
+    open: int
+    ids: list[int]
+
+
+class NetworkTotals(BaseModel):
+    providers: int
+    active: str
+    unbonding: str
+    bonded: str
+    jailed: int
+
+
+class Network(BaseModel):
+    caps: NetworkCaps | None
+    usage: NetworkUsage | None
+    usage_unavailable: str | None = Field(description="Why the window's use could not be read now")
+    incidents: NetworkIncidents
+    totals: NetworkTotals
+    as_of: dict[str, Any]
+
+
+def live_caps(staking: StakingContract) -> LiveCaps:
+    caps, usage = staking.caps(), staking.cap_usage()
+    return LiveCaps(
+        window=caps.window,
+        jail_cap=caps.jail_cap,
+        slash_cap_bps=caps.slash_cap_bps,
+        max_slash_bps=caps.max_slash_bps,
+        severity_bounds=caps.severity_bounds,
+        quorum=caps.quorum,
+        quorum_bps=caps.quorum_bps,
+        jails=usage.jails,
+        at_stake=usage.at_stake,
+        total_bonded=usage.total_bonded,
+    )
+
+
+def network_router(engine: Engine, read: Callable[[], LiveCaps] | None, ttl: float = 2.0) -> APIRouter:
+    """`read`: the contract's figures (None: no chain configured)."""
+    router = APIRouter(tags=["network"])
+    lock = threading.Lock()
+    cached: list[Any] = [None, None, -ttl]  # (LiveCaps | None, why not, monotonic time read)
+
+    def current() -> tuple[LiveCaps | None, str | None]:
+        if read is None:
+            return None, "no chain configured"
+        with lock:
+            if time.monotonic() - cached[2] >= ttl:
+                try:
+                    cached[:] = [read(), None, time.monotonic()]
+                except Exception as exc:  # the node is down or slow: answer from the index
+                    cached[:] = [None, f"the node did not answer ({type(exc).__name__})", time.monotonic()]
+            return cached[0], cached[1]
+
+    @router.get("/v1/network", response_model=Network, summary="Caps, their use, open incidents, totals")
+    def network() -> dict[str, Any]:
+        live, why = current()
+        with snapshot(engine) as conn:
+            return network_document(conn, live, why)
+
+    return router

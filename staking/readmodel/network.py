@@ -1,0 +1,104 @@
+"""`GET /v1/network` (SPEC section 8): the on-chain bounds of the automatic path, their use in the
+current window (live from the contract's `capUsage()`), the open incidents and the network's
+totals from the projection. Amounts are exact ints here; the API writes them as decimal strings."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection, select
+
+from staking.db import schema as t
+from staking.domain.vocabulary import Severity
+from staking.readmodel.documents import as_of
+from staking.readmodel.incidents import open_incidents
+from staking.readmodel.queries import meta
+
+
+@dataclass(frozen=True)
+class LiveCaps:
+    """What the contract answered: its bounds and `capUsage()` (None when the node did not)."""
+
+    window: int
+    jail_cap: int
+    slash_cap_bps: int
+    max_slash_bps: int
+    severity_bounds: tuple[int, int, int, int]
+    quorum: int
+    quorum_bps: int
+    jails: int
+    at_stake: int
+    total_bonded: int
+
+
+def indexed_caps(conn: Connection) -> dict[str, Any] | None:
+    """The bounds as the indexer last saw them set (`CapsSet`, `SeverityBoundsSet`, `QuorumSet`)."""
+    rows = {r.name: r.value for r in conn.execute(select(t.params.c.name, t.params.c.value))}
+    if "jail_cap" not in rows:
+        return None
+    bounds = json.loads(rows.get("severity_bounds", "[0, 0, 0, 0]"))
+    return {
+        "window_seconds": int(rows["cap_window"]),
+        "jail_cap": int(rows["jail_cap"]),
+        "slash_cap_bps": int(rows["slash_cap_bps"]),
+        "max_slash_bps": int(rows["max_slash_bps"]),
+        "severity_bounds": {s.wire: int(b) for s, b in zip(Severity, bounds, strict=True)},
+        "quorum": int(rows.get("quorum", 1)),
+        "quorum_bps": int(rows.get("quorum_bps", 0)),
+        "source": "index",
+    }
+
+
+def totals(conn: Connection) -> dict[str, int]:
+    """Summed in Python: SQL's SUM over SQLite's exact-integer amounts goes through floats."""
+    p = t.providers.c
+    providers = jailed = active = unbonding = 0
+    for row in conn.execute(select(p.active, p.unbonding, p.jailed)):
+        providers += 1
+        jailed += bool(row.jailed)
+        active += int(row.active)
+        unbonding += int(row.unbonding)
+    return {
+        "providers": providers,
+        "active": active,
+        "unbonding": unbonding,
+        "bonded": active + unbonding,
+        "jailed": jailed,
+    }
+
+
+def network_document(conn: Connection, live: LiveCaps | None, why_not_live: str | None) -> dict[str, Any]:
+    """The document; `live` from the contract, or None with `why_not_live` (then the bounds come
+    from the index and the window's use is unknown)."""
+    incidents = open_incidents(conn)
+    if live is not None:
+        caps: dict[str, Any] | None = {
+            "window_seconds": live.window,
+            "jail_cap": live.jail_cap,
+            "slash_cap_bps": live.slash_cap_bps,
+            "max_slash_bps": live.max_slash_bps,
+            "severity_bounds": {s.wire: b for s, b in zip(Severity, live.severity_bounds, strict=True)},
+            "quorum": live.quorum,
+            "quorum_bps": live.quorum_bps,
+            "source": "chain",
+        }
+        usage: dict[str, Any] | None = {
+            "jails": live.jails,
+            "jails_left": max(0, live.jail_cap - live.jails),
+            "at_stake": str(live.at_stake),
+            "slash_cap": str(live.total_bonded * live.slash_cap_bps // 10_000),
+            "total_bonded": str(live.total_bonded),
+        }
+    else:
+        caps, usage = indexed_caps(conn), None
+    sums = totals(conn)
+    return {
+        "caps": caps,
+        "usage": usage,
+        "usage_unavailable": why_not_live,
+        "incidents": {"open": len(incidents), "ids": [i["id"] for i in incidents]},
+        "totals": {k: (str(v) if k in ("active", "unbonding", "bonded") else v) for k, v in sums.items()},
+        "as_of": as_of(meta(conn)),
+    }
