@@ -7,10 +7,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Connection, case, func, select
+from sqlalchemy import Connection, case, func, literal, select
 
 from staking.db import schema as t
 from staking.domain.vocabulary import ActionKind, ActionState, IncidentKind, IncidentState, TxState
+from staking.txmanager.states import OPEN_STATES
 from staking.worker.calls import COMBINED, key
 from staking.worker.slash_plan import Signer
 
@@ -120,3 +121,26 @@ def failed_combined(conn: Connection, verdict_ids: Sequence[str]) -> set[str]:
     i = t.tx_intents
     q = select(i.c.idempotency_key).where(i.c.idempotency_key.in_(keys), i.c.state == TxState.FAILED)
     return {k.split(":", 1)[1] for k in conn.execute(q).scalars()}
+
+
+def recovery_in_flight(conn: Connection, provider: str, verdict_id: str, settled_before_ms: int) -> bool:
+    """Whether another verdict's `beginRecovery` for `provider` is sent but not settled, or was
+    confirmed after `settled_before_ms`.
+
+    A provider has one recovery at a time; two sent together both simulate fine and the second
+    reverts on chain. Waiting for the first turns the second into a clean "skipped". One confirmed
+    only moments ago can still be taken away by a shallow reorg, and a second beginRecovery
+    simulated in that moment would pass, then revert on chain."""
+    i = t.tx_intents
+    others = conn.execute(
+        select(i.c.state, i.c.confirmed_ms)
+        .join(_v, i.c.idempotency_key == literal("begin_recovery:") + _v.c.id)
+        .where(
+            _v.c.provider == provider,
+            _v.c.id != verdict_id,
+            i.c.state.in_([*OPEN_STATES, TxState.CONFIRMED]),
+        )
+    ).all()
+    if any(o.state != TxState.CONFIRMED for o in others):
+        return True
+    return any((o.confirmed_ms or 0) > settled_before_ms for o in others)

@@ -37,30 +37,28 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Engine, literal, select, update
+from sqlalchemy import Engine, update
 from web3.contract.contract import ContractFunction
 
 from staking.chain.contracts import StakingContract
 from staking.db import schema as t
-from staking.domain.vocabulary import ActionState, Severity, TxState
+from staking.domain.vocabulary import ActionState, Severity
 from staking.policy import Policy, load_policy
 from staking.txmanager.manager import SimulationReverted, TxManager, now_ms
-from staking.txmanager.states import OPEN_STATES
 from staking.worker import action_reads as reads
 from staking.worker import calls
 from staking.worker.bounds import QUORUM_POLL_S, Backoff, ChainBounds
 from staking.worker.calls import ALREADY_DONE, CAP_ERRORS, COMBINED, NOT_APPLICABLE, NOT_YET, STALE_BOUNDS
-from staking.worker.settling import ActionStates, Notify, verdict_status
+from staking.worker.settling import ActionStates, Notify
 from staking.worker.slash_plan import (
     HELD_NEAR_CAP,
     PROPOSE,
     WAIT,
-    WAITING_FOR_JAIL_CAP,
-    WAITING_FOR_SLASH_CAP,
     Signer,
     SlashPlan,
     plan_slash,
 )
+from staking.worker.waits import CapWaits
 
 log = logging.getLogger("worker")
 
@@ -73,6 +71,10 @@ DB_ONLY = {
 # Seconds since another verdict's beginRecovery confirmed before a second one for the same provider
 # is simulated (and then settles as RecoveryOpen): longer than a shallow reorg takes to show.
 RECOVERY_SETTLE_S = 15
+
+
+class ActionChanged(Exception):
+    """An action was no longer pending when its intent was written (the write-ahead is rolled back)."""
 
 
 @dataclass
@@ -88,7 +90,7 @@ class Slot:
     until: int = 0
 
 
-class ActionExecutor(ActionStates):
+class ActionExecutor(ActionStates, CapWaits):
     def __init__(
         self,
         engine: Engine,
@@ -289,16 +291,25 @@ class ActionExecutor(ActionStates):
 
         def mark_submitted(conn: Any, slot: int, intent_id: int) -> None:
             for r in slots[slot].rows:
-                values = {"state": ActionState.SUBMITTED, "intent_id": intent_id}
-                conn.execute(
+                done = conn.execute(
                     update(t.actions)
-                    .where(t.actions.c.id == r["id"])
-                    .values(**values, note=slots[slot].notes.get(r["id"]))
+                    .where(t.actions.c.id == r["id"], t.actions.c.state == ActionState.PENDING)
+                    .values(
+                        state=ActionState.SUBMITTED, intent_id=intent_id, note=slots[slot].notes.get(r["id"])
+                    )
                 )
+                if done.rowcount != 1:  # containment skipped it meanwhile: nothing of the batch goes
+                    raise ActionChanged(r["id"])
             planned.add(slot)
 
         try:
             results = self.txm.submit_many([(s.key, s.fn) for s in slots], on_planned=mark_submitted)
+        except ActionChanged as exc:
+            log.info(
+                "an action changed state while planned; the batch goes next step",
+                extra={"action": exc.args[0]},
+            )
+            return []
         except Exception:
             log.exception("action submission failed; will retry", extra={"actions": len(slots)})
             return []
@@ -363,36 +374,11 @@ class ActionExecutor(ActionStates):
             self.notify("isolation", {"verdict_id": vid, "provider": row["provider"]})
         return 1
 
-    def _waits_for_cap(self, row: Any, exc: SimulationReverted) -> None:
-        """A full cap: the action stays pending, says so, and is announced once (webhook "cap")."""
-        kind, aid = row["kind"], row["id"]
-        if kind == "jail":
-            until = self.backoff.close("jail")
-            self.backoff.wait(aid, until - self.clock())
-            waiting = WAITING_FOR_JAIL_CAP
-        else:
-            self.backoff.wait(aid)
-            waiting = WAITING_FOR_SLASH_CAP
-        note = calls.cap_note(kind, exc, waiting)
-        self._announce_wait(row, note, waiting, exc.error, calls.cap_figures(exc))
-
-    def _jail_waits_for_gate(self, row: Any, until: float) -> None:
-        """The jail cap was full moments ago: this jail waits with the others, unsimulated."""
-        self.backoff.wait(row["id"], until - self.clock())
-        note = f"{WAITING_FOR_JAIL_CAP}: the window's jails are used up (JailCapExceeded)"
-        self._announce_wait(row, note, WAITING_FOR_JAIL_CAP, "JailCapExceeded", None)
-
-    def _announce_wait(
-        self, row: Any, note: str, waiting: str, error: str, figures: tuple[int, int] | None
-    ) -> None:
-        already = (row["note"] or "").startswith(waiting)
-        if note != row["note"] and not (already and figures is None):
-            self._set_action(row["id"], note=note)
-        if already:
-            return
-        payload = {"verdict_id": row["verdict_id"], "provider": row["provider"], "action": row["kind"]}
-        used_cap = {"used": str(figures[0]), "cap": str(figures[1])} if figures else {}
-        self.notify("cap", {**payload, "error": error, **used_cap, "note": note})
+    def _recovery_in_flight(self, provider: str, verdict_id: str) -> bool:
+        """Whether another verdict's `beginRecovery` for `provider` is sent but not settled, or
+        confirmed less than RECOVERY_SETTLE_S ago (a shallow reorg may still take it away)."""
+        with self.engine.connect() as conn:
+            return reads.recovery_in_flight(conn, provider, verdict_id, now_ms() - RECOVERY_SETTLE_S * 1000)
 
     def _chain_time(self) -> int:
         """The head block's timestamp, read once per step."""
@@ -401,26 +387,3 @@ class ActionExecutor(ActionStates):
                 self.txm.rpc.call("eth_getBlockByNumber", ["latest", False])["timestamp"], 16
             )
         return self._chain_now
-
-    def _recovery_in_flight(self, provider: str, verdict_id: str) -> bool:
-        """Whether another verdict's `beginRecovery` for `provider` is sent but not settled.
-
-        A provider has one recovery at a time; two sent together both simulate fine and the second
-        reverts on chain. Waiting for the first turns the second into a clean "skipped"."""
-        i, v = t.tx_intents, t.verdicts
-        with self.engine.connect() as conn:
-            others = conn.execute(
-                select(i.c.state, i.c.confirmed_ms)
-                .join(v, i.c.idempotency_key == literal("begin_recovery:") + v.c.id)
-                .where(
-                    v.c.provider == provider,
-                    v.c.id != verdict_id,
-                    i.c.state.in_([*OPEN_STATES, TxState.CONFIRMED]),
-                )
-            ).all()
-        if any(o.state != TxState.CONFIRMED for o in others):
-            return True
-        # Confirmed only moments ago: a shallow reorg can still take it away for a moment, and a
-        # second beginRecovery simulated in that moment would pass, then revert on chain.
-        settled_before = now_ms() - RECOVERY_SETTLE_S * 1000
-        return any((o.confirmed_ms or 0) > settled_before for o in others)

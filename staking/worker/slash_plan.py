@@ -36,8 +36,10 @@ HELD_NEAR_CAP = "held: incident"
 class Bounds(Protocol):
     """What a plan needs of `staking.chain.contracts.Caps`."""
 
-    quorum: int
-    quorum_bps: int
+    @property
+    def quorum(self) -> int: ...
+    @property
+    def quorum_bps(self) -> int: ...
 
     def max_for(self, severity: Severity) -> int: ...
 
