@@ -6,14 +6,14 @@ after the policy's timeout; a full jail cap keeping the jail pending, announced 
 
 from __future__ import annotations
 
-import dataclasses
+from typing import Any
 
 import pytest
 from sqlalchemy import update
 
 from staking.db import schema as t
-from staking.devnet.accounts import devnet_account
 from staking.domain.vocabulary import Severity
+from staking.verdict import Verdict
 from staking.policy import load_policy
 from tests.support.cosigning import SECOND_DETECTOR_INDEX
 from tests.support.executing import drive
@@ -22,7 +22,7 @@ from tests.support.intake import Api, wire
 pytestmark = pytest.mark.integration
 
 
-def accepted(api: Api, provider_index: int = 0, **kw: object) -> tuple[object, str]:
+def accepted(api: Api, provider_index: int = 0, **kw: Any) -> tuple[Verdict, str]:
     v, _, r = api.submit(provider_index, **kw)
     assert r.status_code == 202, r.text
     return v, r.json()["id"]
@@ -99,9 +99,8 @@ def test_a_slash_above_the_quorum_bps_waits_for_a_second_detector_then_goes_with
     assert acts["jail"]["state"] == "confirmed" and acts["jail"]["idempotency_key"] == f"jail:{vid}"
     assert acts["propose_slash"]["state"] == "pending" and acts["propose_slash"]["intent_id"] is None
     assert acts["propose_slash"]["note"].startswith("waiting for the quorum: 1 of 2")
-    r = api.client.post("/v1/verdicts", json=wire(v, api.chain.sign(v, key=second)))  # type: ignore[arg-type]
+    r = api.client.post("/v1/verdicts", json=wire(v, api.chain.sign(v, key=second)))
     assert r.status_code == 200, r.text
-    d.executor.backoff.passed(0)  # the quorum poll is a second: let the clock of the chain pass it
     api.chain.advance(2)
     d.steps()
     slash = d.actions(vid)["propose_slash"]
@@ -113,7 +112,7 @@ def test_a_slash_above_the_quorum_bps_waits_for_a_second_detector_then_goes_with
 def test_without_the_quorum_the_slash_falls_back_after_the_timeout(api: Api) -> None:
     api.chain.bound(quorum=2, quorum_bps=1_000)
     policy = load_policy()
-    policy = dataclasses.replace(policy, quorum=dataclasses.replace(policy.quorum, timeout_seconds=30))
+    policy = policy.model_copy(update={"quorum": policy.quorum.model_copy(update={"timeout_seconds": 30})})
     _, vid = accepted(api)
     d = drive(api.engine, api.chain, policy=policy)
     d.steps()
@@ -140,4 +139,35 @@ def test_a_full_jail_cap_keeps_the_jail_pending_and_is_announced_once(api: Api) 
     caps = d.kinds_sent("cap")
     assert len(caps) == 1 and caps[0]["verdict_id"] == second and caps[0]["error"] == "JailCapExceeded"
     assert not api.chain.staking.is_jailed(api.chain.providers[1])
-    assert devnet_account(1).address == api.chain.service
+
+
+def test_jails_of_an_open_detector_incident_stop_the_reserve_short_of_the_jail_cap(api: Api) -> None:
+    api.chain.bound(jail_cap=3)
+    policy = load_policy()
+    policy = policy.model_copy(update={"incidents": policy.incidents.model_copy(update={"reserve_jails": 2})})
+    suspect = [accepted(api, i)[1] for i in (0, 1)]
+    _, honest = accepted(api, 2)
+    with api.engine.begin() as conn:
+        now = api.chain.now() * 1000
+        incident = conn.execute(
+            t.incidents.insert().values(
+                kind="detector",
+                subject=api.chain.detector,
+                state="open",
+                reason="test",
+                opened_ms=now,
+                updated_ms=now,
+            )
+        ).inserted_primary_key[0]
+        for vid in suspect:
+            conn.execute(
+                t.incident_verdicts.insert().values(incident_id=incident, verdict_id=vid, added_ms=now)
+            )
+    d = drive(api.engine, api.chain, policy=policy)
+    d.steps()
+    states = [d.actions(vid)["jail"]["state"] for vid in suspect]
+    assert sorted(states) == ["confirmed", "held"], states
+    held = next(d.actions(vid)["jail"] for vid in suspect if d.actions(vid)["jail"]["state"] == "held")
+    assert held["note"].startswith(f"held: incident {incident} is near the jail cap"), held
+    assert d.actions(honest)["jail"]["state"] == "confirmed"
+    assert api.chain.staking.cap_usage().jails == 2
