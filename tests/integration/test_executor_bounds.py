@@ -13,8 +13,8 @@ from sqlalchemy import update
 
 from staking.db import schema as t
 from staking.domain.vocabulary import Severity
-from staking.verdict import Verdict
 from staking.policy import load_policy
+from staking.verdict import Verdict
 from tests.support.cosigning import SECOND_DETECTOR_INDEX
 from tests.support.executing import drive
 from tests.support.intake import Api, wire
