@@ -42,6 +42,7 @@ from web3.contract.contract import ContractFunction
 
 from staking.chain.contracts import StakingContract
 from staking.db import schema as t
+from staking.domain.errors import SwarmError
 from staking.domain.vocabulary import ActionState, Severity
 from staking.policy import Policy, load_policy
 from staking.txmanager.manager import SimulationReverted, TxManager, now_ms
@@ -73,7 +74,7 @@ DB_ONLY = {
 RECOVERY_SETTLE_S = 15
 
 
-class ActionChanged(Exception):
+class ActionChanged(SwarmError):
     """An action was no longer pending when its intent was written (the write-ahead is rolled back)."""
 
 
