@@ -2,8 +2,9 @@
 Shared by `faults.verdict_crash` (`make crash`) and `faults.chaos` (`make chaos`).
 
 - `check_actions`: every verdict posted was accepted, stored and ended `done`, with exactly its
-  decided on-chain actions: one successful `jail` / `proposeSlash` / `beginRecovery` transaction
-  per confirmed action, none for an action not decided, and the contract's state shows each effect;
+  decided on-chain actions: one successful `jail` / `proposeSlash` / `beginRecovery` effect (a
+  `jailAndProposeSlash` counts as both, a `proposeSlashQuorum` as a `proposeSlash`) per
+  confirmed action, none for an action not decided, and the contract's state shows each effect;
   no failed, reverted, duplicate or voided transaction from the service signer; no nonce gap (the
   signer's mined nonce equals its pending nonce and moved by the number of its transactions).
 - `check_intents`: every transaction intent of the service's database is confirmed (none failed,
@@ -134,7 +135,7 @@ def call_key(staking: StakingContract, tx: Any, signer: str) -> tuple[str, str]:
         return ("void", str(tx["nonce"]))
     fn, args = staking.contract.decode_function_input(tx["input"])
     name = fn.fn_name
-    if name in ("jail", "proposeSlash"):
+    if name in ("jail", "proposeSlash", "proposeSlashQuorum", "jailAndProposeSlash"):
         v = args["v"]
         return (name, "0x" + bytes(v["id"] if isinstance(v, dict) else v[0]).hex())
     if name == "beginRecovery":
@@ -172,9 +173,12 @@ def check_actions(
         key = call_key(staking, tx, signer)
         if receipt["status"] != 1:
             violations.append(f"transaction {tx['hash']} ({key[0]} {key[1]}) reverted on chain")
-        else:
-            sent[key] += 1
-            audit.calls[key[0]] += 1
+            continue
+        # A verdict's jail and slash may go in one jailAndProposeSlash; a quorum slash is a slash.
+        parts = {"jailAndProposeSlash": ("jail", "proposeSlash"), "proposeSlashQuorum": ("proposeSlash",)}
+        for name in parts.get(key[0], (key[0],)):
+            sent[(name, key[1])] += 1
+            audit.calls[name] += 1
     for key, n in sent.items():
         if n > 1:
             violations.append(f"{key[0]} for {key[1]} was mined {n} times")

@@ -231,7 +231,7 @@ class Runtime:
     def executor(self, engine: Engine, txm: TxManager, notify: Notify | None = None) -> ActionExecutor:
         from staking.worker.executor import ActionExecutor
 
-        return ActionExecutor(engine, self.staking, txm, notify=notify, clock=self.clock)
+        return ActionExecutor(engine, self.staking, txm, notify=notify, clock=self.clock, policy=self.policy)
 
     def close(self) -> None:
         """Dispose of the engine if it was built."""
