@@ -4,8 +4,7 @@ pragma solidity 0.8.28;
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
 import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
-import {Pausable} from "@openzeppelin/contracts/utils/Pausable.sol";
-import {ReentrancyGuard} from "@openzeppelin/contracts/utils/ReentrancyGuard.sol";
+import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
 import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
 import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
 import {MerkleProof} from "@openzeppelin/contracts/utils/cryptography/MerkleProof.sol";
@@ -23,7 +22,7 @@ import {ISwarmStaking} from "./ISwarmStaking.sol";
 ///         {ISwarmStaking}.
 /// @dev    Every state change emits an event so the off-chain indexer can rebuild all state from
 ///         logs alone; events therefore carry resulting totals, not only deltas.
-contract SwarmStaking is ISwarmStaking, AccessControl, Pausable, ReentrancyGuard, EIP712 {
+contract SwarmStaking is ISwarmStaking, AccessControl, ReentrancyGuardTransient, EIP712 {
     using SafeERC20 for IERC20;
 
     // ------------------------------------------------------------------ roles
@@ -114,16 +113,17 @@ contract SwarmStaking is ISwarmStaking, AccessControl, Pausable, ReentrancyGuard
     uint64 public immutable epochLength;
 
     address private _treasury;
-    uint64 private _vetoWindow;
+    /// @dev Off the hot slot: only a timed jail reads it.
+    uint32 private _maxJailDuration;
     /// @inheritdoc ISwarmStaking
     uint64 public immutable minVetoWindow;
 
-    /// @dev One slot read by every verdict consequence: the verdict clocks, the caps and the jail
+    /// @dev One slot read by every verdict consequence: the verdict clock, the caps, the jail
     ///      counters of the rolling window (`jailsInHead` in bucket `jailHead`, `jailsInRing` in
-    ///      the window's older buckets).
+    ///      the window's older buckets), the veto window (at most 30 days: 24 bits) and the pause
+    ///      flag, so `whenNotPaused` costs a proposal or a jail no slot of its own.
     struct Limits {
         uint32 maxVerdictAge;
-        uint32 maxJailDuration;
         uint32 capWindow;
         uint32 jailCap;
         uint32 jailHead;
@@ -131,6 +131,8 @@ contract SwarmStaking is ISwarmStaking, AccessControl, Pausable, ReentrancyGuard
         uint32 jailsInRing;
         uint16 slashCapBps;
         uint16 maxSlashBps;
+        uint24 vetoWindow;
+        bool paused;
     }
 
     /// @dev The bonded total, the per-severity bounds (4 x 16 bits, low first), the quorum and
@@ -178,6 +180,30 @@ contract SwarmStaking is ISwarmStaking, AccessControl, Pausable, ReentrancyGuard
         uint256 unbonding;
     }
 
+    /// @dev Storage form of {Epoch}, three slots: the root; the pool and what was claimed of it
+    ///      (read and written together by every claim); the total weight and the published flag.
+    struct EpochState {
+        bytes32 merkleRoot;
+        uint128 pool;
+        uint128 claimed;
+        uint248 totalWeight;
+        bool published;
+    }
+
+    /// @dev Storage form of {Slash}: the jail of the verdict with the same id is flagged in its
+    ///      second slot, so a verdict's jail and its proposal fill one fresh slot, not two.
+    struct SlashRecord {
+        address provider;
+        uint16 bps;
+        SlashState state;
+        EventType eventType;
+        uint64 executableAt;
+        uint128 amount;
+        uint64 proposedAt;
+        Severity severity;
+        bool jailUsed;
+    }
+
     Limits private _limits;
     Bonds private _bonds;
     AtStake private _atStake;
@@ -190,12 +216,43 @@ contract SwarmStaking is ISwarmStaking, AccessControl, Pausable, ReentrancyGuard
     ///      reads zeros instead of reverting.
     mapping(uint8 => ClassParams) private _classParams;
     mapping(address => ProviderState) private _providers;
-    mapping(bytes32 => Slash) private _slashes;
-    /// @inheritdoc ISwarmStaking
-    mapping(bytes32 => bool) public verdictJailUsed;
-    mapping(uint64 => Epoch) private _epochs;
-    /// @inheritdoc ISwarmStaking
-    mapping(uint64 => mapping(address => bool)) public hasClaimed;
+    mapping(bytes32 => SlashRecord) private _slashes;
+    mapping(uint64 => EpochState) private _epochs;
+    /// @dev Per account, a bitmap of the epochs it claimed (bit `epoch % 256` of word `epoch / 256`):
+    ///      an account that claims epoch after epoch writes one warm word, not a fresh slot each time.
+    mapping(address => mapping(uint256 => uint256)) private _claimedEpochs;
+
+    // ------------------------------------------------------------------ pause
+    // OpenZeppelin Pausable's events, errors and `paused()`, with the flag in `_limits`.
+
+    /// @notice The contract was paused by `account`.
+    /// @param account the governance account
+    event Paused(address account);
+
+    /// @notice The contract was unpaused by `account`.
+    /// @param account the governance account
+    event Unpaused(address account);
+
+    /// @notice The contract is paused.
+    error EnforcedPause();
+
+    /// @notice The contract is not paused.
+    error ExpectedPause();
+
+    modifier whenNotPaused() {
+        _requireNotPaused();
+        _;
+    }
+
+    function _requireNotPaused() private view {
+        if (_limits.paused) revert EnforcedPause();
+    }
+
+    /// @notice Whether the contract is paused.
+    /// @return true while paused
+    function paused() public view returns (bool) {
+        return _limits.paused;
+    }
 
     // ------------------------------------------------------------------ construction
 
@@ -374,7 +431,7 @@ contract SwarmStaking is ISwarmStaking, AccessControl, Pausable, ReentrancyGuard
 
     /// @inheritdoc ISwarmStaking
     function vetoSlash(bytes32 id, bytes32 reasonHash) external onlyRole(VETOER_ROLE) {
-        Slash storage s = _slashes[id];
+        SlashRecord storage s = _slashes[id];
         if (s.state != SlashState.Pending) revert SlashNotPending(id, s.state);
         if (block.timestamp >= s.executableAt && !paused()) revert VetoWindowClosed(id, s.executableAt);
         _veto(id, s, reasonHash);
@@ -388,7 +445,7 @@ contract SwarmStaking is ISwarmStaking, AccessControl, Pausable, ReentrancyGuard
     {
         bool open = paused();
         for (uint256 i; i < ids.length; ++i) {
-            Slash storage s = _slashes[ids[i]];
+            SlashRecord storage s = _slashes[ids[i]];
             if (s.state != SlashState.Pending || (block.timestamp >= s.executableAt && !open)) continue;
             _veto(ids[i], s, reasonHash);
             ++vetoed;
@@ -397,7 +454,7 @@ contract SwarmStaking is ISwarmStaking, AccessControl, Pausable, ReentrancyGuard
 
     /// @inheritdoc ISwarmStaking
     function executeSlash(bytes32 id) external whenNotPaused nonReentrant {
-        Slash storage s = _slashes[id];
+        SlashRecord storage s = _slashes[id];
         if (s.state != SlashState.Pending) revert SlashNotPending(id, s.state);
         if (block.timestamp < s.executableAt) revert VetoWindowOpen(id, s.executableAt);
         ProviderState storage p = _providers[s.provider];
@@ -469,11 +526,11 @@ contract SwarmStaking is ISwarmStaking, AccessControl, Pausable, ReentrancyGuard
         if (!p.tombstoned) revert NotTombstoned(provider);
         if (bps == 0 || bps > MAX_BPS) revert InvalidBps(bps);
         bytes32 id = keccak256(abi.encode(provider, reasonHash));
-        Slash storage s = _slashes[id];
-        if (s.state != SlashState.None) revert SlashAlreadyExists(id);
-        (uint256 amount,) = _recordSlash(s, p, provider, bps, EventType.PolicyViolation, Severity.Critical);
+        if (_slashes[id].state != SlashState.None) revert SlashAlreadyExists(id);
+        (uint256 amount,, uint64 executableAt) =
+            _recordSlash(id, p, provider, bps, EventType.PolicyViolation, Severity.Critical);
         emit SlashProposed(
-            id, provider, bps, amount, s.executableAt, EventType.PolicyViolation, Severity.Critical, reasonHash
+            id, provider, bps, amount, executableAt, EventType.PolicyViolation, Severity.Critical, reasonHash
         );
     }
 
@@ -519,13 +576,16 @@ contract SwarmStaking is ISwarmStaking, AccessControl, Pausable, ReentrancyGuard
     }
 
     /// @inheritdoc ISwarmStaking
-    function pause() external onlyRole(GOVERNANCE_ROLE) {
-        _pause();
+    function pause() external onlyRole(GOVERNANCE_ROLE) whenNotPaused {
+        _limits.paused = true;
+        emit Paused(msg.sender);
     }
 
     /// @inheritdoc ISwarmStaking
     function unpause() external onlyRole(GOVERNANCE_ROLE) {
-        _unpause();
+        if (!_limits.paused) revert ExpectedPause();
+        _limits.paused = false;
+        emit Unpaused(msg.sender);
     }
 
     // ------------------------------------------------------------------ rewards
@@ -533,10 +593,12 @@ contract SwarmStaking is ISwarmStaking, AccessControl, Pausable, ReentrancyGuard
     /// @inheritdoc ISwarmStaking
     function fundRewards(uint64 epoch, uint256 amount) external whenNotPaused nonReentrant {
         if (amount == 0) revert ZeroAmount();
-        Epoch storage e = _epochs[epoch];
+        EpochState storage e = _epochs[epoch];
         if (e.published) revert EpochAlreadyPublished(epoch);
-        e.pool += amount;
-        emit RewardsFunded(epoch, msg.sender, amount, e.pool);
+        uint256 pool = uint256(e.pool) + amount;
+        if (pool > type(uint128).max) revert AmountTooLarge(pool);
+        e.pool = uint128(pool);
+        emit RewardsFunded(epoch, msg.sender, amount, pool);
         _stakeToken.safeTransferFrom(msg.sender, address(this), amount);
     }
 
@@ -547,28 +609,34 @@ contract SwarmStaking is ISwarmStaking, AccessControl, Pausable, ReentrancyGuard
         onlyRole(REWARDS_ORACLE_ROLE)
     {
         if (epoch >= currentEpoch()) revert EpochNotFinished(epoch);
-        Epoch storage e = _epochs[epoch];
+        EpochState storage e = _epochs[epoch];
         if (e.published) revert EpochAlreadyPublished(epoch);
-        if ((merkleRoot == bytes32(0)) != (totalWeight == 0)) revert InvalidEligibility();
-        e.published = true;
+        if ((merkleRoot == bytes32(0)) != (totalWeight == 0) || totalWeight > type(uint248).max) {
+            revert InvalidEligibility();
+        }
         e.merkleRoot = merkleRoot;
-        e.totalWeight = totalWeight;
+        e.totalWeight = uint248(totalWeight);
+        e.published = true;
         emit EligibilityPublished(epoch, merkleRoot, totalWeight, e.pool, uri);
     }
 
     /// @inheritdoc ISwarmStaking
     function claim(uint64 epoch, uint256 weight, bytes32[] calldata proof) external whenNotPaused nonReentrant {
-        Epoch storage e = _epochs[epoch];
+        EpochState storage e = _epochs[epoch];
         if (!e.published) revert EpochNotPublished(epoch);
-        if (hasClaimed[epoch][msg.sender]) revert AlreadyClaimed(epoch, msg.sender);
+        mapping(uint256 => uint256) storage claimedWords = _claimedEpochs[msg.sender];
+        uint256 word = claimedWords[epoch >> 8];
+        uint256 bit = 1 << (epoch & 0xff);
+        if (word & bit != 0) revert AlreadyClaimed(epoch, msg.sender);
         bytes32 leaf = keccak256(bytes.concat(keccak256(abi.encode(msg.sender, weight))));
         if (weight == 0 || !MerkleProof.verifyCalldata(proof, e.merkleRoot, leaf)) revert InvalidProof();
-        uint256 amount = (e.pool * weight) / e.totalWeight;
+        uint256 pool = e.pool;
+        uint256 claimed = e.claimed;
+        uint256 amount = (pool * weight) / e.totalWeight;
         // A root whose weights sum above totalWeight must not drain other epochs' pools.
-        uint256 remaining = e.pool - e.claimed;
-        if (amount > remaining) revert PoolOverdrawn(epoch, amount, remaining);
-        hasClaimed[epoch][msg.sender] = true;
-        e.claimed += amount;
+        if (amount > pool - claimed) revert PoolOverdrawn(epoch, amount, pool - claimed);
+        claimedWords[epoch >> 8] = word | bit;
+        e.claimed = uint128(claimed + amount);
         emit RewardClaimed(epoch, msg.sender, weight, amount);
         if (amount != 0) _stakeToken.safeTransfer(msg.sender, amount);
     }
@@ -675,7 +743,13 @@ contract SwarmStaking is ISwarmStaking, AccessControl, Pausable, ReentrancyGuard
 
     /// @inheritdoc ISwarmStaking
     function getSlash(bytes32 id) external view returns (Slash memory) {
-        return _slashes[id];
+        SlashRecord storage s = _slashes[id];
+        return Slash(s.provider, s.bps, s.state, s.eventType, s.executableAt, s.amount, s.proposedAt, s.severity);
+    }
+
+    /// @inheritdoc ISwarmStaking
+    function verdictJailUsed(bytes32 id) external view returns (bool) {
+        return _slashes[id].jailUsed;
     }
 
     /// @inheritdoc ISwarmStaking
@@ -709,7 +783,13 @@ contract SwarmStaking is ISwarmStaking, AccessControl, Pausable, ReentrancyGuard
 
     /// @inheritdoc ISwarmStaking
     function getEpoch(uint64 epoch) external view returns (Epoch memory) {
-        return _epochs[epoch];
+        EpochState storage e = _epochs[epoch];
+        return Epoch(e.merkleRoot, e.totalWeight, e.pool, e.claimed, e.published);
+    }
+
+    /// @inheritdoc ISwarmStaking
+    function hasClaimed(uint64 epoch, address account) external view returns (bool) {
+        return _claimedEpochs[account][epoch >> 8] & (1 << (epoch & 0xff)) != 0;
     }
 
     /// @inheritdoc ISwarmStaking
@@ -719,7 +799,7 @@ contract SwarmStaking is ISwarmStaking, AccessControl, Pausable, ReentrancyGuard
 
     /// @inheritdoc ISwarmStaking
     function vetoWindow() external view returns (uint64) {
-        return _vetoWindow;
+        return _limits.vetoWindow;
     }
 
     /// @inheritdoc ISwarmStaking
@@ -729,7 +809,7 @@ contract SwarmStaking is ISwarmStaking, AccessControl, Pausable, ReentrancyGuard
 
     /// @inheritdoc ISwarmStaking
     function maxJailDuration() external view returns (uint64) {
-        return _limits.maxJailDuration;
+        return _maxJailDuration;
     }
 
     /// @inheritdoc ISwarmStaking
@@ -775,13 +855,14 @@ contract SwarmStaking is ISwarmStaking, AccessControl, Pausable, ReentrancyGuard
 
     /// @inheritdoc ISwarmStaking
     function capUsage() external view returns (uint32 jails, uint256 atStake, uint256 bonded) {
-        Limits memory l = _limits;
+        Limits storage l = _limits;
         uint32 index = _bucketIndex(l.capWindow);
-        jails = _jailsInRing(l, index) + (index == l.jailHead ? l.jailsInHead : 0);
-        AtStake memory a = _atStake;
-        Bonds memory b = _bonds;
-        atStake = uint256(_stakeInRing(b.stakeHead, a, index)) + (index == b.stakeHead ? a.inHead : 0);
-        bonded = b.totalBonded;
+        uint32 head = l.jailHead;
+        jails = _jailsInRing(head, l.jailsInHead, l.jailsInRing, index) + (index == head ? l.jailsInHead : 0);
+        AtStake storage a = _atStake;
+        uint32 stakeHead = _bonds.stakeHead;
+        atStake = uint256(_stakeInRing(stakeHead, a.inHead, a.inRing, index)) + (index == stakeHead ? a.inHead : 0);
+        bonded = _bonds.totalBonded;
     }
 
     /// @inheritdoc ISwarmStaking
@@ -847,15 +928,15 @@ contract SwarmStaking is ISwarmStaking, AccessControl, Pausable, ReentrancyGuard
 
     /// @dev The jail of a verified verdict, counted against the jail cap.
     function _jail(Verdict calldata v, uint64 until) private {
-        if (verdictJailUsed[v.id]) revert VerdictAlreadyUsed(v.id);
-        Limits memory l = _limits;
-        if (until != 0 && (until <= block.timestamp || until > block.timestamp + l.maxJailDuration)) {
+        SlashRecord storage record = _slashes[v.id];
+        if (record.jailUsed) revert VerdictAlreadyUsed(v.id);
+        if (until != 0 && (until <= block.timestamp || until > block.timestamp + _maxJailDuration)) {
             revert InvalidJailUntil(until);
         }
         ProviderState storage p = _providers[v.provider];
         if (p.tombstoned) revert ProviderIsTombstoned(v.provider);
-        _useJailCap(l);
-        verdictJailUsed[v.id] = true;
+        _useJailCap();
+        record.jailUsed = true;
         if (!p.jailed) {
             p.jailed = true;
             p.jailedUntil = until;
@@ -869,40 +950,43 @@ contract SwarmStaking is ISwarmStaking, AccessControl, Pausable, ReentrancyGuard
     ///      (per proposal, per severity, quorum), then the stake cap of the window.
     function _propose(Verdict calldata v, uint16 bps, uint8 signers) private {
         Limits storage l = _limits;
-        Bonds memory b = _bonds;
+        Bonds storage b = _bonds;
         if (bps == 0 || bps > l.maxSlashBps || bps > uint16(b.severityBounds >> (16 * v.severity))) {
             revert InvalidBps(bps);
         }
         if (bps > b.quorumBps && signers < b.quorum) revert QuorumNotMet(signers, b.quorum);
-        Slash storage s = _slashes[v.id];
-        if (s.state != SlashState.None) revert SlashAlreadyExists(v.id);
-        (uint256 amount, uint256 fresh) =
-            _recordSlash(s, _providers[v.provider], v.provider, bps, EventType(v.eventType), Severity(v.severity));
-        _useStakeCap(b, fresh, l.capWindow, l.slashCapBps);
+        if (_slashes[v.id].state != SlashState.None) revert SlashAlreadyExists(v.id);
+        (uint256 amount, uint256 fresh, uint64 executableAt) = _recordSlash(
+            v.id, _providers[v.provider], v.provider, bps, EventType(v.eventType), Severity(v.severity)
+        );
+        _useStakeCap(fresh, l.capWindow, l.slashCapBps);
         emit SlashProposed(
-            v.id, v.provider, bps, amount, s.executableAt, EventType(v.eventType), Severity(v.severity), v.evidenceHash
+            v.id, v.provider, bps, amount, executableAt, EventType(v.eventType), Severity(v.severity), v.evidenceHash
         );
     }
 
-    /// @dev Fills a new pending slash record.
+    /// @dev Writes a new pending slash record, one store per slot.
     /// @return amount the proposed amount
     /// @return fresh what the proposal newly puts at stake: concurrent proposals share the stake
+    /// @return executableAt the end of its veto window
     function _recordSlash(
-        Slash storage s,
+        bytes32 id,
         ProviderState storage p,
         address provider,
         uint16 bps,
         EventType eventType,
         Severity severity
-    ) private returns (uint256 amount, uint256 fresh) {
+    ) private returns (uint256 amount, uint256 fresh, uint64 executableAt) {
         uint256 total = p.active + p.unbonding;
         amount = (total * bps) / MAX_BPS;
         uint256 pending = p.pendingAmount;
         if (pending < total) fresh = (pending + amount < total ? pending + amount : total) - pending;
+        executableAt = uint64(block.timestamp) + _limits.vetoWindow;
+        SlashRecord storage s = _slashes[id];
         s.provider = provider;
         s.bps = bps;
         s.state = SlashState.Pending;
-        s.executableAt = uint64(block.timestamp) + _vetoWindow;
+        s.executableAt = executableAt;
         s.eventType = eventType; // last in its slot, as in register
         s.amount = uint128(amount);
         s.proposedAt = uint64(block.timestamp);
@@ -911,7 +995,7 @@ contract SwarmStaking is ISwarmStaking, AccessControl, Pausable, ReentrancyGuard
         p.pendingSlashes += 1;
     }
 
-    function _veto(bytes32 id, Slash storage s, bytes32 reasonHash) private {
+    function _veto(bytes32 id, SlashRecord storage s, bytes32 reasonHash) private {
         s.state = SlashState.Vetoed;
         ProviderState storage p = _providers[s.provider];
         p.pendingSlashes -= 1;
@@ -929,11 +1013,14 @@ contract SwarmStaking is ISwarmStaking, AccessControl, Pausable, ReentrancyGuard
 
     /// @dev The jails in the window's buckets before `index` once the counters move to bucket
     ///      `index` (buckets older than the window leave it; the head bucket joins the ring).
-    function _jailsInRing(Limits memory l, uint32 index) private view returns (uint32 inRing) {
-        uint32 head = l.jailHead;
-        if (index == head) return l.jailsInRing;
+    function _jailsInRing(uint32 head, uint32 inHead, uint32 stored, uint32 index)
+        private
+        view
+        returns (uint32 inRing)
+    {
+        if (index == head) return stored;
         if (index - head > BUCKETS) return 0;
-        inRing = l.jailsInRing + l.jailsInHead;
+        inRing = stored + inHead;
         // Buckets head - BUCKETS .. index - BUCKETS - 1 leave the window; bucket k - BUCKETS - 1
         // is in ring slot k % RING (never the head's slot: index - head <= BUCKETS).
         for (uint32 k = head + 1; k <= index; ++k) {
@@ -944,10 +1031,14 @@ contract SwarmStaking is ISwarmStaking, AccessControl, Pausable, ReentrancyGuard
     }
 
     /// @dev As {_jailsInRing}, for the stake put at stake.
-    function _stakeInRing(uint32 head, AtStake memory a, uint32 index) private view returns (uint128 inRing) {
-        if (index == head) return a.inRing;
+    function _stakeInRing(uint32 head, uint128 inHead, uint128 stored, uint32 index)
+        private
+        view
+        returns (uint128 inRing)
+    {
+        if (index == head) return stored;
         if (index - head > BUCKETS) return 0;
-        inRing = a.inRing + a.inHead;
+        inRing = stored + inHead;
         for (uint32 k = head + 1; k <= index; ++k) {
             if (k <= BUCKETS) continue;
             StakeBucket memory old = _stakeRing[k % RING];
@@ -956,35 +1047,41 @@ contract SwarmStaking is ISwarmStaking, AccessControl, Pausable, ReentrancyGuard
     }
 
     /// @dev Counts one jail against the jail cap of the window, or reverts {JailCapExceeded}.
-    function _useJailCap(Limits memory l) private {
+    function _useJailCap() private {
+        Limits storage l = _limits;
+        uint32 head = l.jailHead;
+        uint32 inHead = l.jailsInHead;
         uint32 index = _bucketIndex(l.capWindow);
-        uint32 inRing = _jailsInRing(l, index);
-        if (index != l.jailHead) {
-            if (index - l.jailHead <= BUCKETS) _jailRing[l.jailHead % RING] = JailBucket(l.jailHead, l.jailsInHead);
-            l.jailHead = index;
-            l.jailsInHead = 0;
+        uint32 inRing = _jailsInRing(head, inHead, l.jailsInRing, index);
+        if (index != head) {
+            if (index - head <= BUCKETS) _jailRing[head % RING] = JailBucket(head, inHead);
+            inHead = 0;
         }
-        uint32 used = l.jailsInHead + inRing;
+        uint32 used = inHead + inRing;
         if (used >= l.jailCap) revert JailCapExceeded(used, l.jailCap);
-        l.jailsInHead += 1;
+        l.jailHead = index;
+        l.jailsInHead = inHead + 1;
         l.jailsInRing = inRing;
-        _limits = l;
     }
 
     /// @dev Counts `amount` against the stake cap of the window, or reverts {SlashCapExceeded}.
-    function _useStakeCap(Bonds memory b, uint256 amount, uint32 window, uint16 capBps) private {
+    function _useStakeCap(uint256 amount, uint32 window, uint16 capBps) private {
+        Bonds storage b = _bonds;
+        AtStake storage a = _atStake;
+        uint32 head = b.stakeHead;
+        uint128 inHead = a.inHead;
         uint32 index = _bucketIndex(window);
-        AtStake memory a = _atStake;
-        uint128 inRing = _stakeInRing(b.stakeHead, a, index);
-        if (index != b.stakeHead) {
-            if (index - b.stakeHead <= BUCKETS) _stakeRing[b.stakeHead % RING] = StakeBucket(b.stakeHead, a.inHead);
-            _bonds.stakeHead = index;
-            a.inHead = 0;
+        uint128 inRing = _stakeInRing(head, inHead, a.inRing, index);
+        if (index != head) {
+            if (index - head <= BUCKETS) _stakeRing[head % RING] = StakeBucket(head, inHead);
+            b.stakeHead = index;
+            inHead = 0;
         }
-        uint256 used = uint256(a.inHead) + inRing + amount;
+        uint256 used = uint256(inHead) + inRing + amount;
         uint256 cap = (uint256(b.totalBonded) * capBps) / MAX_BPS;
         if (used > cap) revert SlashCapExceeded(used, cap);
-        _atStake = AtStake(a.inHead + uint128(amount), inRing);
+        a.inHead = inHead + uint128(amount);
+        a.inRing = inRing;
     }
 
     function _setClassParams(uint8 class, uint256 baseMinStake, uint256 perGpuMinStake, uint64 unbondingPeriod)
@@ -999,7 +1096,7 @@ contract SwarmStaking is ISwarmStaking, AccessControl, Pausable, ReentrancyGuard
 
     function _setVetoWindow(uint64 window) private {
         if (window < minVetoWindow || window > MAX_VETO_WINDOW) revert ParameterOutOfBounds();
-        _vetoWindow = window;
+        _limits.vetoWindow = uint24(window); // at most MAX_VETO_WINDOW, 30 days
         emit VetoWindowSet(window);
     }
 
@@ -1018,7 +1115,7 @@ contract SwarmStaking is ISwarmStaking, AccessControl, Pausable, ReentrancyGuard
 
     function _setMaxJailDuration(uint64 duration) private {
         if (duration < 1 hours || duration > MAX_JAIL_DURATION_LIMIT) revert ParameterOutOfBounds();
-        _limits.maxJailDuration = uint32(duration);
+        _maxJailDuration = uint32(duration);
         emit MaxJailDurationSet(duration);
     }
 
@@ -1033,7 +1130,7 @@ contract SwarmStaking is ISwarmStaking, AccessControl, Pausable, ReentrancyGuard
         for (uint256 i; i < 4; ++i) {
             if (uint16(bounds >> (16 * i)) > maxSlashBps_) revert ParameterOutOfBounds();
         }
-        Limits memory l = _limits;
+        Limits storage l = _limits;
         if (window != l.capWindow) {
             uint32 index = _bucketIndex(uint32(window));
             l.jailsInHead += l.jailsInRing;
@@ -1051,7 +1148,6 @@ contract SwarmStaking is ISwarmStaking, AccessControl, Pausable, ReentrancyGuard
         l.jailCap = jailCap_;
         l.slashCapBps = slashCapBps_;
         l.maxSlashBps = maxSlashBps_;
-        _limits = l;
         emit CapsSet(window, jailCap_, slashCapBps_, maxSlashBps_);
     }
 

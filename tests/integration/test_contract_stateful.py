@@ -19,6 +19,15 @@ Invariants on top: token balances sum to the total supply; the staking contract 
 providers' active and unbonding stake plus the unclaimed reward pools plus tokens sent to it
 directly; no slash id is executed twice; a vetoed slash never moves a token.
 
+The bounded blast radius (SPEC section 8) is part of the model: the rolling caps (a jail counts one,
+a proposal what it newly puts at stake, in buckets of ceil(capWindow / 24) s), the per-proposal and
+per-severity bounds, the detector quorum, jailAndProposeSlash, batched vetoes, lifted jails and
+tombstoned stake frozen until released. Most examples start under tight caps set by governance
+(`bounded`), and bursts of sound verdicts (a misfiring detector) run into them. Invariants: the
+bonded total is every provider's active plus unbonding stake, and no interval of capWindow seconds
+holds more successful SLASHER jails than jailCap, or more stake newly put at stake than
+slashCapBps of the bonded stake, whatever the sequence.
+
 Every transaction is mined alone in a block at a timestamp the model chooses (automine with
 `evm_setNextBlockTimestamp`), so time-dependent checks are predicted exactly. Each example runs
 between `evm_snapshot` and `evm_revert`, inside a module snapshot that funds the strangers.
@@ -41,7 +50,7 @@ from eth_abi import decode, encode
 from eth_utils import keccak, to_checksum_address
 from hypothesis import HealthCheck, Phase, event, settings
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
+from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
 from staking.chain.contracts import role_id
 from staking.rewards.merkle import WeightTree, verify
@@ -62,6 +71,10 @@ NUM_CLASSES = 3
 NUM_EVENT_TYPES = 6
 NUM_SEVERITIES = 4
 MAX_UNBONDING_PERIOD = 365 * DAY
+UNBONDING_MARGIN = 3_600  # unbonding must outlast maxVerdictAge by this much
+MIN_CAP_WINDOW, MAX_CAP_WINDOW = 3_600, 30 * DAY
+MAX_QUORUM = 16
+BUCKETS = 24  # the caps' window: 24 buckets of ceil(capWindow / 24) s, plus the current one
 SLASH_PENDING, SLASH_VETOED, SLASH_EXECUTED = 1, 2, 3
 PATH_NONE, PATH_LAST = 0, 3
 STAGE_RESPONSE, STAGE_RESTORATION = 2, 4
@@ -112,6 +125,8 @@ def _topic(signature: str) -> str:
 
 SLASH_EXECUTED_TOPIC = _topic("SlashExecuted(bytes32,address,uint256,uint256,uint256)")
 SLASH_VETOED_TOPIC = _topic("SlashVetoed(bytes32,address,address,bytes32)")
+SLASH_COSIGNED_TOPIC = _topic("SlashCoSigned(bytes32,address[])")
+JAIL_LIFTED_TOPIC = _topic("JailLifted(address,address,bytes32)")
 
 VIEW = {
     "provider": _sel("getProvider(address)"),
@@ -135,9 +150,23 @@ VIEW = {
     "max_jail_duration": _sel("maxJailDuration()"),
     "probation_epochs": _sel("probationEpochs()"),
     "treasury": _sel("treasury()"),
+    "at_stake": _sel("atStakeOf(address)"),
+    "released": _sel("isReleased(address)"),
+    "total_bonded": _sel("totalBonded()"),
+    "cap_usage": _sel("capUsage()"),
+    "cap_window": _sel("capWindow()"),
+    "jail_cap": _sel("jailCap()"),
+    "slash_cap_bps": _sel("slashCapBps()"),
+    "max_slash_bps": _sel("maxSlashBps()"),
+    "quorum": _sel("detectorQuorum()"),
+    "quorum_bps": _sel("quorumBps()"),
+    "bound": _sel("maxSlashBpsFor(uint8)"),
 }
-PROVIDER_VIEWS = ("provider", "stakeOf", "unbondingOf", "isJailed", "isTombstoned")  # SPEC 2 + full record
+# SPEC 2 + the full record + what the caps added per provider
+PROVIDER_VIEWS = ("provider", "stakeOf", "unbondingOf", "isJailed", "isTombstoned", "at_stake", "released")
 PARAM_VIEWS = ("veto_window", "max_verdict_age", "max_jail_duration", "probation_epochs", "treasury")
+CAP_VIEWS = ("cap_window", "jail_cap", "slash_cap_bps", "max_slash_bps", "quorum", "quorum_bps")
+TIME_DEPENDENT = ("cap_usage",)  # changes as buckets leave the window, with no call at all
 
 VERDICT_TYPEHASH = keccak(
     text="Verdict(bytes32 id,address provider,uint8 eventType,uint8 severity,uint64 detectedAt,"
@@ -193,6 +222,12 @@ class ProviderState:
     unbonding_end: int = 0
     active: int = 0
     unbonding: int = 0
+    # Not in getProvider: the pending proposals' amounts and a tombstoned stake's release.
+    pending_amount: int = 0
+    released: bool = False
+
+    def at_stake(self) -> int:
+        return min(self.pending_amount, self.active + self.unbonding)
 
     def words(self) -> tuple[int, ...]:
         return (
@@ -212,19 +247,35 @@ class ProviderState:
 
     @classmethod
     def from_words(cls, w: tuple[int, ...]) -> ProviderState:
-        return cls(bool(w[0]), bool(w[1]), bool(w[2]), *w[3:])
+        p = cls(bool(w[0]), bool(w[1]), bool(w[2]))
+        (
+            p.cls,
+            p.path,
+            p.stage,
+            p.gpus,
+            p.pending,
+            p.jailed_until,
+            p.unbonding_end,
+            p.active,
+            p.unbonding,
+        ) = w[3:12]
+        return p
 
 
 @dataclass
 class SlashState:
+    """Mirrors `getSlash` (the order of its two slots); `proposed` is the amount when proposed,
+    what the provider's pending amount holds for it."""
+
     provider: str
     bps: int
     state: int
     event_type: int
-    proposed_at: int
     executable_at: int
     amount: int
-    evidence_hash: bytes
+    proposed_at: int
+    severity: int
+    proposed: int = 0
 
     def words(self) -> tuple[int, ...]:
         return (
@@ -232,11 +283,51 @@ class SlashState:
             self.bps,
             self.state,
             self.event_type,
-            self.proposed_at,
             self.executable_at,
             self.amount,
-            int.from_bytes(self.evidence_hash),
+            self.proposed_at,
+            self.severity,
         )
+
+
+def _window_sum(log: list[tuple[int, int]], index: int) -> int:
+    """What a cap's ring counts in bucket `index`: the entries of buckets index - 24 .. index."""
+    return sum(n for bucket, n in log if index - BUCKETS <= bucket <= index)
+
+
+@dataclass
+class CapRing:
+    """One rolling cap as SPEC section 8 states it: every use in `log` (bucket, amount); `head`
+    is the bucket of the last use (or of the last window change), `carried` what a window change
+    carried over."""
+
+    log: list[tuple[int, int]] = field(default_factory=list)
+    head: int = 0
+
+    def used(self, index: int) -> int:
+        return _window_sum(self.log, index)
+
+    def use(self, index: int, amount: int) -> None:
+        self.log.append((index, amount))
+        self.head = index
+
+    def restart(self, index: int) -> None:
+        """A new window: what the old one counted at its head moves into bucket `index`."""
+        carried = self.used(self.head)
+        self.log = [(index, carried)] if carried else []
+        self.head = index
+
+
+@dataclass(frozen=True)
+class CappedUse:
+    """A successful jail or proposal by the SLASHER path: when, how much it counted (1 jail or
+    the stake newly at stake), and the cap, window and window start in force then."""
+
+    ts: int
+    amount: int
+    cap: int
+    window: int
+    since: int  # the last change of capWindow: no interval reaches back beyond it
 
 
 @dataclass
@@ -274,9 +365,31 @@ class Model:
     epochs: dict[int, EpochState] = field(default_factory=dict)
     donated: int = 0  # tokens transferred or minted straight to the staking contract
     slashed: int = 0  # tokens moved to a treasury by executed slashes
+    # SPEC section 8: the caps, the bounds and the quorum, and what the window used of the caps
+    cap_window: int = 3_600
+    jail_cap: int = 1
+    slash_cap_bps: int = MAX_BPS
+    max_slash_bps: int = MAX_BPS
+    bounds: list[int] = field(default_factory=lambda: [MAX_BPS] * NUM_SEVERITIES)
+    quorum: int = 1
+    quorum_bps: int = MAX_BPS
+    jail_ring: CapRing = field(default_factory=CapRing)
+    stake_ring: CapRing = field(default_factory=CapRing)
+    window_since: int = 0
+    capped_jails: list[CappedUse] = field(default_factory=list)
+    capped_stake: list[CappedUse] = field(default_factory=list)
 
     def provider(self, address: str) -> ProviderState:
         return self.providers.setdefault(address, ProviderState())
+
+    def bucket(self, ts: int) -> int:
+        return ts // -(-self.cap_window // BUCKETS)
+
+    def total_bonded(self) -> int:
+        return sum(p.active + p.unbonding for p in self.providers.values())
+
+    def stake_cap(self) -> int:
+        return self.total_bonded() * self.slash_cap_bps // MAX_BPS
 
     def min_stake(self, p: ProviderState) -> int:
         base, per_gpu, _ = self.classes[p.cls]
@@ -511,6 +624,7 @@ def _bind_session_chain(chain_session: Chain) -> Iterator[None]:
     keys += [("balance", h) for h in holders] + [("supply",), ("paused",)]
     keys += [("class", c) for c in range(NUM_CLASSES)] + [(p,) for p in PARAM_VIEWS]
     keys += [("allowance", a, staking) for a in actors]
+    keys += [(c,) for c in CAP_VIEWS] + [("bound", s) for s in range(NUM_SEVERITIES)] + [("cap_usage",)]
     obs, _ = rpc.observe(keys, 0)
     treasury = to_checksum_address(f"0x{obs[('treasury',)][0]:040x}")
     assert treasury == treasury_account, "the devnet treasury is account #10"
@@ -529,7 +643,15 @@ def _bind_session_chain(chain_session: Chain) -> Iterator[None]:
         balances={h: obs[("balance", h)][0] for h in holders},
         supply=obs[("supply",)][0],
         allowances={(a, staking): obs[("allowance", a, staking)][0] for a in actors},
+        cap_window=obs[("cap_window",)][0],
+        jail_cap=obs[("jail_cap",)][0],
+        slash_cap_bps=obs[("slash_cap_bps",)][0],
+        max_slash_bps=obs[("max_slash_bps",)][0],
+        bounds=[obs[("bound", s)][0] for s in range(NUM_SEVERITIES)],
+        quorum=obs[("quorum",)][0],
+        quorum_bps=obs[("quorum_bps",)][0],
     )
+    assert obs[("cap_usage",)][:2] == (0, 0), "the caps' window must start empty"
     # The session chain must start clean for exact accounting: no tokens outside the known
     # holders, nothing in the staking contract but the demo providers' stakes.
     assert sum(model.balances.values()) == model.supply, "tokens held outside the known accounts"
@@ -568,7 +690,10 @@ def _bind_session_chain(chain_session: Chain) -> Iterator[None]:
 WHO = st.integers(0, len(ACTOR_INDICES) - 1)
 PICK = st.integers(0, 10**6)
 AMOUNTS = st.sampled_from(("zero", "one", "part", "all", "over"))
-TIME_STEPS = st.sampled_from((1, 59, 121, 601, 3_600, DAY, 7 * DAY, 29 * DAY))
+# 150 s: a bucket of the devnet's one-hour cap window; 3,750 s: 25 of them, the whole ring.
+TIME_STEPS = st.sampled_from((1, 59, 121, 150, 601, 1_800, 3_600, 3_750, DAY, 7 * DAY, 29 * DAY))
+# Around the bounds a test regime sets (severity bounds 500/1,000/2,500/5,000, quorum above 1,000).
+BPS = st.sampled_from((0, 1, 500, 501, 1_000, 1_001, 2_500, 3_333, 5_000, 5_001, MAX_BPS, MAX_BPS + 1))
 ROLE = st.sampled_from(STAKING_ROLES)
 # insider / focus / prepare: True picks a caller holding the needed role, a provider in the state
 # the function acts on, or sets that state up first; False leaves the pick to chance.
@@ -580,8 +705,17 @@ LEAN = st.sampled_from((True, True, False))
 RESTRICTED: dict[str, tuple[tuple[str, ...], bool]] = {
     "jail": ((SLASHER,), False),
     "proposeSlash": ((SLASHER,), False),
+    "jailAndProposeSlash": ((SLASHER,), False),
+    "proposeSlashQuorum": ((SLASHER,), False),
     "vetoSlash": ((VETOER,), False),
+    "vetoSlashes": ((VETOER,), False),
+    "liftJails": ((VETOER,), False),
     "tombstone": ((GOVERNANCE,), False),
+    "releaseTombstoned": ((GOVERNANCE,), False),
+    "slashTombstoned": ((GOVERNANCE,), False),
+    "setCaps": ((GOVERNANCE,), False),
+    "setSeverityBounds": ((GOVERNANCE,), False),
+    "setQuorum": ((GOVERNANCE,), False),
     "beginRecovery": ((GOVERNANCE, SLASHER), False),
     "advanceRecovery": ((GOVERNANCE,), False),
     "reinstate": ((GOVERNANCE,), False),
@@ -598,7 +732,8 @@ RESTRICTED: dict[str, tuple[tuple[str, ...], bool]] = {
     "token.revokeRole": ((ADMIN,), True),
 }
 
-# Functions behind `whenNotPaused`, plus vetoSlash, which a pause must leave working.
+# Functions behind `whenNotPaused`, plus the council's and governance's containment (vetoes,
+# lifted jails, released stake), which a pause must leave working.
 PAUSABLE = (
     "register",
     "stake",
@@ -607,7 +742,13 @@ PAUSABLE = (
     "unjail",
     "jail",
     "proposeSlash",
+    "jailAndProposeSlash",
+    "proposeSlashQuorum",
+    "slashTombstoned",
     "vetoSlash",
+    "vetoSlashes",
+    "liftJails",
+    "releaseTombstoned",
     "executeSlash",
     "fundRewards",
     "publishEligibility",
@@ -677,6 +818,7 @@ class ContractSecurity(RuleBasedStateMachine):
         self.prev_obs = self.obs
 
     def teardown(self) -> None:
+        event(f"capped uses in the example: {min(len(self.m.capped_jails) + len(self.m.capped_stake), 6)}+")
         assert self.rpc.call("evm_revert", self.snapshot) is True
 
     # ---- plumbing
@@ -688,6 +830,8 @@ class ContractSecurity(RuleBasedStateMachine):
         keys += [("token_role", r, x) for r in TOKEN_ROLES for x in a]
         keys += [("paused",), ("supply",)] + [(p,) for p in PARAM_VIEWS]
         keys += [("class", c) for c in range(NUM_CLASSES)]
+        keys += [(c,) for c in CAP_VIEWS] + [("bound", s) for s in range(NUM_SEVERITIES)]
+        keys += [("cap_usage",), ("total_bonded",)]
         keys += [("epoch", e) for e in self.watched_epochs]
         published = [e for e in self.watched_epochs if self.m.epochs[e].published]
         keys += [("claimed", e, x) for e in published for x in a]
@@ -710,8 +854,19 @@ class ContractSecurity(RuleBasedStateMachine):
                 "unbondingOf": p.unbonding,
                 "isJailed": int(p.jailed),
                 "isTombstoned": int(p.tombstoned),
+                "at_stake": p.at_stake(),
+                "released": int(p.released),
             }
             return (views[kind],)
+        if kind in CAP_VIEWS:
+            return (int(getattr(m, kind)),)
+        if kind == "bound":
+            return (m.bounds[args[0]],)
+        if kind == "cap_usage":
+            index = m.bucket(m.now)
+            return (m.jail_ring.used(index), m.stake_ring.used(index), m.total_bonded())
+        if kind == "total_bonded":
+            return (m.total_bonded(),)
         if kind == "slash":
             s = m.slashes.get(args[0])
             return s.words() if s else (0,) * 8
@@ -822,7 +977,9 @@ class ContractSecurity(RuleBasedStateMachine):
         self.prev_obs, self.obs, self.logs = self.obs, out.obs, out.slash_logs
         if out.error is not None:
             changed = [
-                self._describe(k) for k, v in self.obs.items() if k in self.prev_obs and self.prev_obs[k] != v
+                self._describe(k)
+                for k, v in self.obs.items()
+                if k in self.prev_obs and self.prev_obs[k] != v and k[0] not in TIME_DEPENDENT
             ]
             assert not changed, f"{label} by {who} reverted ({got}) but changed {changed}"
         event(f"{label}: {got}")
@@ -925,6 +1082,8 @@ class ContractSecurity(RuleBasedStateMachine):
             expected = _err("ZeroAmount")
         elif not p.registered:
             expected = _err("NotRegistered", caller)
+        elif p.jailed and not p.released and (p.jailed_until == 0 or ts < p.jailed_until):
+            expected = _err("ProviderIsJailed", caller)  # a tombstone freezes it until released
         elif p.pending:
             expected = _err("WithdrawalBlockedBySlash", caller, p.pending)
         elif ts < p.unbonding_end:
@@ -993,7 +1152,7 @@ class ContractSecurity(RuleBasedStateMachine):
             detected_at = ts - max_age - 1
         evidence = keccak(text=f"evidence-{self.verdicts}")
         v: VerdictTuple = (verdict_id, provider, event_type, severity, detected_at, evidence)
-        detectors = sorted(self.m.roles[DETECTOR]) or [self.actors[2]]  # #2 even after losing the role
+        detectors = self._detectors()
         signer: str | None
         if flaw == "malformed_signature":
             signature, signer = b"\x01" * 10, ZERO_ADDRESS  # ECDSA.tryRecover fails: signer 0
@@ -1005,22 +1164,103 @@ class ContractSecurity(RuleBasedStateMachine):
             pool = others if flaw == "non_detector_signer" else detectors
             signer = pool[plan.signer % len(pool)]
             signature = sign_digest(self.start.keys[signer], verdict_digest(self.start.separator, v))
-        expected: Expect
+        return v, signature, self._content_error(v, ts) or self._signer_error(signer)
+
+    def _detectors(self) -> list[str]:
+        return sorted(self.m.roles[DETECTOR]) or [self.actors[2]]  # #2 even after losing the role
+
+    def _content_error(self, v: VerdictTuple, ts: int) -> Expect:
+        """The error `_verifyVerdict` raises for the verdict itself, whoever signed it."""
+        verdict_id, provider, event_type, severity, detected_at, _ = v
+        max_age = self.m.max_verdict_age
         if verdict_id == ZERO32 or event_type >= NUM_EVENT_TYPES or severity >= NUM_SEVERITIES:
-            expected = _err("InvalidVerdict")
-        elif detected_at > ts:
-            expected = _err("VerdictFromFuture", detected_at)
-        elif ts - detected_at > max_age:
-            expected = _err("VerdictExpired", detected_at, max_age)
-        elif not self.m.provider(provider).registered:
-            expected = _err("NotRegistered", provider)
-        elif signer is None:
-            expected = _err_named("InvalidVerdictSigner")
-        elif signer not in self.m.roles[DETECTOR]:
-            expected = _err("InvalidVerdictSigner", signer)
-        else:
-            expected = None
-        return v, signature, expected
+            return _err("InvalidVerdict")
+        if detected_at > ts:
+            return _err("VerdictFromFuture", detected_at)
+        if ts - detected_at > max_age:
+            return _err("VerdictExpired", detected_at, max_age)
+        if not self.m.provider(provider).registered:
+            return _err("NotRegistered", provider)
+        return None
+
+    def _signer_error(self, signer: str | None) -> Expect:
+        """None for a DETECTOR_ROLE signer; `signer` None: recovered to an unknown address."""
+        if signer is None:
+            return _err_named("InvalidVerdictSigner")
+        if signer not in self.m.roles[DETECTOR]:
+            return _err("InvalidVerdictSigner", signer)
+        return None
+
+    def _sign(self, v: VerdictTuple, signer: str) -> bytes:
+        return sign_digest(self.start.keys[signer], verdict_digest(self.start.separator, v))
+
+    # ---- the caps, the bounds and the quorum of the SLASHER path
+    def _until(self, until_kind: str, ts: int) -> int:
+        longest = ts + self.m.max_jail_duration
+        return {"forever": 0, "short": ts + 3_600, "longest": longest, "too_long": longest + 1, "past": ts}[
+            until_kind
+        ]
+
+    def _jail_error(self, v: VerdictTuple, until: int, ts: int) -> Expect:
+        """What `_jail` raises for a verified verdict: reuse, a bad end, a tombstone, the cap."""
+        verdict_id, provider = v[0], v[1]
+        if verdict_id in self.m.jail_used:
+            return _err("VerdictAlreadyUsed", verdict_id)
+        if until != 0 and (until <= ts or until > ts + self.m.max_jail_duration):
+            return _err("InvalidJailUntil", until)
+        if self.m.provider(provider).tombstoned:
+            return _err("ProviderIsTombstoned", provider)
+        used = self.m.jail_ring.used(self.m.bucket(ts))
+        if used >= self.m.jail_cap:
+            return _err("JailCapExceeded", used, self.m.jail_cap)
+        return None
+
+    def _apply_jail(self, v: VerdictTuple, until: int, ts: int) -> None:
+        m, p = self.m, self.m.provider(v[1])
+        m.jail_used.add(v[0])
+        if not p.jailed:
+            p.jailed, p.jailed_until = True, until
+        elif p.jailed_until != 0 and (until == 0 or until > p.jailed_until):
+            p.jailed_until = until
+        m.jail_ring.use(m.bucket(ts), 1)
+        m.capped_jails.append(CappedUse(ts, 1, m.jail_cap, m.cap_window, m.window_since))
+
+    def _amounts(self, provider: str, bps: int) -> tuple[int, int]:
+        """(the amount a proposal of `bps` takes, what it newly puts at stake): concurrent
+        proposals share the provider's stake, so the second never counts twice."""
+        p = self.m.provider(provider)
+        total = p.active + p.unbonding
+        amount = total * bps // MAX_BPS
+        fresh = min(p.pending_amount + amount, total) - p.pending_amount if p.pending_amount < total else 0
+        return amount, fresh
+
+    def _proposal_error(self, v: VerdictTuple, bps: int, signers: int, ts: int) -> Expect:
+        """What `_propose` raises for a verified verdict with `signers` distinct detectors."""
+        m = self.m
+        if bps == 0 or bps > m.max_slash_bps or bps > m.bounds[v[3]]:
+            return _err("InvalidBps", bps)
+        if bps > m.quorum_bps and signers < m.quorum:
+            return _err("QuorumNotMet", signers, m.quorum)
+        if v[0] in m.slashes:
+            return _err("SlashAlreadyExists", v[0])
+        used = m.stake_ring.used(m.bucket(ts)) + self._amounts(v[1], bps)[1]
+        if used > m.stake_cap():
+            return _err("SlashCapExceeded", used, m.stake_cap())
+        return None
+
+    def _apply_proposal(
+        self, slash_id: bytes, provider: str, bps: int, event_type: int, severity: int, ts: int, capped: bool
+    ) -> None:
+        m, p = self.m, self.m.provider(provider)
+        amount, fresh = self._amounts(provider, bps)
+        if capped:  # governance's own proposals are never capped
+            m.stake_ring.use(m.bucket(ts), fresh)
+            m.capped_stake.append(CappedUse(ts, fresh, m.stake_cap(), m.cap_window, m.window_since))
+        m.slashes[slash_id] = SlashState(
+            provider, bps, SLASH_PENDING, event_type, ts + m.veto_window, amount, ts, severity, amount
+        )
+        p.pending += 1
+        p.pending_amount += amount
 
     @rule(
         who=WHO,
@@ -1032,73 +1272,179 @@ class ContractSecurity(RuleBasedStateMachine):
         caller = self._caller(who, insider, SLASHER)
         ts = self.m.now + 1
         v, signature, verdict_error = self._verdict(plan, ts, sorted(self.m.jail_used | set(self.m.slashes)))
-        verdict_id, provider = v[0], v[1]
-        self._watch_id(verdict_id)
-        longest = ts + self.m.max_jail_duration
-        until = {"forever": 0, "short": ts + 3_600, "longest": longest, "too_long": longest + 1, "past": ts}[
-            until_kind
-        ]
-        p = self.m.provider(provider)
+        self._watch_id(v[0])
+        until = self._until(until_kind, ts)
         expected: Expect
         if self.m.paused:
             expected = _err("EnforcedPause")
         elif caller not in self.m.roles[SLASHER]:
             expected = _denied(caller, SLASHER)
-        elif verdict_error is not None:
-            expected = verdict_error
-        elif verdict_id in self.m.jail_used:
-            expected = _err("VerdictAlreadyUsed", verdict_id)
-        elif until != 0 and (until <= ts or until > longest):
-            expected = _err("InvalidJailUntil", until)
-        elif p.tombstoned:
-            expected = _err("ProviderIsTombstoned", provider)
         else:
-            expected = None
+            expected = verdict_error or self._jail_error(v, until, ts)
         label = f"jail[{plan.flaw}]"
         if (
             self._send(label, caller, self._staking_call("jail", v, signature, until), expected, ts)
             is not None
         ):
-            self.m.jail_used.add(verdict_id)
-            if not p.jailed:
-                p.jailed, p.jailed_until = True, until
-            elif p.jailed_until != 0 and (until == 0 or until > p.jailed_until):
-                p.jailed_until = until
+            self._apply_jail(v, until, ts)
 
-    @rule(
-        who=WHO,
-        insider=LEAN,
-        plan=VERDICTS,
-        bps=st.sampled_from((0, 1, 500, 3_333, MAX_BPS, MAX_BPS + 1)),
-    )
+    @rule(who=WHO, insider=LEAN, plan=VERDICTS, bps=BPS)
     def propose_slash(self, who: int, insider: bool, plan: VerdictPlan, bps: int) -> None:
         caller = self._caller(who, insider, SLASHER)
         ts = self.m.now + 1
         v, signature, verdict_error = self._verdict(plan, ts, sorted(self.m.slashes))
-        verdict_id, provider = v[0], v[1]
-        self._watch_id(verdict_id)
+        self._watch_id(v[0])
         expected: Expect
         if self.m.paused:
             expected = _err("EnforcedPause")
         elif caller not in self.m.roles[SLASHER]:
             expected = _denied(caller, SLASHER)
-        elif bps == 0 or bps > MAX_BPS:
-            expected = _err("InvalidBps", bps)
-        elif verdict_error is not None:
-            expected = verdict_error
-        elif verdict_id in self.m.slashes:
-            expected = _err("SlashAlreadyExists", verdict_id)
         else:
-            expected = None
+            expected = verdict_error or self._proposal_error(v, bps, 1, ts)
         label = f"proposeSlash[{plan.flaw}]"
         data = self._staking_call("proposeSlash", v, signature, bps)
         if self._send(label, caller, data, expected, ts) is not None:
-            p = self.m.provider(provider)
-            amount = (p.active + p.unbonding) * bps // MAX_BPS
-            self.m.slashes[verdict_id] = SlashState(
-                provider, bps, SLASH_PENDING, v[2], ts, ts + self.m.veto_window, amount, v[5]
-            )
-            p.pending += 1
+            self._apply_proposal(v[0], v[1], bps, v[2], v[3], ts, capped=True)
+
+    @rule(
+        who=WHO,
+        insider=LEAN,
+        plan=VERDICTS,
+        until_kind=st.sampled_from(("forever", "short", "past")),
+        bps=BPS,
+    )
+    def jail_and_propose_slash(
+        self, who: int, insider: bool, plan: VerdictPlan, until_kind: str, bps: int
+    ) -> None:
+        """Both consequences of one verdict in one transaction: both happen, or neither."""
+        caller = self._caller(who, insider, SLASHER)
+        ts = self.m.now + 1
+        v, signature, verdict_error = self._verdict(plan, ts, sorted(self.m.jail_used | set(self.m.slashes)))
+        self._watch_id(v[0])
+        until = self._until(until_kind, ts)
+        expected: Expect
+        if self.m.paused:
+            expected = _err("EnforcedPause")
+        elif caller not in self.m.roles[SLASHER]:
+            expected = _denied(caller, SLASHER)
+        else:
+            expected = verdict_error or self._jail_error(v, until, ts) or self._proposal_error(v, bps, 1, ts)
+        data = self._staking_call("jailAndProposeSlash", v, signature, until, bps)
+        if self._send(f"jailAndProposeSlash[{plan.flaw}]", caller, data, expected, ts) is not None:
+            self._apply_jail(v, until, ts)
+            self._apply_proposal(v[0], v[1], bps, v[2], v[3], ts, capped=True)
+
+    @rule(
+        who=WHO,
+        insider=LEAN,
+        plan=VERDICTS,
+        picks=st.lists(PICK, max_size=4),
+        pool=st.sampled_from(("detectors", "detectors", "anyone")),
+        order=st.sampled_from(("ascending", "ascending", "ascending", "as_drawn", "too_many")),
+        bps=BPS,
+    )
+    def propose_slash_quorum(
+        self, who: int, insider: bool, plan: VerdictPlan, picks: list[int], pool: str, order: str, bps: int
+    ) -> None:
+        """A proposal on several signatures of one verdict: distinct detectors, ascending."""
+        caller = self._caller(who, insider, SLASHER)
+        ts = self.m.now + 1
+        v, _, _ = self._verdict(plan, ts, sorted(self.m.slashes))
+        self._watch_id(v[0])
+        candidates = self._detectors() if pool == "detectors" else list(self.actors)
+        signers = [candidates[i % len(candidates)] for i in picks]
+        if order == "ascending":
+            signers.sort(key=lambda a: int(a, 16))
+        elif order == "too_many":
+            signers = [candidates[0]] * (MAX_QUORUM + 1)
+        signatures = [self._sign(v, a) for a in signers]
+        expected: Expect = None
+        if self.m.paused:
+            expected = _err("EnforcedPause")
+        elif caller not in self.m.roles[SLASHER]:
+            expected = _denied(caller, SLASHER)
+        elif not 0 < len(signers) <= MAX_QUORUM:
+            expected = _err("QuorumNotMet", min(len(signers), MAX_QUORUM), self.m.quorum)
+        else:
+            previous = ZERO_ADDRESS
+            for signer in signers:
+                expected = self._content_error(v, ts) or self._signer_error(signer)
+                if expected is None and int(signer, 16) <= int(previous, 16):
+                    expected = _err("SignersNotAscending", previous, signer)
+                if expected is not None:
+                    break
+                previous = signer
+            expected = expected or self._proposal_error(v, bps, len(signers), ts)
+        data = self._staking_call("proposeSlashQuorum", v, signatures, bps)
+        logs = self._send(f"proposeSlashQuorum[{len(signers)}]", caller, data, expected, ts)
+        if logs is None:
+            return
+        self._apply_proposal(v[0], v[1], bps, v[2], v[3], ts, capped=True)
+        cosigned = [log for log in logs if log["topics"][0] == SLASH_COSIGNED_TOPIC]
+        assert len(cosigned) == 1 and cosigned[0]["topics"][1] == "0x" + v[0].hex()
+        listed = decode(["address[]"], bytes.fromhex(cosigned[0]["data"][2:]))[0]
+        assert [a.lower() for a in listed] == [a.lower() for a in signers]
+
+    @rule(
+        calls=st.lists(
+            st.tuples(
+                st.sampled_from(("jail", "proposeSlash", "jailAndProposeSlash", "proposeSlashQuorum")),
+                PICK,
+                st.sampled_from((1, 2, 3, 3)),
+                st.sampled_from((1, 500, 1_000, 2_500, 5_000)),
+            ),
+            min_size=2,
+            max_size=4,
+        ),
+    )
+    def slasher_burst(self, calls: list[tuple[str, int, int, int]]) -> None:
+        """A SLASHER and the detectors pressing on the caps: sound verdicts, bps within the
+        bounds, quorums met, one call after another in the same second's neighbourhood; what
+        the caps let through is what the window invariant then checks."""
+        if self.m.paused:
+            return
+        for function, pick, severity, bps in calls:
+            plan = VerdictPlan("none", pick, pick % NUM_EVENT_TYPES, severity, "now", pick)
+            if function == "jail":
+                self.jail(pick, True, plan, "short")
+            elif function == "proposeSlash":
+                self.propose_slash(pick, True, plan, bps)
+            elif function == "jailAndProposeSlash":
+                self.jail_and_propose_slash(pick, True, plan, "forever", bps)
+            else:
+                count = len(self._detectors())
+                picks = [pick % count + i for i in range(min(count, max(self.m.quorum, 2)))]
+                self.propose_slash_quorum(pick, True, plan, picks, "detectors", "ascending", bps)
+
+    @rule(
+        who=WHO,
+        picks=st.lists(PICK, min_size=2, max_size=5),
+        function=st.sampled_from(("jail", "proposeSlash", "jailAndProposeSlash")),
+        bps=st.sampled_from((500, 1_000, 2_500)),
+    )
+    def burst(self, who: int, picks: list[int], function: str, bps: int) -> None:
+        """A misfiring detector and the service acting on it as designed: sound critical verdicts
+        against provider after provider, a block apart — what the caps are there to stop."""
+        for pick in picks:
+            plan = VerdictPlan("none", pick, pick % NUM_EVENT_TYPES, NUM_SEVERITIES - 1, "now", pick)
+            if function == "jail":
+                self.jail(who, True, plan, "forever")
+            elif function == "proposeSlash":
+                self.propose_slash(who, True, plan, bps)
+            else:
+                self.jail_and_propose_slash(who, True, plan, "forever", bps)
+
+    @rule(
+        wait=st.sampled_from((150, 1_800, 3_450, 3_600, 3_750, 7_500)),
+        picks=st.lists(PICK, min_size=1, max_size=4),
+        function=st.sampled_from(("jail", "proposeSlash", "jailAndProposeSlash")),
+        bps=st.sampled_from((500, 1_000, 2_500)),
+    )
+    def burst_later(self, wait: int, picks: list[int], function: str, bps: int) -> None:
+        """The same after part of a window (or a whole one): the window's buckets leave it one by
+        one, so the caps free up exactly as fast as they allow."""
+        self.advance_time(wait)
+        self.burst(0, picks, function, bps)
 
     @rule(
         who=WHO,
@@ -1163,16 +1509,56 @@ class ContractSecurity(RuleBasedStateMachine):
         data = self._staking_call("vetoSlash", slash_id, keccak(text="false positive"))
         if self._send("vetoSlash", caller, data, expected, ts) is not None:
             assert s is not None
-            s.state = SLASH_VETOED
-            self.m.providers[s.provider].pending -= 1
-            # A veto moves no token: balances and every provider's buckets are as before.
-            for key, value in self.obs.items():
-                if key[0] == "balance":
-                    assert value == self.prev_obs[key], f"vetoSlash moved tokens of {self._describe(key)}"
-                if key[0] == "provider":
-                    assert value[10:] == self.prev_obs[key][10:], (
-                        f"vetoSlash moved stake of {self._describe(key)}"
-                    )
+            self._apply_veto(s)
+            self._assert_no_stake_moved("vetoSlash")
+
+    def _apply_veto(self, s: SlashState) -> None:
+        s.state = SLASH_VETOED
+        p = self.m.providers[s.provider]
+        p.pending -= 1
+        p.pending_amount -= s.proposed
+
+    def _assert_no_stake_moved(self, label: str) -> None:
+        """A veto moves no token: balances and every provider's buckets are as before."""
+        for key, value in self.obs.items():
+            if key[0] == "balance":
+                assert value == self.prev_obs[key], f"{label} moved tokens of {self._describe(key)}"
+            if key[0] == "provider":
+                assert value[10:] == self.prev_obs[key][10:], f"{label} moved stake of {self._describe(key)}"
+
+    @rule(
+        who=WHO,
+        insider=LEAN,
+        picks=st.lists(PICK, max_size=5),
+        which=st.sampled_from(("pending", "pending", "any", "unknown")),
+        at_close=st.sampled_from((False, False, False, True)),
+        prepare=LEAN,
+    )
+    def veto_slashes(
+        self, who: int, insider: bool, picks: list[int], which: str, at_close: bool, prepare: bool
+    ) -> None:
+        """The council's batch: every id still vetoable is vetoed, the others are skipped."""
+        if self._prepare(prepare):
+            self._prepare_pending_slash(picks[0] if picks else who)
+        caller = self._caller(who, insider, VETOER)
+        ids = [self._slash_id(pick, which) for pick in picks]
+        ts = self.m.now + 1
+        first = self.m.slashes.get(ids[0]) if ids else None
+        if at_close and first is not None:
+            ts = max(ts, first.executable_at)
+        expected = None if caller in self.m.roles[VETOER] else _denied(caller, VETOER)
+        data = self._staking_call("vetoSlashes", ids, keccak(text="rogue detector"))
+        logs = self._send(f"vetoSlashes[{len(ids)}]", caller, data, expected, ts)
+        if logs is None:
+            return
+        vetoed = []
+        for slash_id in ids:
+            s = self.m.slashes.get(slash_id)
+            if s is not None and s.state == SLASH_PENDING and (ts < s.executable_at or self.m.paused):
+                self._apply_veto(s)
+                vetoed.append("0x" + slash_id.hex())
+        assert [log["topics"][1] for log in logs if log["topics"][0] == SLASH_VETOED_TOPIC] == vetoed
+        self._assert_no_stake_moved("vetoSlashes")
 
     @rule(
         who=WHO,
@@ -1213,6 +1599,7 @@ class ContractSecurity(RuleBasedStateMachine):
         p.active -= from_active
         p.unbonding -= amount - from_active
         p.pending -= 1
+        p.pending_amount -= s.proposed
         s.state, s.amount = SLASH_EXECUTED, amount
         self.m.move(self.staking_address, self.m.treasury, amount)
         self.m.slashed += amount
@@ -1320,6 +1707,190 @@ class ContractSecurity(RuleBasedStateMachine):
         if self._send(action, caller, self._staking_call(action), expected) is not None:
             self.m.paused = action == "pause"
 
+    @rule(who=WHO, insider=LEAN, picks=st.lists(WHO, max_size=4), focus=LEAN)
+    def lift_jails(self, who: int, insider: bool, picks: list[int], focus: bool) -> None:
+        """The council sets jailed providers free in a batch; the free and the tombstoned are skipped."""
+        caller = self._caller(who, insider, VETOER)
+        jailed = [a for a in self.actors if self.m.provider(a).jailed]
+        pool = jailed if focus and jailed else list(self.actors)
+        providers = [pool[i % len(pool)] for i in picks]
+        expected = None if caller in self.m.roles[VETOER] else _denied(caller, VETOER)
+        data = self._staking_call("liftJails", providers, keccak(text="rogue detector"))
+        logs = self._send(f"liftJails[{len(providers)}]", caller, data, expected)
+        if logs is None:
+            return
+        lifted = []
+        for provider in providers:
+            p = self.m.provider(provider)
+            if p.jailed and not p.tombstoned:
+                p.jailed, p.jailed_until, p.path, p.stage = False, 0, PATH_NONE, 0
+                lifted.append(_word(provider))
+        assert [log["topics"][1][2:] for log in logs if log["topics"][0] == JAIL_LIFTED_TOPIC] == lifted
+
+    @rule(who=WHO, insider=LEAN, whom=WHO, focus=LEAN)
+    def release_tombstoned(self, who: int, insider: bool, whom: int, focus: bool) -> None:
+        caller = self._caller(who, insider, GOVERNANCE)
+        provider = self._pick(whom, focus, lambda p: p.tombstoned and not p.released)
+        p = self.m.provider(provider)
+        expected: Expect
+        if caller not in self.m.roles[GOVERNANCE]:
+            expected = _denied(caller, GOVERNANCE)
+        elif not p.registered:
+            expected = _err("NotRegistered", provider)
+        elif not p.tombstoned:
+            expected = _err("NotTombstoned", provider)
+        elif p.released:
+            expected = _err("NothingToReinstate", provider)
+        else:
+            expected = None
+        data = self._staking_call("releaseTombstoned", provider)
+        if self._send("releaseTombstoned", caller, data, expected) is not None:
+            p.released = True
+
+    @rule(
+        who=WHO,
+        insider=LEAN,
+        whom=WHO,
+        focus=LEAN,
+        bps=st.sampled_from((0, 1, 2_500, MAX_BPS, MAX_BPS + 1)),
+        reason=st.integers(0, 2),
+    )
+    def slash_tombstoned(
+        self, who: int, insider: bool, whom: int, focus: bool, bps: int, reason: int
+    ) -> None:
+        """Governance's own proposal against a tombstoned provider: bounded by MAX_BPS only, never capped."""
+        caller = self._caller(who, insider, GOVERNANCE)
+        provider = self._pick(whom, focus, lambda p: p.tombstoned)
+        p = self.m.provider(provider)
+        reason_hash = keccak(text=f"forfeit-{reason}")
+        slash_id = keccak(encode(["address", "bytes32"], [provider, reason_hash]))
+        self._watch_id(slash_id)
+        expected: Expect
+        if self.m.paused:
+            expected = _err("EnforcedPause")
+        elif caller not in self.m.roles[GOVERNANCE]:
+            expected = _denied(caller, GOVERNANCE)
+        elif not p.registered:
+            expected = _err("NotRegistered", provider)
+        elif not p.tombstoned:
+            expected = _err("NotTombstoned", provider)
+        elif bps == 0 or bps > MAX_BPS:
+            expected = _err("InvalidBps", bps)
+        elif slash_id in self.m.slashes:
+            expected = _err("SlashAlreadyExists", slash_id)
+        else:
+            expected = None
+        ts = self.m.now + 1
+        data = self._staking_call("slashTombstoned", provider, bps, reason_hash)
+        if self._send("slashTombstoned", caller, data, expected, ts) is not None:
+            self._apply_proposal(slash_id, provider, bps, 1, NUM_SEVERITIES - 1, ts, capped=False)
+
+    # ---- governance: the caps, the bounds and the quorum
+    @rule(
+        who=WHO,
+        insider=LEAN,
+        window=st.sampled_from((3_599, 3_600, 3_600, 7_200, DAY, 30 * DAY, 30 * DAY + 1)),
+        jails=st.sampled_from((0, 1, 2, 3, 10**6)),
+        stake_bps=st.sampled_from((0, 1, 50, 500, MAX_BPS, MAX_BPS + 1)),
+        max_bps=st.sampled_from((0, 500, 2_500, 5_000, MAX_BPS, MAX_BPS + 1)),
+    )
+    def set_caps(
+        self, who: int, insider: bool, window: int, jails: int, stake_bps: int, max_bps: int
+    ) -> None:
+        caller = self._caller(who, insider, GOVERNANCE)
+        m = self.m
+        expected: Expect
+        if caller not in m.roles[GOVERNANCE]:
+            expected = _denied(caller, GOVERNANCE)
+        elif (
+            not MIN_CAP_WINDOW <= window <= MAX_CAP_WINDOW
+            or jails == 0
+            or not 0 < stake_bps <= MAX_BPS
+            or not 0 < max_bps <= MAX_BPS
+            or max(m.bounds) > max_bps  # every severity bound stays within maxSlashBps
+        ):
+            expected = _err("ParameterOutOfBounds")
+        else:
+            expected = None
+        ts = m.now + 1
+        data = self._staking_call("setCaps", window, jails, stake_bps, max_bps)
+        if self._send("setCaps", caller, data, expected, ts) is None:
+            return
+        if window != m.cap_window:  # a new window carries what the old one counted
+            m.cap_window, m.window_since = window, ts
+            m.jail_ring.restart(m.bucket(ts))
+            m.stake_ring.restart(m.bucket(ts))
+        m.jail_cap, m.slash_cap_bps, m.max_slash_bps = jails, stake_bps, max_bps
+
+    @rule(
+        who=WHO,
+        insider=LEAN,
+        bounds=st.sampled_from(
+            (
+                (500, 1_000, 2_500, 5_000),
+                (500, 1_000, 2_500, 5_000),
+                (MAX_BPS,) * 4,
+                (0, 0, 0, 0),
+                (2_500,) * 4,
+                (1_000, 500, 2_500, 5_000),  # decreasing
+                (500, 1_000, 2_500, MAX_BPS),
+            )
+        ),
+    )
+    def set_severity_bounds(self, who: int, insider: bool, bounds: tuple[int, int, int, int]) -> None:
+        caller = self._caller(who, insider, GOVERNANCE)
+        expected: Expect
+        if caller not in self.m.roles[GOVERNANCE]:
+            expected = _denied(caller, GOVERNANCE)
+        elif list(bounds) != sorted(bounds) or max(bounds) > self.m.max_slash_bps:
+            expected = _err("ParameterOutOfBounds")
+        else:
+            expected = None
+        data = self._staking_call("setSeverityBounds", list(bounds))
+        if self._send("setSeverityBounds", caller, data, expected) is not None:
+            self.m.bounds = list(bounds)
+
+    @rule(
+        who=WHO,
+        insider=LEAN,
+        quorum=st.sampled_from((0, 1, 2, 2, 3, MAX_QUORUM, MAX_QUORUM + 1)),
+        bps=st.sampled_from((0, 1_000, 1_000, 5_000, MAX_BPS, MAX_BPS + 1)),
+    )
+    def set_quorum(self, who: int, insider: bool, quorum: int, bps: int) -> None:
+        caller = self._caller(who, insider, GOVERNANCE)
+        expected: Expect
+        if caller not in self.m.roles[GOVERNANCE]:
+            expected = _denied(caller, GOVERNANCE)
+        elif not 0 < quorum <= MAX_QUORUM or bps > MAX_BPS:
+            expected = _err("ParameterOutOfBounds")
+        else:
+            expected = None
+        if (
+            self._send("setQuorum", caller, self._staking_call("setQuorum", quorum, bps), expected)
+            is not None
+        ):
+            self.m.quorum, self.m.quorum_bps = quorum, bps
+
+    @initialize(
+        tight=st.sampled_from((True, True, False)),
+        window=st.sampled_from((3_600, 3_600, 7_200)),
+        jails=st.sampled_from((1, 2, 3)),
+        stake_bps=st.sampled_from((20, 100, 300)),
+        quorum=st.sampled_from((1, 2, 2)),
+        detectors=st.sampled_from((0, 1, 2)),
+    )
+    def bounded(
+        self, tight: bool, window: int, jails: int, stake_bps: int, quorum: int, detectors: int
+    ) -> None:
+        """Most examples run under tight caps (the devnet's are wide), with more detectors to make
+        quorums of; governance sets them as `apply_bounds` does."""
+        for stranger in range(detectors):
+            self.administer_role(0, True, "grantRole", DETECTOR, len(self.actors) - 1 - stranger)
+        if tight:
+            self.set_severity_bounds(0, True, (500, 1_000, 2_500, 5_000))
+            self.set_caps(0, True, window, jails, stake_bps, 5_000)
+            self.set_quorum(0, True, quorum, 1_000)
+
     # ---- governance: parameters
     @rule(who=WHO, insider=LEAN, setter=st.sampled_from(sorted(PARAMETERS)), choice=st.integers(0, 5))
     def set_parameter(self, who: int, insider: bool, setter: str, choice: int) -> None:
@@ -1331,6 +1902,8 @@ class ContractSecurity(RuleBasedStateMachine):
             expected = _denied(caller, GOVERNANCE)
         elif not low <= value <= high:
             expected = _err("ParameterOutOfBounds")
+        elif setter == "setMaxVerdictAge" and any(c[2] < value + UNBONDING_MARGIN for c in self.m.classes):
+            expected = _err("ParameterOutOfBounds")  # every class's unbonding must outlast it
         else:
             expected = None
         if self._send(setter, caller, self._staking_call(setter, value), expected) is not None:
@@ -1342,7 +1915,7 @@ class ContractSecurity(RuleBasedStateMachine):
         cls=st.integers(0, NUM_CLASSES),
         base=st.sampled_from((0, 1, 100 * T, 2_000 * T)),
         per_gpu=st.sampled_from((0, 500 * T)),
-        period=st.sampled_from((0, DAY, MAX_UNBONDING_PERIOD, MAX_UNBONDING_PERIOD + 1)),
+        period=st.sampled_from((0, 7_199, 7_200, DAY, MAX_UNBONDING_PERIOD, MAX_UNBONDING_PERIOD + 1)),
     )
     def set_class_params(
         self, who: int, insider: bool, cls: int, base: int, per_gpu: int, period: int
@@ -1355,6 +1928,8 @@ class ContractSecurity(RuleBasedStateMachine):
             expected = _err("InvalidClass", cls)
         elif base == 0 or period > MAX_UNBONDING_PERIOD:
             expected = _err("ParameterOutOfBounds")
+        elif period < self.m.max_verdict_age + UNBONDING_MARGIN:
+            expected = _err("ParameterOutOfBounds")  # unbonding must outlast the oldest verdict
         else:
             expected = None
         data = self._staking_call("setClassParams", cls, base, per_gpu, period)
@@ -1661,10 +2236,28 @@ class ContractSecurity(RuleBasedStateMachine):
             self.jail(who, False, plan, "short")
         elif function == "proposeSlash":
             self.propose_slash(who, False, plan, 1_000)
+        elif function == "jailAndProposeSlash":
+            self.jail_and_propose_slash(who, False, plan, "short", 1_000)
+        elif function == "proposeSlashQuorum":
+            self.propose_slash_quorum(who, False, plan, [pick], "detectors", "ascending", 1_000)
         elif function == "vetoSlash":
             self.veto_slash(who, False, pick, "pending", False, True)
+        elif function == "vetoSlashes":
+            self.veto_slashes(who, False, [pick], "pending", False, True)
+        elif function == "liftJails":
+            self.lift_jails(who, False, [whom], True)
         elif function == "tombstone":
             self.tombstone(who, False, whom, True)
+        elif function == "releaseTombstoned":
+            self.release_tombstoned(who, False, whom, True)
+        elif function == "slashTombstoned":
+            self.slash_tombstoned(who, False, whom, True, 2_500, pick % 3)
+        elif function == "setCaps":
+            self.set_caps(who, False, 3_600, 1, 500, MAX_BPS)
+        elif function == "setSeverityBounds":
+            self.set_severity_bounds(who, False, (500, 1_000, 2_500, 5_000))
+        elif function == "setQuorum":
+            self.set_quorum(who, False, 2, 1_000)
         elif function == "beginRecovery":
             self.begin_recovery(who, False, whom, True, 1 + pick % PATH_LAST)
         elif function == "advanceRecovery":
@@ -1724,8 +2317,20 @@ class ContractSecurity(RuleBasedStateMachine):
             self.jail(who, True, plan, "short")
         elif function == "proposeSlash":
             self.propose_slash(who, True, plan, 1_000)
-        elif function == "vetoSlash":  # the one thing a pause must not stop
+        elif function == "jailAndProposeSlash":
+            self.jail_and_propose_slash(who, True, plan, "short", 1_000)
+        elif function == "proposeSlashQuorum":
+            self.propose_slash_quorum(who, True, plan, [pick, who], "detectors", "ascending", 1_000)
+        elif function == "slashTombstoned":
+            self.slash_tombstoned(who, True, pick % len(self.actors), True, 2_500, pick % 3)
+        elif function == "vetoSlash":  # what a pause must not stop: vetoes, lifted jails, releases
             self.veto_slash(who, True, pick, "pending", pick % 2 == 0, False)
+        elif function == "vetoSlashes":
+            self.veto_slashes(who, True, [pick, who], "pending", pick % 2 == 0, False)
+        elif function == "liftJails":
+            self.lift_jails(who, True, [pick % len(self.actors)], True)
+        elif function == "releaseTombstoned":
+            self.release_tombstoned(who, True, pick % len(self.actors), True)
         elif function == "executeSlash":
             self.execute_slash(who, pick, "pending", True, False)
         elif function == "fundRewards":
@@ -1742,6 +2347,8 @@ class ContractSecurity(RuleBasedStateMachine):
     def advance_time(self, seconds: int) -> None:
         self.m.now += seconds
         self.rpc.mine(self.m.now)
+        self.prev_obs = self.obs
+        self.obs, self.logs = self._observe()  # the caps' usage changes with time alone
 
     # ---- invariants
     @invariant()
@@ -1773,6 +2380,24 @@ class ContractSecurity(RuleBasedStateMachine):
         assert held == stakes + pools + self.m.donated
 
     @invariant()
+    def total_bonded_is_every_providers_active_plus_unbonding(self) -> None:
+        """The running total the stake cap is a share of, read from the chain: totalBonded and
+        capUsage's bonded equal the sum of every provider's active and unbonding stake."""
+        stakes = sum(v[10] + v[11] for k, v in self.obs.items() if k[0] == "provider")
+        assert self.obs[("total_bonded",)][0] == self.obs[("cap_usage",)][2] == stakes
+
+    @invariant()
+    def no_window_sees_more_than_the_caps_allow(self) -> None:
+        """However the SLASHER and the detectors sequence their calls, no interval of capWindow
+        seconds (since the window last changed) holds more successful jails than jailCap, nor puts
+        more stake newly at stake than slashCapBps of the bonded stake at its last proposal."""
+        for kind, uses in (("jails", self.m.capped_jails), ("stake put at stake", self.m.capped_stake)):
+            for last in uses:
+                since = max(last.ts - last.window + 1, last.since)
+                total = sum(u.amount for u in uses if since <= u.ts <= last.ts)
+                assert total <= last.cap, f"{total} {kind} in the window up to {last.ts} > cap {last.cap}"
+
+    @invariant()
     def slashes_execute_at_most_once_and_vetoed_slashes_never_pay(self) -> None:
         """Read from the example's SlashExecuted / SlashVetoed logs, not from the model: at most one
         execution per id, none for a vetoed id, and the executed amounts are what left for the
@@ -1795,12 +2420,12 @@ class ContractSecurity(RuleBasedStateMachine):
             assert (s.state == SLASH_EXECUTED) == ("0x" + slash_id.hex() in executed)
 
 
-# ~45 s on a loaded 2-core machine. Derandomized: every run replays the same 35 sequences, so a
-# failure reproduces. No shrinking: each attempt replays a whole sequence against Anvil and the
-# shrinker would spend minutes; the failing step's message already names the call, the caller,
-# the expected and the actual outcome, and Hypothesis prints the sequence that led to it.
+# ~35 s (~45 s on a loaded 2-core machine). Derandomized: every run replays the same 45
+# sequences, so a failure reproduces. No shrinking: each attempt replays a whole sequence against
+# Anvil and the shrinker would spend minutes; the failing step's message already names the call,
+# the caller, the expected and the actual outcome, and Hypothesis prints the sequence that led to it.
 ContractSecurity.TestCase.settings = settings(
-    max_examples=35,
+    max_examples=45,
     stateful_step_count=40,
     deadline=None,
     derandomize=True,

@@ -1107,6 +1107,10 @@ def test_publish_eligibility_rejects_a_root_and_total_weight_that_disagree(chain
     tree = WeightTree.build({chain.providers[0]: 4})
     chain.expect_revert(s.publish_eligibility(epoch, ZERO32, 10, ""), chain.service, "InvalidEligibility")
     chain.expect_revert(s.publish_eligibility(epoch, tree.root, 0, ""), chain.service, "InvalidEligibility")
+    # The total weight is stored in 248 bits beside the published flag.
+    chain.expect_revert(
+        s.publish_eligibility(epoch, tree.root, 2**248, ""), chain.service, "InvalidEligibility"
+    )
     # An empty epoch (zero root, zero weight) is valid; nothing can be claimed from it.
     r = chain.tx(s.publish_eligibility(epoch, ZERO32, 0, "ipfs://empty"), chain.service)
     assert one_event(chain, r, "EligibilityPublished")["totalWeight"] == 0
@@ -1136,6 +1140,25 @@ def test_claim_rejects_replays_bad_proofs_and_unpublished_epochs(chain: Chain) -
     assert one_event(chain, r, "RewardClaimed")["amount"] == 60 * T
     chain.expect_revert(s.claim(epoch, 2, tree.proofs[a]), a, "AlreadyClaimed", epoch, lo(a))
     chain.expect_revert(s.claim(epoch + 1, 2, tree.proofs[a]), a, "EpochNotPublished", epoch + 1)
+
+
+def test_an_accounts_claims_are_tracked_per_epoch_across_bitmap_words(chain: Chain) -> None:
+    s, a = chain.staking, chain.providers[0]
+    tree = WeightTree.build({a: 1, chain.providers[1]: 1})
+    first = s.current_epoch()
+    # epochs e and e + 1 share a word of the account's claimed bitmap; e + 256 has the next word
+    for epoch in (first, first + 1, first + 256):
+        fund(chain, epoch, 10 * T)
+    for epoch in (first, first + 1, first + 256):
+        finish_epoch(chain, epoch)
+        publish(chain, epoch, tree)
+    for epoch in (first + 256, first, first + 1):
+        assert not fn(chain).hasClaimed(epoch, a).call()
+        chain.tx(s.claim(epoch, 1, tree.proofs[a]), a)
+        assert fn(chain).hasClaimed(epoch, a).call()
+        chain.expect_revert(s.claim(epoch, 1, tree.proofs[a]), a, "AlreadyClaimed", epoch, lo(a))
+    assert not any(fn(chain).hasClaimed(e, a).call() for e in (first + 2, first + 255, first + 257))
+    assert not fn(chain).hasClaimed(first, chain.providers[1]).call()
 
 
 def test_a_root_whose_weights_exceed_total_weight_cannot_overdraw_the_epoch_pool(chain: Chain) -> None:
@@ -1191,6 +1214,18 @@ def test_fund_rewards_rejects_zero_amount(chain: Chain) -> None:
     chain.expect_revert(
         chain.staking.fund_rewards(chain.staking.current_epoch(), 0), chain.governance, "ZeroAmount"
     )
+
+
+def test_an_epoch_pool_beyond_what_128_bits_count_is_refused(chain: Chain) -> None:
+    s, gov = chain.staking, chain.governance
+    epoch = s.current_epoch()
+    huge = 2**128
+    chain.tx(chain.token.contract.functions.mint(gov, huge), gov)
+    chain.tx(chain.token.approve(s.address, huge), gov)
+    chain.tx(s.fund_rewards(epoch, 5 * T), gov)
+    chain.expect_revert(s.fund_rewards(epoch, huge - 5 * T), gov, "AmountTooLarge", huge)
+    chain.tx(s.fund_rewards(epoch, huge - 5 * T - 1), gov)
+    assert s.epoch(epoch).pool == huge - 1
 
 
 # ------------------------------------------------------------------------------- governance parameters
