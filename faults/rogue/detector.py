@@ -44,6 +44,7 @@ ISOLATIONS = 6  # honest isolations in a trial (see run())
 # jail reserve: the jail cap is a daily budget, and the reserve is what is left for honest
 # detectors while a rogue one is contained. The rest of the normal stream opens investigations.
 POSTERS = 16  # concurrent connections of the rogue detector
+REVOKE = [CLI, "detector", "revoke"]  # the containment command, before its arguments
 
 
 @dataclass(frozen=True)
@@ -164,7 +165,8 @@ class DetectorTrial:
             }
         except httpx.HTTPError as exc:
             api = {"status": f"unreachable ({type(exc).__name__})"}
-        self.say(f"incident webhook: {seconds}s; GET /v1/incidents: {api}")
+        heard = "none" if seconds is None else f"after {seconds}s"
+        self.say(f"incident webhook: {heard}; GET /v1/incidents: {api}")
         return {
             "webhook_seconds": seconds,
             "goal_seconds": INCIDENT_GOAL,
@@ -192,7 +194,7 @@ class DetectorTrial:
         must leave jailed."""
         rogue = self.rn.rogue.address
         honest_isolated = {i.provider for i in self.honest.isolations}
-        command = [CLI, "detector", "revoke", rogue, "--veto-pending", "--release-jails", "--yes"]
+        command = [*REVOKE, rogue, "--veto-pending", "--release-jails", "--yes"]
         began = time.time()
         try:
             done = subprocess.run(

@@ -199,8 +199,9 @@ def isolation_report(
         latency = api if api is not None else on_chain
         within = latency is not None and latency <= i.deadline
         if not within:
+            took = "never jailed" if latency is None else f"jailed after {latency}s"
             bad.append(
-                f"honest {i.event.wire} isolation {i.id[:10]} ({i.phase}): {latency}s, deadline {i.deadline}s"
+                f"honest {i.event.wire} isolation {i.id[:10]} ({i.phase}): {took}, deadline {i.deadline}s"
             )
         rows.append(
             {
