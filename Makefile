@@ -9,7 +9,7 @@ SOL := $(shell find contracts -name '*.sol')
 ARTIFACT := artifacts/contracts/SwarmStaking.sol/SwarmStaking.json
 PYTEST_ARGS ?=
 
-.PHONY: setup run demo devnet test lint format typecheck pytest compile clean help bench-indexer bench-latency bench-api bench-epochs bench-gas crash chaos
+.PHONY: setup run demo devnet test lint format typecheck pytest compile clean help bench-indexer bench-latency bench-api bench-epochs bench-gas crash chaos rogue
 
 help:
 	@echo "make run      - devnet + contracts + the service on http://127.0.0.1:8000 (Ctrl-C stops)"
@@ -24,6 +24,7 @@ help:
 	@echo "make bench-gas    - gasUsed of every state-changing SwarmStaking function vs targets (JSON)"
 	@echo "make crash    - 20 trials of SIGKILL during 200-verdict bursts, invariants checked (JSON)"
 	@echo "make chaos    - 50 fault-injection trials on PostgreSQL (kills, node stop, db restart, reorgs, webhooks)"
+	@echo "make rogue    - a rogue detector and a stolen service key vs the on-chain caps, SQLite + PostgreSQL (JSON)"
 	@echo "make clean    - remove build outputs (keeps installs)"
 
 setup: $(VENV)/.installed node_modules/.installed $(ARTIFACT)
@@ -95,6 +96,9 @@ crash: setup
 
 chaos: setup
 	@$(BIN)/python -m faults.chaos $(CHAOS_ARGS)
+
+rogue: setup
+	@$(BIN)/python -m faults.rogue $(ROGUE_ARGS)
 
 clean:
 	rm -rf artifacts cache var .pytest_cache .mypy_cache .ruff_cache

@@ -16,13 +16,14 @@ from pathlib import Path
 from typing import IO, Any
 
 import httpx
+from eth_account import Account
 from eth_utils import keccak, to_checksum_address
 
 from staking.chain.contracts import StakingContract
 from staking.deployment import Deployment
 from staking.devnet.accounts import DETECTOR, devnet_account
 from staking.devnet.node import LocalNode, free_port
-from staking.devnet.provision import provision_devnet, provision_extra_providers
+from staking.devnet.provision import provision_devnet, provision_extra_providers, provision_providers_bulk
 from staking.domain.errors import SwarmError
 from staking.domain.vocabulary import Address, EventType, Severity
 from staking.verdict import Verdict, sign_verdict, to_wire
@@ -64,14 +65,18 @@ class LocalDeployment:
 
 @contextmanager
 def local_deployment(
-    workdir: Path, extra_providers: int = 0, block_time: int = 1
+    workdir: Path, extra_providers: int = 0, block_time: int = 1, bulk: bool = False
 ) -> Iterator[LocalDeployment]:
     """Anvil with the devnet deployment, `extra_providers` more staked providers, then interval
-    mining every `block_time` seconds (0 keeps automine)."""
+    mining every `block_time` seconds (0 keeps automine). `bulk`: the extra providers in a few
+    large blocks of pre-signed transactions (`provision_providers_bulk`: 500 in about a second)
+    instead of one block per transaction; the same accounts, stakes and GPUs either way."""
     with LocalNode.start("anvil", log_dir=workdir) as node:
         deployment = provision_devnet(node.w3, node.rpc_url)
         providers = [Address(to_checksum_address(p)) for p in deployment.accounts.providers]
-        if extra_providers:
+        if extra_providers and bulk:
+            providers += provision_providers_bulk(node.w3, deployment, extra_providers)
+        elif extra_providers:
             providers += provision_extra_providers(node.w3, deployment, extra_providers)
         node.set_block_time(block_time)
         path = workdir / "deployment.json"
@@ -82,17 +87,21 @@ def local_deployment(
 
 
 class VerdictSigner:
-    """Signs verdicts as the devnet detector (account #2)."""
+    """Signs verdicts as the devnet detector (account #2), or as the detector whose `key` is
+    given (it must hold DETECTOR_ROLE for the verdicts to count). Ids and evidence hashes derive
+    from `label` and a counter, so two signers need two labels."""
 
-    def __init__(self, net: LocalDeployment, label: str) -> None:
+    def __init__(self, net: LocalDeployment, label: str, key: bytes | None = None) -> None:
         self.domain = net.staking.domain()
-        self.key = devnet_account(DETECTOR).key
+        self.key = key if key is not None else bytes(devnet_account(DETECTOR).key)
+        self.address = Address(Account.from_key(self.key).address)
         self.label = label
         self.count = 0
 
-    def body(self, provider: str, event: EventType, severity: Severity, detected_at: int) -> dict[str, Any]:
+    def verdict(self, provider: str, event: EventType, severity: Severity, detected_at: int) -> Verdict:
+        """The next unsigned verdict of this signer's series."""
         self.count += 1
-        v = Verdict(
+        return Verdict(
             keccak(text=f"{self.label}-verdict-{self.count}"),
             Address(to_checksum_address(provider)),
             event,
@@ -100,7 +109,14 @@ class VerdictSigner:
             detected_at,
             keccak(text=f"{self.label}-evidence-{self.count}"),
         )
-        return to_wire(v, sign_verdict(v, self.domain, self.key))
+
+    def sign(self, verdict: Verdict) -> bytes:
+        """This signer's signature of `verdict` (also of another signer's: a co-signature)."""
+        return sign_verdict(verdict, self.domain, self.key)
+
+    def body(self, provider: str, event: EventType, severity: Severity, detected_at: int) -> dict[str, Any]:
+        v = self.verdict(provider, event, severity, detected_at)
+        return to_wire(v, self.sign(v))
 
 
 @dataclass

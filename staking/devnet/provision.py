@@ -91,6 +91,20 @@ def provision_devnet(w3: Web3, rpc_url: str, params: StakingParams | None = None
     )
 
 
+def grant_detectors(w3: Web3, deployment: Deployment, detectors: Sequence[str]) -> None:
+    """Grants DETECTOR_ROLE to more `detectors` with governance's key (the devnet's own detector
+    is account #2); grants already in place are skipped."""
+    staking = StakingContract(w3, deployment.contracts.SwarmStaking)
+    gov = Sender(w3, devnet_account(GOVERNANCE))
+    gov.wait_all(
+        [
+            gov.send(staking.grant_role("DETECTOR_ROLE", d), label=f"grant DETECTOR_ROLE to {d}")
+            for d in detectors
+            if not staking.has_role("DETECTOR_ROLE", d)
+        ]
+    )
+
+
 def extra_provider_account(index: int) -> LocalAccount:
     """A deterministic throw-away key for load and fault runs (derived from a public label, so
     it is as public as the mnemonic's keys: devnet only)."""
