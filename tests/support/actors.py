@@ -134,7 +134,8 @@ class Actor:
         # A jail blocks withdrawals until a timed one runs out; a tombstone freezes the stake.
         withdrawable = [
             a for a, r in recs.items()
-            if r.unbonding > 0 and r.pending_slashes == 0 and (not r.jailed or (r.jailed_until and not r.tombstoned))
+            if r.unbonding > 0 and r.pending_slashes == 0
+            and (not r.jailed or (r.jailed_until and not r.tombstoned))
         ]  # fmt: skip
         if withdrawable:
 

@@ -324,7 +324,8 @@ def _compare_params(chain: Chain, tables: dict[str, list[dict[str, Any]]], out: 
     }
     caps = chain.staking.caps()
     want |= {
-        "cap_window": str(caps.window), "jail_cap": str(caps.jail_cap), "slash_cap_bps": str(caps.slash_cap_bps),
+        "cap_window": str(caps.window), "jail_cap": str(caps.jail_cap),
+        "slash_cap_bps": str(caps.slash_cap_bps),
         "max_slash_bps": str(caps.max_slash_bps), "severity_bounds": json.dumps(list(caps.severity_bounds)),
         "quorum": str(caps.quorum), "quorum_bps": str(caps.quorum_bps),
     }  # fmt: skip
