@@ -108,14 +108,14 @@ def test_amounts_beyond_64_bits_survive_the_database_exactly(chain: Chain, db_ur
     chain.tx(s.propose_slash(v, sig, 3_333), chain.service)
     chain.advance(s.veto_window() + 1)
     chain.tx(s.execute_slash(v.id), chain.stranger)
-    pool = 2**255 + 1
+    pool = 2**127 + 1  # epochs account pools in 128 bits
     chain.tx(token.mint(gov, pool), gov)
     chain.tx(chain.token.approve(s.address, 2**256 - 1), gov)
     epoch = s.current_epoch()
     chain.tx(s.fund_rewards(epoch, pool), gov)
     chain.advance(epoch_clock_length(chain) + 1)
     tree = WeightTree.build({provider: 5})
-    total_weight = 2**256 - 1
+    total_weight = 2**248 - 1  # and total weights in 248
     chain.tx(s.publish_eligibility(epoch, tree.root, total_weight, "ipfs://huge"), chain.service)
 
     index_to_head(db_url, chain)
