@@ -40,9 +40,9 @@ INCIDENT_WAIT, QUIET_SECONDS, QUIET_WAIT = 45.0, 5.0, 45.0
 REVOKE_TIMEOUT, RELEASE_WAIT, HONEST_SETTLE = 120.0, 90.0, 20.0
 HONEST_TARGETS, HONEST_RATE = 8, 2.0  # below the per-detector incident threshold (20 providers)
 ISOLATIONS = 6  # honest isolations in a trial (see run())
-# The honest verdicts that may jail (isolations and escalated offences) stay within the policy's
-# jail reserve: the jail cap is a daily budget, and the reserve is what is left for honest
-# detectors while a rogue one is contained. The rest of the normal stream opens investigations.
+# The honest verdicts that may jail (isolations, escalated offences) stay within the policy's jail
+# reserve, what the cap leaves honest detectors while a rogue one is contained; the rest of the
+# normal stream opens investigations.
 POSTERS = 16  # concurrent connections of the rogue detector
 REVOKE = [CLI, "detector", "revoke"]  # the containment command, before its arguments
 
@@ -95,6 +95,17 @@ class DetectorTrial:
             if _id(e["args"]["verdictId"]) in self.rogue_ids
         ]
 
+    def honest_jailed(self) -> set[str]:
+        """Providers an honest verdict jailed on chain: containment must leave them jailed."""
+        return {
+            e["args"]["provider"]
+            for e in self.view.events("Jailed", self.rn.first_block)
+            if _id(e["args"]["verdictId"]) not in self.rogue_ids
+        }
+
+    def rogue_providers(self) -> set[str]:  # jailed on the rogue's verdicts
+        return {e["args"]["provider"] for e in self.rogue_jails()}
+
     def rogue_proposals(self) -> list[Any]:
         return [
             e
@@ -115,7 +126,8 @@ class DetectorTrial:
         return bodies
 
     def burst(self) -> dict[str, Any]:
-        bodies = self.rogue_bodies(self.opts.rogue_verdicts, "burst")
+        signing, bodies = time.monotonic(), self.rogue_bodies(self.opts.rogue_verdicts, "burst")
+        signed_seconds = time.monotonic() - signing
         burst = Burst(self.service.base_url, bodies, detectors=POSTERS, give_up_after=30.0)
         self.first_rogue_at = time.time()
         poster = threading.Thread(target=burst.run, name="rogue-burst", daemon=True)
@@ -132,6 +144,7 @@ class DetectorTrial:
             "refused": len(burst.refused),
             "retries": burst.retries,
             "statuses": dict(Counter(str(s) for s in burst.accepted.values())),
+            "signed_seconds": round(signed_seconds, 1),
             "burst_seconds": round(seconds, 1),
             "refusals_sample": burst.refused[:3],
         }
@@ -151,13 +164,8 @@ class DetectorTrial:
         try:
             r = httpx.get(f"{self.service.base_url}/v1/incidents", timeout=10)
             body: Any = r.json() if r.headers.get("content-type", "").startswith("application/json") else None
-            items = (
-                body
-                if isinstance(body, list)
-                else (body or {}).get("items", [])
-                if isinstance(body, dict)
-                else []
-            )
+            listed = body.get("items", []) if isinstance(body, dict) else []
+            items = body if isinstance(body, list) else listed
             api = {
                 "status": r.status_code,
                 "incidents": len(items),
@@ -193,7 +201,7 @@ class DetectorTrial:
         """Runs the containment command; `isolated`: providers honest isolations jailed, which it
         must leave jailed."""
         rogue = self.rn.rogue.address
-        honest_isolated = {i.provider for i in self.honest.isolations}
+        honest_isolated = {i.provider for i in self.honest.isolations} | isolated
         command = [*REVOKE, rogue, "--veto-pending", "--release-jails", "--yes"]
         began = time.time()
         try:
@@ -223,7 +231,7 @@ class DetectorTrial:
                 f"wrongly jailed providers active again after {release_seconds}s (goal < {RELEASE_GOAL:.0f}s)"
             )
         time.sleep(QUIET_SECONDS)  # a rogue jail still in flight would land now
-        rejailed = [p for p, j in self.view.jailed(sorted(wrongly)).items() if j]
+        rejailed = [p for p, j in self.view.jailed(sorted(wrongly - self.honest_jailed())).items() if j]
         if release_seconds is not None and rejailed:
             self.violations.append(
                 f"{len(rejailed)} providers jailed again on rogue verdicts after the release"
@@ -240,6 +248,7 @@ class DetectorTrial:
             "output_tail": output.strip()[-600:],
             "rogue_verdicts_after_revoke": dict(late),
             "wrongly_jailed": len(wrongly),
+            "rogue_jailed_also_jailed_by_honest_verdicts": len(self.rogue_providers() & honest_isolated),
             "release_seconds": release_seconds,
             "release_goal_seconds": RELEASE_GOAL,
             "still_jailed": len(still),
@@ -252,7 +261,7 @@ class DetectorTrial:
     ) -> tuple[float | None, set[str], list[str]]:
         deadline = began + (RELEASE_WAIT if patient else 0.0)
         while True:
-            wrongly = {e["args"]["provider"] for e in self.rogue_jails()} - honest
+            wrongly = self.rogue_providers() - honest - self.honest_jailed()
             still = [p for p, j in self.view.jailed(sorted(wrongly)).items() if j]
             if not still:
                 return round(time.time() - began, 1), wrongly, still
@@ -314,10 +323,8 @@ class DetectorTrial:
         self.honest.isolate(EventType.SYSTEM_ATTACK, "after the rogue burst")
         incident = self.wait_incident()
         jailed_at_containment = self.wait_quiet()
-        # Providers whose honest isolation is on chain now: containment must leave them jailed.
-        landed = {_id(e["args"]["verdictId"]) for e in self.view.events("Jailed", rn.first_block)}
-        honest_jailed = {i.provider for i in self.honest.isolations if i.id in landed}
-        containment = self.contain(honest_jailed)
+        # An honest jail (isolation or escalated offence) on chain by now must stay.
+        containment = self.contain(self.honest_jailed())
         containment["rogue_jails_when_it_began"] = jailed_at_containment
         self.honest.isolate(EventType.SECURITY_BREACH, "after containment")
         self.honest.isolate(EventType.SYSTEM_ATTACK, "after containment")
