@@ -12,25 +12,15 @@ from sqlalchemy import (
     Column,
     Index,
     Integer,
-    MetaData,
     String,
     Table,
     Text,
     UniqueConstraint,
 )
 
+from staking.db.blast_radius import detector_revocations, incident_verdicts, incidents, verdict_signers
+from staking.db.columns import ADDRESS, HASH, metadata
 from staking.db.types import Amount, Uint64
-
-metadata = MetaData(
-    naming_convention={
-        "ix": "ix_%(table_name)s_%(column_0_name)s",
-        "uq": "uq_%(table_name)s_%(column_0_name)s",
-        "pk": "pk_%(table_name)s",
-    }
-)
-
-ADDRESS = String(42)
-HASH = String(66)
 
 # Chain identity the database was built from, and indexer bookkeeping (key -> value).
 meta = Table(
@@ -379,54 +369,12 @@ leader_leases = Table(
     Column("expires_at", BigInteger, nullable=False),
 )
 
-
-# ---- bounded blast radius (SPEC section 8): co-signatures, incidents, revoked detectors
-
-# Every detector that signed a verdict's content, the first one included (`verdicts.signer`).
-# A slash above the contract's `quorumBps` waits until `detectorQuorum` of them are here.
-verdict_signers = Table(
-    "verdict_signers",
-    metadata,
-    Column("verdict_id", HASH, primary_key=True),
-    Column("signer", ADDRESS, primary_key=True),
-    Column("signature", String(132), nullable=False),
-    Column("received_ms", BigInteger, nullable=False),
-)
-
-# An incident: verdicts against many providers at once from one detector (kind "detector",
-# subject = its address) or of one event type (kind "event_type", subject = its wire name).
-# While open, the slashes of its verdicts are held; release lets them through the caps, dismiss
-# cancels them and lifts the jails that rest only on them.
-incidents = Table(
-    "incidents",
-    metadata,
-    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
-    Column("kind", String(16), nullable=False),  # detector|event_type
-    Column("subject", String(66), nullable=False),
-    Column("state", String(16), nullable=False, index=True),  # open|released|dismissed
-    Column("reason", Text, nullable=False),  # the threshold crossed, in words
-    Column("opened_ms", BigInteger, nullable=False),
-    Column("updated_ms", BigInteger, nullable=False),
-    Column("closed_ms", BigInteger),
-    Column("closed_by", String(80)),
-    Column("note", Text),
-)
-
-incident_verdicts = Table(
-    "incident_verdicts",
-    metadata,
-    Column("incident_id", BigInteger, primary_key=True),
-    Column("verdict_id", HASH, primary_key=True, index=True),
-    Column("added_ms", BigInteger, nullable=False),
-)
-
-# Detectors the service stopped trusting (`detector revoke`), before the on-chain revocation is
-# mined and for good: their signatures are refused at once, whatever the roles index says.
-detector_revocations = Table(
+__all__ = [
+    "ADDRESS",
+    "HASH",
     "detector_revocations",
-    metadata,
-    Column("account", ADDRESS, primary_key=True),
-    Column("revoked_ms", BigInteger, nullable=False),
-    Column("revoked_by", String(80)),
-    Column("note", Text),
-)
+    "incident_verdicts",
+    "incidents",
+    "metadata",
+    "verdict_signers",
+]
