@@ -15,7 +15,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import Engine
 
 from staking.chain.contracts import StakingContract
-from staking.readmodel.network import LiveCaps, network_document
+from staking.readmodel.network import Live, network_document
 from staking.readmodel.queries import snapshot
 
 
@@ -60,29 +60,17 @@ class Network(BaseModel):
     as_of: dict[str, Any]
 
 
-def live_caps(staking: StakingContract) -> LiveCaps:
-    caps, usage = staking.caps(), staking.cap_usage()
-    return LiveCaps(
-        window=caps.window,
-        jail_cap=caps.jail_cap,
-        slash_cap_bps=caps.slash_cap_bps,
-        max_slash_bps=caps.max_slash_bps,
-        severity_bounds=caps.severity_bounds,
-        quorum=caps.quorum,
-        quorum_bps=caps.quorum_bps,
-        jails=usage.jails,
-        at_stake=usage.at_stake,
-        total_bonded=usage.total_bonded,
-    )
+def live_caps(staking: StakingContract) -> Live:
+    return staking.caps(), staking.cap_usage()
 
 
-def network_router(engine: Engine, read: Callable[[], LiveCaps] | None, ttl: float = 2.0) -> APIRouter:
+def network_router(engine: Engine, read: Callable[[], Live] | None, ttl: float = 2.0) -> APIRouter:
     """`read`: the contract's figures (None: no chain configured)."""
     router = APIRouter(tags=["network"])
     lock = threading.Lock()
-    cached: list[Any] = [None, None, -ttl]  # (LiveCaps | None, why not, monotonic time read)
+    cached: list[Any] = [None, None, -ttl]  # (Live | None, why not, monotonic time read)
 
-    def current() -> tuple[LiveCaps | None, str | None]:
+    def current() -> tuple[Live | None, str | None]:
         if read is None:
             return None, "no chain configured"
         with lock:

@@ -5,8 +5,7 @@ totals from the projection. Amounts are exact ints here; the API writes them as 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, select
 
@@ -16,21 +15,11 @@ from staking.readmodel.documents import as_of
 from staking.readmodel.incidents import open_incidents
 from staking.readmodel.queries import meta
 
+if TYPE_CHECKING:
+    from staking.chain.contracts import Caps, CapUsage
 
-@dataclass(frozen=True)
-class LiveCaps:
-    """What the contract answered: its bounds and `capUsage()` (None when the node did not)."""
 
-    window: int
-    jail_cap: int
-    slash_cap_bps: int
-    max_slash_bps: int
-    severity_bounds: tuple[int, int, int, int]
-    quorum: int
-    quorum_bps: int
-    jails: int
-    at_stake: int
-    total_bonded: int
+Live = tuple["Caps", "CapUsage"]  # what the contract answered: its bounds and `capUsage()`
 
 
 def indexed_caps(conn: Connection) -> dict[str, Any] | None:
@@ -69,27 +58,28 @@ def totals(conn: Connection) -> dict[str, int]:
     }
 
 
-def network_document(conn: Connection, live: LiveCaps | None, why_not_live: str | None) -> dict[str, Any]:
+def network_document(conn: Connection, live: Live | None, why_not_live: str | None) -> dict[str, Any]:
     """The document; `live` from the contract, or None with `why_not_live` (then the bounds come
     from the index and the window's use is unknown)."""
     incidents = open_incidents(conn)
     if live is not None:
+        bounds, use = live
         caps: dict[str, Any] | None = {
-            "window_seconds": live.window,
-            "jail_cap": live.jail_cap,
-            "slash_cap_bps": live.slash_cap_bps,
-            "max_slash_bps": live.max_slash_bps,
-            "severity_bounds": {s.wire: b for s, b in zip(Severity, live.severity_bounds, strict=True)},
-            "quorum": live.quorum,
-            "quorum_bps": live.quorum_bps,
+            "window_seconds": bounds.window,
+            "jail_cap": bounds.jail_cap,
+            "slash_cap_bps": bounds.slash_cap_bps,
+            "max_slash_bps": bounds.max_slash_bps,
+            "severity_bounds": {s.wire: b for s, b in zip(Severity, bounds.severity_bounds, strict=True)},
+            "quorum": bounds.quorum,
+            "quorum_bps": bounds.quorum_bps,
             "source": "chain",
         }
         usage: dict[str, Any] | None = {
-            "jails": live.jails,
-            "jails_left": max(0, live.jail_cap - live.jails),
-            "at_stake": str(live.at_stake),
-            "slash_cap": str(live.total_bonded * live.slash_cap_bps // 10_000),
-            "total_bonded": str(live.total_bonded),
+            "jails": use.jails,
+            "jails_left": max(0, bounds.jail_cap - use.jails),
+            "at_stake": str(use.at_stake),
+            "slash_cap": str(use.total_bonded * bounds.slash_cap_bps // 10_000),
+            "total_bonded": str(use.total_bonded),
         }
     else:
         caps, usage = indexed_caps(conn), None
