@@ -107,6 +107,20 @@ class Slash(BaseModel):
     verdict: str | None = Field(description="Link to the verdict resource, when this service has it")
 
 
+class PendingSlash(Slash):
+    signers: list[str] = Field(
+        description="The detectors whose signatures of the verdict this service holds, in the order "
+        "they signed (empty: the slash did not come through this intake)"
+    )
+
+
+class Held(BaseModel):
+    kind: ActionKind
+    verdict_id: str
+    incident_id: int | None = Field(description="The open incident that holds it")
+    note: str | None
+
+
 class Strikes(BaseModel):
     in_window: int = Field(description="Decided offences detected within the policy's rolling window")
     level: Level = Field(
@@ -163,13 +177,16 @@ class ProviderStanding(BaseModel):
     jail: Jail | None
     recovery: Recovery | None
     probation: Probation | None
-    pending_slashes: list[Slash]
+    pending_slashes: list[PendingSlash]
     slashes: list[Slash] = Field(description="Executed and vetoed slashes, newest first")
     strikes: Strikes
     rewards: Rewards
     in_flight: list[InFlight] = Field(
         description="This service's actions against the provider mined after the indexed block "
         "(`as_of.block`): on chain, not yet in `status` and the rest; empty once indexed"
+    )
+    held: list[Held] = Field(
+        description="The service's actions against the provider that an open incident holds (SPEC section 8)"
     )
     as_of: AsOf
 

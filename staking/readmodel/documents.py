@@ -57,7 +57,7 @@ def standing_from_parts(
         "jail": _jail(p),
         "recovery": _recovery(p, parts.jail_guidance, at, stake, params.get("paused") == "true"),
         "probation": _probation(p, status, clock),
-        "pending_slashes": [s for s in slash_items if s["state"] == "pending"],
+        "pending_slashes": _with_signers([s for s in slash_items if s["state"] == "pending"], parts.signers),
         "slashes": [s for s in slash_items if s["state"] != "pending"],
         "strikes": _strikes(strikes_in_window(parts.strikes, at, policy.window_seconds), policy),
         "rewards": {
@@ -65,8 +65,21 @@ def standing_from_parts(
             "last_computed": _last_computed(parts.reward_epochs, current_epoch),
         },
         "in_flight": [in_flight_item(a) for a in parts.in_flight],
+        "held": [
+            {"kind": a.kind, "verdict_id": a.verdict_id, "incident_id": a.incident_id, "note": a.note}
+            for a in parts.held
+        ],
         "as_of": as_of(meta, head),
     }
+
+
+def _with_signers(pending: list[dict[str, Any]], signers: list[Any]) -> list[dict[str, Any]]:
+    """Each pending slash with the detectors its verdict rests on, in the order they signed (empty:
+    the slash did not come through this intake)."""
+    by_verdict: dict[str, list[str]] = {}
+    for s in signers:
+        by_verdict.setdefault(s.verdict_id, []).append(s.signer)
+    return [{**s, "signers": by_verdict.get(s["id"], [])} for s in pending]
 
 
 def as_of(meta: dict[str, str], head: int | None = None) -> dict[str, Any]:

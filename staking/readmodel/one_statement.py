@@ -15,10 +15,9 @@ from sqlalchemy import text
 from staking.domain.strikes import NOT_A_STRIKE_LEVEL, NOT_A_STRIKE_STATUS
 from staking.policy import Policy
 from staking.readmodel.parts import META_KEYS, PARAM_NAMES, Parts, Row
-from staking.readmodel.queries import ON_CHAIN
+from staking.readmodel.queries import HELD_SQL, ON_CHAIN, SIGNERS_SQL
 
-ONE_STATEMENT = text(
-    """
+_TEMPLATE = """
 SELECT
   (SELECT json_agg(json_build_array(s.source, s.name, s.value)) FROM (
       SELECT 'm' AS source, key AS name, value FROM meta
@@ -50,9 +49,12 @@ SELECT
        WHERE v.provider = :address AND i.state = ANY(:on_chain)
          AND i.mined_block > COALESCE(
              (SELECT CAST(value AS BIGINT) FROM meta WHERE key = 'checkpoint_block'), -1)) x
-  ) AS in_flight
+  ) AS in_flight,
+  (SELECT json_agg(x) FROM ({held}) x) AS held,
+  (SELECT json_agg(x) FROM ({signers}) x) AS signers
 """
-)
+# Both pieces are this package's own constants (queries.py), shared with the SQLite reads.
+ONE_STATEMENT = text(_TEMPLATE.format(held=HELD_SQL, signers=SIGNERS_SQL))
 
 # The same statement for a plain psycopg connection (the API's asynchronous lookups).
 ONE_STATEMENT_PSYCOPG = re.sub(r":(\w+)", r"%(\1)s", ONE_STATEMENT.text)
@@ -82,6 +84,8 @@ def parts_from_one_statement(r: Any) -> Parts:
     strikes = sorted(map(Row, r.strikes or ()), key=lambda s: (s.detected_at, s.received_ms), reverse=True)
     epochs = sorted(map(Row, r.reward_epochs or ()), key=lambda e: e.epoch, reverse=True)
     in_flight = sorted(map(Row, r.in_flight or ()), key=lambda a: (a.block, a.nonce))
+    held = sorted(map(Row, r.held or ()), key=lambda a: (a.received_ms, a.seq))
+    signers = sorted(map(Row, r.signers or ()), key=lambda s: (s.received_ms, s.signer))
     return Parts(
         meta=meta,
         params=params,
@@ -91,4 +95,6 @@ def parts_from_one_statement(r: Any) -> Parts:
         strikes=strikes,
         reward_epochs=[(int(e.epoch), e if e.present else None) for e in epochs],
         in_flight=in_flight,
+        held=held,
+        signers=signers,
     )

@@ -43,7 +43,9 @@ class Parts:
     `reward_epochs`: the most recent computed epochs, newest first, each with the provider's
     weight row (None when the provider is not in that epoch's set). `in_flight`: the service's own
     chain actions for the provider mined after the indexer's checkpoint (`kind`, `verdict_id`,
-    `tx_hash`, `block`), oldest first."""
+    `tx_hash`, `block`), oldest first. `held`: its actions an open incident holds (`kind`,
+    `verdict_id`, `note`, `incident_id`), oldest first. `signers`: the detectors of its verdicts
+    (`verdict_id`, `signer`, `received_ms`), in the order they signed."""
 
     meta: dict[str, str]
     params: dict[str, str]
@@ -53,6 +55,8 @@ class Parts:
     strikes: list[Any]
     reward_epochs: list[tuple[int, Any | None]]
     in_flight: list[Any] = field(default_factory=list)
+    held: list[Any] = field(default_factory=list)
+    signers: list[Any] = field(default_factory=list)
 
 
 def to_int(value: str | None) -> int | None:
@@ -91,6 +95,8 @@ def parts_from_json(d: dict[str, Any]) -> Parts:
         strikes=[Row(s) for s in d["strikes"]],
         reward_epochs=[(int(e), None if w is None else Row(w)) for e, w in d["reward_epochs"]],
         in_flight=[Row(a) for a in d.get("in_flight", ())],
+        held=[Row(a) for a in d.get("held", ())],
+        signers=[Row(a) for a in d.get("signers", ())],
     )
 
 
@@ -109,4 +115,6 @@ def parts_to_json(parts: Parts) -> dict[str, Any]:
         "strikes": [plain(s) for s in parts.strikes],
         "reward_epochs": [[e, None if w is None else plain(w)] for e, w in parts.reward_epochs],
         "in_flight": [plain(a) for a in parts.in_flight],
+        "held": [plain(a) for a in parts.held],
+        "signers": [plain(a) for a in parts.signers],
     }

@@ -8,7 +8,7 @@ import contextlib
 from collections.abc import Iterator
 from typing import Any
 
-from sqlalchemy import Connection, Engine, and_, bindparam, literal_column, select, union_all
+from sqlalchemy import Connection, Engine, and_, bindparam, literal_column, select, text, union_all
 
 from staking.db import schema as t
 from staking.domain.strikes import NOT_A_STRIKE_LEVEL, NOT_A_STRIKE_STATUS
@@ -116,6 +116,22 @@ _IN_FLIGHT = (
 )
 
 
+# SPEC section 8: a provider's actions an open incident holds, and its verdicts' signers. Plain SQL
+# shared with the PostgreSQL one-statement read (`one_statement.ONE_STATEMENT`).
+HELD_SQL = """
+SELECT a.kind, a.verdict_id, a.note, v.received_ms, a.seq,
+       (SELECT MIN(iv.incident_id) FROM incident_verdicts iv JOIN incidents i ON i.id = iv.incident_id
+         WHERE iv.verdict_id = a.verdict_id AND i.state = 'open') AS incident_id
+  FROM verdicts v JOIN actions a ON a.verdict_id = v.id
+ WHERE v.provider = :address AND a.state = 'held'"""
+SIGNERS_SQL = """
+SELECT s.verdict_id, s.signer, s.received_ms
+  FROM verdicts v JOIN verdict_signers s ON s.verdict_id = v.id
+ WHERE v.provider = :address"""
+_HELD = text(HELD_SQL + "\n ORDER BY v.received_ms, a.seq")
+_SIGNERS = text(SIGNERS_SQL + "\n ORDER BY s.received_ms, s.signer")
+
+
 def settings(conn: Connection) -> tuple[dict[str, str], dict[str, str]]:
     """(meta, params) the documents need, in one statement."""
     meta: dict[str, str] = {}
@@ -153,4 +169,6 @@ def fetch_parts(conn: Connection, addr: str, now: int, policy: Policy) -> Parts:
         strikes=list(strikes),
         reward_epochs=reward_epochs,
         in_flight=list(in_flight),
+        held=list(conn.execute(_HELD, {"address": addr})),
+        signers=list(conn.execute(_SIGNERS, {"address": addr})),
     )

@@ -73,6 +73,8 @@ def provider_standing(
       after `as_of.block`: on chain already, not yet reflected in the rest of the document (a jail
       shows here while `status` still says what the indexer last saw). Oldest first; empty once the
       indexer has caught up.
+    - `held`: `[{kind, verdict_id, incident_id, note}]` — its actions an open incident holds
+      (SPEC section 8); each pending slash also lists the detectors it rests on (`signers`).
     - `as_of`: `{block, block_hash, timestamp, lag_blocks}` — the indexer's checkpoint.
     """
     addr = normalize_address(address)

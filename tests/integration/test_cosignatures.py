@@ -72,6 +72,7 @@ def test_the_same_verdict_signed_by_another_detector_is_a_cosignature(api: Api) 
     again = api.client.post("/v1/verdicts", json=wire(v, cosig))
     assert again.status_code == 200 and again.json() == cosigned
     assert len(signer_rows(api, doc["id"])) == 2
+    assert "swarm_verdict_cosignatures 1.0" in api.client.get("/metrics").text
 
     # A third detector is listed after the second, in the order received.
     third = grant_detector(api, THIRD_DETECTOR_INDEX)

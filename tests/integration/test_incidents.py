@@ -234,6 +234,8 @@ def test_the_incident_is_listed_documented_and_reported_by_readyz_and_metrics(ap
     metrics = api.client.get("/metrics").text
     assert "swarm_incidents_open 1.0" in metrics
     assert 'swarm_actions_held{kind="propose_slash"} 3.0' in metrics
+    assert 'swarm_cap{name="jail_cap"} 1e+06' in metrics  # the devnet's, as indexed
+    assert "swarm_verdict_cosignatures 0.0" in metrics
 
 
 def test_unknown_and_malformed_incident_ids_and_states_are_problems(api: Api) -> None:
@@ -337,3 +339,18 @@ def test_the_incident_webhook_is_in_the_outbox_with_the_verdicts_that_opened_it(
     data = body["data"]
     assert (data["kind"], data["subject"], data["state"]) == ("event_type", "system_attack", "open")
     assert (data["verdicts"], data["providers"], data["held_actions"]) == (2, 2, 4)
+
+
+def test_the_provider_document_lists_the_actions_an_open_incident_holds(api: Api) -> None:
+    api.intake.policy = incident_policy(per_detector=providers_over(2))
+    burst(api, 2)
+    provider = new_provider()
+    vid, r = post(api, provider)
+    assert r.status_code == 202
+    (incident,) = incident_rows(api.engine)
+    doc = api.client.get(f"/v1/providers/{provider}").json()
+    note = f"held by incident {incident.id} (detector {api.chain.detector})"
+    assert doc["held"] == [
+        {"kind": "propose_slash", "verdict_id": vid, "incident_id": incident.id, "note": note},
+        {"kind": "propose_tombstone", "verdict_id": vid, "incident_id": incident.id, "note": note},
+    ]

@@ -59,6 +59,8 @@ def test_the_postgresql_row_builds_the_same_document_whatever_order_json_agg_ret
         strikes=[{**x, "received_ms": x.get("received_ms", 0)} for x in p["strikes"][::-1]] or None,
         reward_epochs=epochs[::-1] or None,
         in_flight=p["in_flight"][::-1] or None,
+        held=p["held"][::-1] or None,
+        signers=p["signers"][::-1] or None,
     )
     assert build(s, parts_from_one_statement(row)) == s["document"]
 
