@@ -6,6 +6,10 @@ export default {
   solidity: {
     version: "0.8.28",
     path: fileURLToPath(import.meta.resolve("solc/soljson.js")),
+    // Governance's timelock is OpenZeppelin's TimelockController as the npm package ships it:
+    // Hardhat 3 emits artifacts only for root files, so the package's file is built as a root
+    // (artifacts/@openzeppelin/contracts/governance/TimelockController.sol/).
+    npmFilesToBuild: ["@openzeppelin/contracts/governance/TimelockController.sol"],
     settings: {
       optimizer: { enabled: true, runs: 200 },
       viaIR: true,

@@ -13,6 +13,15 @@ from staking.domain.errors import SwarmError
 # The repository's Hardhat build (this file is staking/chain/artifacts.py); Settings.artifacts_dir
 # overrides it for the processes that load contracts.
 DEFAULT_ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
+# Safe's own compiled artifacts, as the npm package @safe-global/safe-contracts ships them (used as is).
+SAFE_ARTIFACTS = (
+    Path(__file__).resolve().parents[2]
+    / "node_modules"
+    / "@safe-global"
+    / "safe-contracts"
+    / "build"
+    / "artifacts"
+)
 
 
 @dataclass(frozen=True)
@@ -27,10 +36,12 @@ class ArtifactMissing(SwarmError, RuntimeError):
 
 
 @lru_cache(maxsize=16)
-def load_artifact(name: str, artifacts_dir: Path = DEFAULT_ARTIFACTS) -> Artifact:
-    path = artifacts_dir / "contracts" / f"{name}.sol" / f"{name}.json"
+def load_artifact(name: str, artifacts_dir: Path = DEFAULT_ARTIFACTS, source: str | None = None) -> Artifact:
+    """`name`'s artifact under `artifacts_dir`; `source` is its source file's path there when that
+    is not `contracts/<name>.sol` (a contract from a package, or from a sub-folder)."""
+    path = artifacts_dir / (source or f"contracts/{name}.sol") / f"{name}.json"
     try:
         data = json.loads(path.read_text())
     except FileNotFoundError:
-        raise ArtifactMissing(f"{path} not found: compile the contracts first (`make compile`)") from None
+        raise ArtifactMissing(f"{path} not found: run `make setup` (npm ci + compile) first") from None
     return Artifact(name=name, abi=data["abi"], bytecode=data["bytecode"])
