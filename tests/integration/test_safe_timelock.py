@@ -8,13 +8,16 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import pytest
 from eth_account.signers.local import LocalAccount
 from web3.contract.contract import ContractFunction
 from web3.exceptions import ContractCustomError, ContractLogicError
+from web3.logs import DISCARD
 from web3.types import TxReceipt
 
+from staking.chain.contracts import role_id
 from staking.chain.safe import (
     SAFE_VERSION,
     SafeContract,
@@ -70,6 +73,10 @@ def refused(gov: Governance, fn: ContractFunction, sender: str, error: str) -> N
         fn.call({"from": sender})
     data = caught.value.data if isinstance(caught.value.data, str) else str(caught.value.message)
     assert selectors.get(data[:10]) == error, f"expected {error}, got {data[:10]}"
+
+
+def events(wrapper: SafeContract | TimelockContract, name: str, receipt: TxReceipt) -> list[Any]:
+    return list(wrapper.contract.events[name]().process_receipt(receipt, errors=DISCARD))
 
 
 def test_a_new_safe_has_its_owners_threshold_and_nonce(gov: Governance) -> None:
@@ -156,7 +163,10 @@ def test_a_safe_scheduled_call_runs_only_after_min_delay(gov: Governance) -> Non
             {"from": gov.sender.address}
         )
 
-    through_safe(gov, timelock.schedule(call, MIN_DELAY), gov.owners[:2])
+    scheduled = through_safe(gov, timelock.schedule(call, MIN_DELAY), gov.owners[:2])
+    (event,) = events(timelock, "CallScheduled", scheduled)
+    assert event["args"]["id"] == op and event["args"]["delay"] == MIN_DELAY
+    assert len(events(gov.safe, "ExecutionSuccess", scheduled)) == 1
     scheduled_at = chain.now()
     assert timelock.is_pending(op) and not timelock.is_ready(op) and not timelock.is_done(op)
     assert timelock.timestamp(op) == scheduled_at + MIN_DELAY
@@ -176,7 +186,8 @@ def test_a_safe_scheduled_call_runs_only_after_min_delay(gov: Governance) -> Non
     # The executor is the Safe alone: an owner's own key may not execute it.
     refused(gov, timelock.execute(call), gov.owners[0].address, "AccessControlUnauthorizedAccount")
     before = chain.token.balance_of(recipient)
-    gov.safe.execute(gov.sender, early, gov.owners[1:])
+    executed = gov.safe.execute(gov.sender, early, gov.owners[1:])
+    assert [e["args"]["id"] for e in events(timelock, "CallExecuted", executed)] == [op]
     assert timelock.is_done(op) and timelock.timestamp(op) == 1
     assert chain.token.balance_of(recipient) == before + AMOUNT
 
@@ -190,7 +201,8 @@ def test_the_safe_cancels_a_pending_operation(gov: Governance) -> None:
     # Nobody else may cancel: not the devnet's governance key, not an owner's own key.
     refused(gov, timelock.cancel(op), chain.governance, "AccessControlUnauthorizedAccount")
     refused(gov, timelock.cancel(op), gov.owners[2].address, "AccessControlUnauthorizedAccount")
-    through_safe(gov, timelock.cancel(op), gov.owners[::2])
+    cancelled = through_safe(gov, timelock.cancel(op), gov.owners[::2])
+    assert [e["args"]["id"] for e in events(timelock, "Cancelled", cancelled)] == [op]
     assert not timelock.is_pending(op) and timelock.timestamp(op) == 0
     chain.rpc("evm_increaseTime", MIN_DELAY)
     chain.rpc("evm_mine")
@@ -234,3 +246,25 @@ def test_the_transaction_builder_export_has_the_safe_apps_shape(gov: Governance)
     tx = gov.safe.build_tx(first["to"], bytes.fromhex(first["data"][2:]), value=int(first["value"]))
     gov.safe.execute(gov.sender, tx, gov.owners[:2])
     assert timelock.is_pending(call.operation_id)
+
+
+def test_the_timelock_holding_governance_role_changes_a_staking_parameter(gov: Governance) -> None:
+    chain, timelock, staking = gov.chain, gov.timelock, gov.chain.staking
+    role = role_id("GOVERNANCE_ROLE")
+    chain.tx(staking.contract.functions.grantRole(role, timelock.address), chain.governance)
+    assert staking.has_role("GOVERNANCE_ROLE", timelock.address)
+    window = staking.veto_window() + 60
+    set_window = staking.contract.functions.setVetoWindow(window)
+    call = TimelockCall(staking.address, calldata(set_window))
+    # The Safe itself holds no role on SwarmStaking: it goes through the timelock.
+    assert not staking.has_role("GOVERNANCE_ROLE", gov.safe.address)
+    through_safe(gov, timelock.schedule(call, MIN_DELAY), gov.owners[:2])
+    chain.rpc("evm_increaseTime", MIN_DELAY - 5)
+    chain.rpc("evm_mine")
+    refused(gov, timelock.execute(call), gov.safe.address, "TimelockUnexpectedOperationState")
+    assert staking.veto_window() == window - 60
+    chain.rpc("evm_increaseTime", 5)
+    chain.rpc("evm_mine")
+    through_safe(gov, timelock.execute(call), gov.owners[1:])
+    assert staking.veto_window() == window
+    assert timelock.is_done(call.operation_id)
