@@ -22,6 +22,13 @@ APPEAL_PARAM_EVENTS = {
     "AppealParamsSet": (("appeal_bond", "bond"), ("appeal_grace", "grace"), ("appeal_timeout", "timeout")),
 }
 APPEAL_WEBHOOK = "appeal"
+OPEN, EXPIRED = AppealState.OPEN.wire, AppealState.EXPIRED.wire
+
+
+def state_at(stored: str, deadline: int, at: int) -> str:
+    """What `appealOf` answers at chain time `at`: an open appeal reads expired from its deadline
+    on, before the next executeSlash settles it (refunds the bond, emits AppealExpired)."""
+    return EXPIRED if stored == OPEN and at >= deadline else stored
 
 
 @dataclass

@@ -145,8 +145,9 @@ class ServiceCollector(Collector):
 
     @staticmethod
     def _overdue_appeals(conn: Connection) -> Metric:
-        """Open appeals whose deadline passed by the last indexed block's time: the council did
-        not decide in time, and the next executeSlash refunds the bond and executes the slash."""
+        """Open appeals whose deadline passed by the last indexed block's time (`appealOf` reads
+        them expired): the council did not decide in time, and the next executeSlash refunds the
+        bond and executes the slash."""
         at = conn.execute(select(t.meta.c.value).where(t.meta.c.key == "checkpoint_time")).scalar()
         query = select(func.count()).select_from(t.appeals).where(t.appeals.c.state == AppealState.OPEN.wire)
         overdue = conn.execute(query.where(t.appeals.c.deadline <= int(at))).scalar_one() if at else 0

@@ -107,7 +107,7 @@ def create_app(
         investigations_router(engine),
         incidents_router(engine),
         providers_router(engine, intake.policy, clock, head),
-        appeals_router(engine),
+        appeals_router(engine, clock),
         rewards_router(engine, performance),
         *routers,
     ):

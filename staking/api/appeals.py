@@ -4,6 +4,7 @@ the provider document shows its own appeal (`staking.api.models.SlashAppeal`).""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
@@ -28,7 +29,10 @@ class AppealedSlash(BaseModel):
 class Appeal(BaseModel):
     id: str = Field(description="The slash id (= the verdict id): one appeal per slash")
     provider: str
-    state: AppealStateName
+    state: AppealStateName = Field(
+        description="As appealOf answers: an open appeal reads expired from its deadline on (its "
+        "bond is refunded at the next executeSlash)"
+    )
     evidence_hash: str = Field(description="sha256 of the provider's evidence file")
     bond: str = Field(description="The bond (base units, decimal string)")
     deadline: int = Field(description="Unix time until which the council may resolve it")
@@ -55,7 +59,9 @@ def _invalid(field: str, exc: ValueError) -> ProblemException:
     return ProblemException(422, "invalid-request", f"{field}: {exc}", errors=[error])
 
 
-def appeals_router(engine: Engine) -> APIRouter:
+def appeals_router(engine: Engine, clock: Callable[[], float]) -> APIRouter:
+    """`GET /v1/appeals` over `engine`; `clock` (unix seconds) is the time states are judged at,
+    like the provider documents'."""
     router = APIRouter(tags=["slashes"])
 
     @router.get(
@@ -80,7 +86,7 @@ def appeals_router(engine: Engine) -> APIRouter:
     ) -> dict[str, Any]:
         with snapshot(engine) as conn:
             try:
-                return list_appeals(conn, state, limit, cursor, provider=provider)
+                return list_appeals(conn, state, limit, cursor, provider=provider, now=int(clock()))
             except InvalidAddress as exc:
                 raise _invalid("provider", exc) from None
             except ValueError as exc:

@@ -330,7 +330,7 @@ def providers_router(
         address: AddressParam, state: SlashStateParam = None, limit: Limit = 50, cursor: Cursor = None
     ) -> dict[str, Any]:
         addr = _address(address)
-        return read(lambda conn: list_slashes(conn, state, limit, cursor, provider=addr))
+        return read(lambda conn: list_slashes(conn, state, limit, cursor, provider=addr, now=int(clock())))
 
     @route("/v1/providers/{address}/events", EventPage, "A provider's indexed history, newest first")
     def get_provider_events(
@@ -343,6 +343,6 @@ def providers_router(
     def get_slashes(
         state: SlashStateParam = None, limit: Limit = 50, cursor: Cursor = None
     ) -> dict[str, Any]:
-        return read(lambda conn: list_slashes(conn, state, limit, cursor))
+        return read(lambda conn: list_slashes(conn, state, limit, cursor, now=int(clock())))
 
     return router

@@ -3,6 +3,7 @@ open tombstone proposals, and how far the indexer has come."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -24,7 +25,8 @@ def all_slashes(engine: Engine, state: str | None) -> list[dict[str, Any]]:
     """Every indexed slash, newest proposal first, as `GET /v1/slashes` lists them."""
     from staking.readmodel import MAX_PAGE, list_slashes
 
-    return _every_page(engine, lambda conn, cursor: list_slashes(conn, state, MAX_PAGE, cursor))
+    now = int(time.time())
+    return _every_page(engine, lambda conn, cursor: list_slashes(conn, state, MAX_PAGE, cursor, now=now))
 
 
 def all_appeals(engine: Engine, state: str | None) -> list[dict[str, Any]]:
@@ -32,7 +34,8 @@ def all_appeals(engine: Engine, state: str | None) -> list[dict[str, Any]]:
     from staking.readmodel import MAX_PAGE
     from staking.readmodel.appeals import list_appeals
 
-    return _every_page(engine, lambda conn, cursor: list_appeals(conn, state, MAX_PAGE, cursor))
+    now = int(time.time())
+    return _every_page(engine, lambda conn, cursor: list_appeals(conn, state, MAX_PAGE, cursor, now=now))
 
 
 def _every_page(

@@ -6,24 +6,28 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, or_, select
 
+from indexer.appeals import EXPIRED, OPEN, state_at
 from staking.db import schema as t
 from staking.domain.ids import normalize_address
 from staking.domain.vocabulary import AppealState, SlashState
 from staking.readmodel.listings import check_limit, newest_first
+from staking.readmodel.parts import evaluated_at
+from staking.readmodel.queries import meta
 
 APPEAL_STATES = tuple(s.wire for s in AppealState if s != AppealState.NONE)
 
 
-def appeal_item(r: Any) -> dict[str, Any]:
+def appeal_item(r: Any, at: int) -> dict[str, Any]:
     """An appeal with what the council decides on: the slash it contests (state, bps, amount,
-    its executableAt) and where the provider stands. `executable_at` of a rejected appeal is the
+    its executableAt) and where the provider stands. `state` as `appealOf` answers at `at` (an
+    open appeal reads expired from its deadline on). `executable_at` of a rejected appeal is the
     slash's new one (`max(executableAt, resolved + appealGrace())`)."""
     return {
         "id": r.id,
         "provider": r.provider,
-        "state": r.state,
+        "state": state_at(r.state, r.deadline, at),
         "evidence_hash": r.evidence_hash,
         "bond": str(r.bond),
         "deadline": r.deadline,
@@ -52,10 +56,12 @@ def list_appeals(
     cursor: str | None = None,
     *,
     provider: str | None = None,
+    now: int = 0,
 ) -> dict[str, Any]:
     """Appeals newest first (by the block appealed in), optionally of one `state` (open, upheld,
-    rejected, expired) and/or one `provider`. Raises ValueError for an unknown state, a limit
-    outside 1..MAX_PAGE or a foreign cursor, InvalidAddress for a malformed provider."""
+    rejected, expired) and/or one `provider`, each state as `appealOf` answers at `max(now, last
+    indexed block time)`. Raises ValueError for an unknown state, a limit outside 1..MAX_PAGE or
+    a foreign cursor, InvalidAddress for a malformed provider."""
     if state is not None and state not in APPEAL_STATES:
         raise ValueError(f"state must be one of {', '.join(APPEAL_STATES)}")
     check_limit(limit)
@@ -71,8 +77,15 @@ def list_appeals(
         .select_from(a.outerjoin(s, s.c.id == a.c.id))
         .order_by(a.c.appealed_block.desc(), a.c.id.desc())
     )
-    if state is not None:
+    meta_ = meta(conn)
+    at = evaluated_at(meta_, now)
+    if state == OPEN:
+        query = query.where(a.c.state == OPEN, a.c.deadline > at)
+    elif state == EXPIRED:
+        query = query.where(or_(a.c.state == EXPIRED, (a.c.state == OPEN) & (a.c.deadline <= at)))
+    elif state is not None:
         query = query.where(a.c.state == state)
     if provider is not None:
         query = query.where(a.c.provider == normalize_address(provider))
-    return newest_first(conn, query, ("appeal", a.c.appealed_block, a.c.id), limit, cursor, appeal_item)
+    key = ("appeal", a.c.appealed_block, a.c.id)
+    return newest_first(conn, meta_, query, key, limit, cursor, lambda r: appeal_item(r, at))

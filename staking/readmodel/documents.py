@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from indexer.appeals import state_at
 from indexer.projection import ProviderRow, row_from
 from staking import recovery
 from staking.domain.clock import EpochClock
@@ -44,7 +45,7 @@ def standing_from_parts(
     p: ProviderRow | None = None if parts.provider is None else row_from(ProviderRow, parts.provider)
     status, reason = provider_status(p, at, clock or EpochClock(0, 1))
     stake = stake_of(p, params, at)
-    slash_items = [slash_item(s) for s in parts.slashes]
+    slash_items = [slash_item(s, at) for s in parts.slashes]
     pending = [s for s in slash_items if s["state"] == "pending"]
     appeal = _appeal_step(pending, at, to_int(params.get("appeal_bond")))
     current_epoch = clock.epoch_at(at) if clock else None
@@ -243,7 +244,7 @@ def in_flight_item(r: Any) -> dict[str, Any]:
     return {"kind": r.kind, "verdict_id": r.verdict_id, "tx_hash": r.tx_hash, "block": int(r.block)}
 
 
-def slash_item(r: Any) -> dict[str, Any]:
+def slash_item(r: Any, at: int) -> dict[str, Any]:
     """A slash as the API shows it. `id` is the verdict id (the contract keys slashes by it);
     `verdict_status` is the service's status of that verdict, null when it did not come through
     this service's intake (then `verdict` is null too). `amount`: proposed, or executed once
@@ -268,21 +269,22 @@ def slash_item(r: Any) -> dict[str, Any]:
         "resolved_tx": r.resolved_tx,
         "veto_reason": r.veto_reason,
         "vetoer": r.vetoer,
-        "appeal": appeal_of(r),
+        "appeal": appeal_of(r, at),
         "verdict_id": r.id,
         "verdict_status": r.verdict_status,
         "verdict": f"/v1/verdicts/{r.id}" if r.verdict_status is not None else None,
     }
 
 
-def appeal_of(r: Any) -> dict[str, Any] | None:
-    """A slash row's appeal (its `appeal_<column>`s, `parts.APPEAL_COLUMNS`), null without one.
-    `deadline`: until when the council may resolve it (after it, executeSlash expires it);
-    `resolved_at`: block time of the resolution or the expiry; `bond` in base units."""
+def appeal_of(r: Any, at: int) -> dict[str, Any] | None:
+    """A slash row's appeal (its `appeal_<column>`s, `parts.APPEAL_COLUMNS`), null without one,
+    in the state `appealOf` answers at `at` (an open appeal past its deadline reads expired).
+    `deadline`: until when the council may resolve it; `resolved_at`: block time of the resolution
+    or of the settled expiry (null while an expired appeal awaits executeSlash); `bond` in base units."""
     if r.appeal_state is None:
         return None
     return {
-        "state": r.appeal_state,
+        "state": state_at(r.appeal_state, r.appeal_deadline, at),
         "evidence_hash": r.appeal_evidence_hash,
         "bond": str(r.appeal_bond),
         "deadline": r.appeal_deadline,

@@ -84,9 +84,11 @@ def list_slashes(
     cursor: str | None = None,
     *,
     provider: str | None = None,
+    now: int = 0,
 ) -> dict[str, Any]:
     """Slashes newest first (by proposal block), optionally of one `state` ("pending",
-    "executed", "vetoed") and/or one `provider`: `{"items", "next_cursor", "as_of"}`.
+    "executed", "vetoed") and/or one `provider`: `{"items", "next_cursor", "as_of"}`; each
+    slash's appeal as `appealOf` answers at `max(now, last indexed block time)`.
 
     Raises ValueError for an unknown state, a limit outside 1..MAX_PAGE or a foreign cursor,
     InvalidAddress for a malformed provider."""
@@ -99,11 +101,15 @@ def list_slashes(
         query = query.where(s.c.state == int(SlashState.from_wire(state)))
     if provider is not None:
         query = query.where(s.c.provider == normalize_address(provider))
-    return newest_first(conn, query, ("slash", s.c.proposed_block, s.c.id), limit, cursor, slash_item)
+    meta_ = meta(conn)
+    at = evaluated_at(meta_, now)
+    key = ("slash", s.c.proposed_block, s.c.id)
+    return newest_first(conn, meta_, query, key, limit, cursor, lambda r: slash_item(r, at))
 
 
 def newest_first(
     conn: Connection,
+    meta_: dict[str, str],
     query: Select[Any],
     key: tuple[str, Column[int], Column[str]],
     limit: int,
@@ -111,8 +117,9 @@ def newest_first(
     item: Callable[[Any], dict[str, Any]],
 ) -> dict[str, Any]:
     """One keyset page of `query` (already ordered by `key`'s block then id, both descending):
-    `{"items": [item(row)...], "next_cursor", "as_of"}`. `key`: (cursor kind, block column, id
-    column), the id a bytes32 hex. A cursor of another kind is an InvalidCursor (ValueError)."""
+    `{"items": [item(row)...], "next_cursor", "as_of"}` (`as_of` from the indexer's `meta_`).
+    `key`: (cursor kind, block column, id column), the id a bytes32 hex. A cursor of another kind
+    is an InvalidCursor (ValueError)."""
     kind, block_col, id_col = key
     if cursor is not None:
         block, after = decode_cursor(kind, cursor, NUMBER, SLASH_ID)
@@ -123,7 +130,7 @@ def newest_first(
     return {
         "items": [item(r) for r in page],
         "next_cursor": None if last is None else encode_cursor(kind, last[block_col], last[id_col]),
-        "as_of": as_of(meta(conn)),
+        "as_of": as_of(meta_),
     }
 
 

@@ -26,7 +26,7 @@ EVIDENCE = "0x" + "e1" * 32
 REASON = "0x" + "33" * 32
 BOND = 100 * 10**18
 WINDOW_END = NOW + 3_600
-DEADLINE = NOW + 7 * 86_400
+DEADLINE = 4_000_000_000  # after the app's clock (the wall clock) and every indexed block
 
 
 class Chain:
@@ -245,6 +245,27 @@ def test_the_listing_and_the_document_show_the_appeal(api: OffChainApi) -> None:
     assert doc["recovery"] is None, "nothing left to appeal"
     events = api.client.get(f"/v1/providers/{P}/events").json()["items"]
     assert events[0]["name"] == "SlashAppealed" and events[0]["args"]["bond"] == str(BOND)
+
+
+def test_an_open_appeal_past_its_deadline_reads_expired_as_appeal_of_answers(api: OffChainApi) -> None:
+    s = Store(api.engine)
+    c = Chain()
+    events = history(c)
+    deadline = Chain.time(c.block + 1)  # the block of the appeal itself: expired from then on
+    apply(
+        s,
+        [
+            *events,
+            c.ev("SlashAppealed", id=SID, provider=P, evidenceHash=EVIDENCE, bond=BOND, deadline=deadline),
+        ],
+    )
+    (item,) = api.client.get("/v1/appeals", params={"state": "expired"}).json()["items"]
+    assert item["state"] == "expired" and item["resolved_at"] is None, "not settled until executeSlash"
+    assert api.client.get("/v1/appeals", params={"state": "open"}).json()["items"] == []
+    (pending,) = api.client.get(f"/v1/providers/{P}").json()["pending_slashes"]
+    assert pending["appeal"]["state"] == "expired"
+    (listed,) = api.client.get("/v1/slashes").json()["items"]
+    assert listed["appeal"] == pending["appeal"]
 
 
 def test_appeals_page_newest_first_and_refuse_bad_input_as_problems(api: OffChainApi) -> None:

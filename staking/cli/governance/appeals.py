@@ -31,7 +31,16 @@ if TYPE_CHECKING:
 # One-line explanations of the appeal reverts, next to the governance ones.
 HINTS.update(
     {
-        "AppealPending": "the slash is under appeal: the council resolves it, or it expires at the deadline",
+        "AppealPending": (
+            "the slash is under appeal until unix time {deadline}: the council resolves it first; "
+            "from then on executeSlash expires the appeal (bond refunded) and executes"
+        ),
+        "AlreadyAppealed": "the slash already has an appeal (one per slash): swarm-staking appeal list",
+        "NotSlashedProvider": "{caller} is not the slashed provider: sign with the provider's own key",
+        "NoOpenAppeal": (
+            "no open appeal to resolve (none, already resolved, or past its deadline: a veto still "
+            "upholds an unsettled one)"
+        ),
     }
 )
 
@@ -62,7 +71,7 @@ def slash_appeal(
         holds = f"signer {gov.signer.address} holds {tokens(balance)} SWARM"
         fail(f"{holds}; the appeal bond is {tokens(bond)} SWARM (too few tokens)")
     conditions = (
-        "slash pending, veto window open, no appeal yet, signed by the provider, balance",
+        "slash pending, veto window open, no appeal yet, signed by the provider, not paused, balance",
         lambda: None,
     )
     approve_then_run(gov, token, bond, op, signing, pulls="the bond", conditions=conditions)
@@ -121,8 +130,10 @@ def appeal_operation(
             "(--keystore)"
         )
     now = gov.now()
-    if now >= s.executable_at and not gov.staking.paused():
+    if now >= s.executable_at:
         fail(f"the appeal window of {head} closed at {utc(s.executable_at)} (the end of its veto window)")
+    if gov.staking.paused():
+        fail(f"appealSlash would revert: EnforcedPause: {HINTS['EnforcedPause']}")
     bond, timeout = appeal_bond(gov.staking), appeal_timeout(gov.staking)
 
     def predict(state: Appealed) -> Appealed:

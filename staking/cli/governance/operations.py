@@ -133,10 +133,12 @@ def resolve_appeal(gov: Gov, slash_id: bytes, upheld: bool, reason: str) -> Oper
 
     digest = reason_hash(reason)
     read, render = appeal_view(gov, slash_id)
-    state = read()[1].state
-    if state != AppealState.OPEN:
-        what = "no appeal" if state == AppealState.NONE else f"its appeal is {state.wire}"
-        fail(f"slash 0x{slash_id.hex()} has no open appeal to resolve ({what})")
+    s, a, _ = read()
+    if a.state != AppealState.OPEN:
+        what = "no appeal" if a.state == AppealState.NONE else f"its appeal is {a.state.wire}"
+        if a.state == AppealState.EXPIRED and s.state == SlashState.PENDING:
+            what += " (past its deadline: `slash veto` still upholds it until the slash is executed)"
+        fail(f"slash 0x{slash_id.hex()} has no open appeal to resolve: {what}")
     grace = appeal_grace(gov.staking)
 
     def predict(state: Appealed) -> Appealed:
