@@ -20,8 +20,11 @@ from sqlalchemy import Engine
 
 from indexer.runner import Indexer
 from staking.db.engine import make_engine
+from staking.devnet.accounts import SERVICE, devnet_account
 from staking.domain.vocabulary import AppealState, SlashState
 from staking.notify.webhooks import WebhookNotifier
+from staking.txmanager.manager import TxConfig, TxManager
+from staking.worker.jobs import execute_matured_slashes
 from tests.support.chain import Chain
 from tests.support.indexing import index_to_head
 from tests.support.provider_app import make_app
@@ -216,3 +219,21 @@ def test_an_unresolved_appeal_expires_refunds_the_bond_and_the_slash_executes(ap
         receipt
     )
     assert a.listed(sid, state="expired")["resolved_tx"] == receipt["transactionHash"].to_0x_hex()
+
+
+def test_the_worker_leaves_an_appealed_slash_alone_until_the_deadline_then_executes_it(
+    appeals: Appeals,
+) -> None:
+    a, c, s = appeals, appeals.chain, appeals.chain.staking
+    sid = a.propose()
+    event = a.appeal(sid)
+    c.advance(s.veto_window() + 1)
+    a.index()
+    txm = TxManager(a.engine, c.w3, devnet_account(SERVICE), TxConfig(), error_name=s.error_name)
+    txm.reconcile()
+    assert execute_matured_slashes(a.engine, s, txm) == 0, "frozen by the open appeal"
+    assert txm.intent_for(f"execute_slash:0x{sid.hex()}") is None
+    c.advance(event["deadline"] - c.now())
+    assert execute_matured_slashes(a.engine, s, txm) == 1
+    txm.tick()
+    assert s.slash_state(sid) == SlashState.EXECUTED and s.get_appeal(sid).state == AppealState.EXPIRED
