@@ -177,6 +177,19 @@ class Bench:
         self.advance(self.staking.veto_window() + 1)
         self.send(self.service, self.staking.execute_slash(first.id), "executeSlash")
 
+    def appeals(self) -> None:
+        """An appeal rejected (the bond to the treasury) and one upheld (the slash vetoed, the bond back)."""
+        bond = self.staking.appeal_params().bond
+        for index, upheld, label in ((4, False, "resolveAppeal_rejected"), (5, True, "resolveAppeal_upheld")):
+            v = self.verdict(self.p(index))
+            self.send(self.service, self.staking.propose_slash(v, self.sign(v), Bps(1_000)))
+            provider = self.providers[index]
+            self.send(self.gov, self.token.transfer(provider.address, bond))
+            self.send(provider, self.token.approve(self.staking.address, bond))
+            self.send(provider, self.staking.appeal_slash(v.id, keccak(text="evidence")), "appealSlash")
+            call = self.staking.resolve_appeal(v.id, upheld, keccak(text="council"))
+            self.send(self.gov, call, label)
+
     def recovery(self) -> None:
         provider = self.p(5)  # jailed for good by jailAndProposeSlash, its proposal vetoed
         call = self.staking.begin_recovery(provider, RecoveryPath.SERVICE_IMPROVEMENT)
@@ -253,6 +266,7 @@ class Bench:
             ("bonding", self.bonding),
             ("jails", self.jails),
             ("slashes", self.slashes),
+            ("appeals", self.appeals),
             ("recovery", self.recovery),
             ("tombstones", self.tombstones),
             ("rewards", self.rewards),

@@ -68,6 +68,16 @@ interface ISwarmStaking {
 
     // ------------------------------------------------------------------ structs
 
+    /// @notice A slashed provider's appeal of a pending slash.
+    /// @dev `state`: 0 none, 1 open, 2 upheld, 3 rejected, 4 expired; `deadline` = appealed at +
+    ///      appealTimeout; `bond` the tokens the provider put up.
+    struct Appeal {
+        uint8 state;
+        uint64 deadline;
+        uint128 bond;
+        bytes32 evidenceHash;
+    }
+
     /// @notice A risk-framework verdict, signed by a DETECTOR_ROLE account (EIP-712 type
     ///         `Verdict(bytes32 id,address provider,uint8 eventType,uint8 severity,uint64 detectedAt,bytes32 evidenceHash)`).
     /// @dev `eventType` holds an {EventType} and `severity` a {Severity}, as `uint8` so that an
@@ -322,6 +332,20 @@ interface ISwarmStaking {
     /// @param by the governance account
     event TombstonedStakeReleased(address indexed provider, address indexed by);
 
+    /// @notice The slashed provider appealed slash `id`, putting up `bond`.
+    /// @param deadline appealed at + appealTimeout: after it, the appeal expires
+    event SlashAppealed(bytes32 indexed id, address indexed provider, bytes32 evidenceHash, uint256 bond, uint64 deadline);
+
+    /// @notice The council resolved the appeal of slash `id`.
+    /// @param executableAt rejected: the slash's new executableAt; upheld: 0
+    event AppealResolved(bytes32 indexed id, bool upheld, bytes32 reasonHash, uint64 executableAt);
+
+    /// @notice The appeal of slash `id` expired unresolved; its bond went back to the provider.
+    event AppealExpired(bytes32 indexed id, uint256 bondRefunded);
+
+    /// @notice New appeal parameters.
+    event AppealParamsSet(uint256 bond, uint64 grace, uint64 timeout);
+
     // ------------------------------------------------------------------ errors
 
     /// @notice An address argument (token, treasury, governance) is the zero address.
@@ -514,6 +538,18 @@ interface ISwarmStaking {
     /// @param provider the provider
     error NotTombstoned(address provider);
 
+    /// @notice Slash `id` has an open appeal until `deadline`.
+    error AppealPending(bytes32 id, uint64 deadline);
+
+    /// @notice Slash `id` was already appealed.
+    error AlreadyAppealed(bytes32 id);
+
+    /// @notice Only the slashed provider may appeal its slash.
+    error NotSlashedProvider(address caller);
+
+    /// @notice Slash `id` has no open appeal.
+    error NoOpenAppeal(bytes32 id);
+
     // ------------------------------------------------------------------ roles and constants
 
     /// @notice Role of governance: parameters, tombstones, recovery, pause.
@@ -650,6 +686,50 @@ interface ISwarmStaking {
     ///         treasury: active stake first, then unbonding. Anyone may call it.
     /// @param id the slash id
     function executeSlash(bytes32 id) external;
+
+    /// @notice The slashed provider appeals pending slash `id` inside its veto window, putting
+    ///         up appealBond() tokens (approve them first). Execution waits for the council's
+    ///         resolution or the appeal's deadline.
+    /// @param id the slash id
+    /// @param evidenceHash hash of the provider's off-chain evidence
+    function appealSlash(bytes32 id, bytes32 evidenceHash) external;
+
+    /// @notice VETOER_ROLE resolves the open appeal of slash `id`. Upheld: the slash is vetoed and
+    ///         the bond refunded. Rejected: the bond goes to the treasury and the slash becomes
+    ///         executable at max(executableAt, now + appealGrace).
+    /// @param id the slash id
+    /// @param upheld whether the appeal succeeds
+    /// @param reasonHash hash of the off-chain justification
+    function resolveAppeal(bytes32 id, bool upheld, bytes32 reasonHash) external;
+
+    /// @notice GOVERNANCE_ROLE sets the appeal bond, the grace after a rejection and the timeout.
+    /// @param bond base units, 1 to 1,000,000 tokens
+    /// @param grace seconds, minVetoWindow() to MAX_VETO_WINDOW
+    /// @param timeout seconds, minVetoWindow() to MAX_VETO_WINDOW
+    function setAppealParams(uint256 bond, uint64 grace, uint64 timeout) external;
+
+    /// @notice The state of slash `id`'s appeal: 0 none, 1 open, 2 upheld, 3 rejected, 4 expired
+    ///         (an open appeal past its deadline reads 4 before executeSlash settles it).
+    /// @param id the slash id
+    /// @return the state
+    function appealOf(bytes32 id) external view returns (uint8);
+
+    /// @notice The appeal of slash `id` (state as in appealOf).
+    /// @param id the slash id
+    /// @return the appeal
+    function getAppeal(bytes32 id) external view returns (Appeal memory);
+
+    /// @notice Tokens an appeal puts up.
+    /// @return base units
+    function appealBond() external view returns (uint256);
+
+    /// @notice Seconds a rejected appeal's slash stays vetoable at least.
+    /// @return seconds
+    function appealGrace() external view returns (uint64);
+
+    /// @notice Seconds an appeal stays open before it expires.
+    /// @return seconds
+    function appealTimeout() external view returns (uint64);
 
     // ------------------------------------------------------------------ governance: standing
 

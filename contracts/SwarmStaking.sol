@@ -9,6 +9,9 @@ import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
 import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
 import {MerkleProof} from "@openzeppelin/contracts/utils/cryptography/MerkleProof.sol";
 import {ISwarmStaking} from "./ISwarmStaking.sol";
+import {
+    SwarmParams, Limits, Bonds, AtStake, JailBucket, StakeBucket, AppealParams, ProviderState, BUCKETS, RING
+} from "./SwarmParams.sol";
 
 /// @title SwarmStaking
 /// @notice Performance bond of Swarm's node providers. Providers register in a class, stake the
@@ -46,17 +49,17 @@ contract SwarmStaking is ISwarmStaking, AccessControl, ReentrancyGuardTransient,
     // ------------------------------------------------------------------ bounds
 
     /// @inheritdoc ISwarmStaking
-    uint16 public constant MAX_BPS = 10_000;
+    uint16 public constant MAX_BPS = SwarmParams.MAX_BPS;
     /// @inheritdoc ISwarmStaking
     uint64 public constant MIN_VETO_WINDOW = 60;
     /// @inheritdoc ISwarmStaking
-    uint64 public constant MAX_VETO_WINDOW = 30 days;
+    uint64 public constant MAX_VETO_WINDOW = SwarmParams.MAX_VETO_WINDOW;
     /// @inheritdoc ISwarmStaking
-    uint64 public constant MIN_VERDICT_AGE = 60;
+    uint64 public constant MIN_VERDICT_AGE = SwarmParams.MIN_VERDICT_AGE;
     /// @inheritdoc ISwarmStaking
-    uint64 public constant MAX_VERDICT_AGE = 30 days;
+    uint64 public constant MAX_VERDICT_AGE = SwarmParams.MAX_VERDICT_AGE;
     /// @inheritdoc ISwarmStaking
-    uint64 public constant MAX_UNBONDING_PERIOD = 365 days;
+    uint64 public constant MAX_UNBONDING_PERIOD = SwarmParams.MAX_UNBONDING_PERIOD;
     /// @inheritdoc ISwarmStaking
     uint64 public constant MAX_JAIL_DURATION_LIMIT = 365 days;
     /// @inheritdoc ISwarmStaking
@@ -69,25 +72,25 @@ contract SwarmStaking is ISwarmStaking, AccessControl, ReentrancyGuardTransient,
     /// @notice Unbonding must outlast the oldest usable verdict by this much, so stake that was
     ///         unbonding when a provider misbehaved is still there when the verdict lands.
     /// @return seconds
-    uint64 public constant UNBONDING_MARGIN = 1 hours;
+    uint64 public constant UNBONDING_MARGIN = SwarmParams.UNBONDING_MARGIN;
     /// @notice Bounds of `capWindow`.
     /// @return seconds
-    uint64 public constant MIN_CAP_WINDOW = 1 hours;
+    uint64 public constant MIN_CAP_WINDOW = SwarmParams.MIN_CAP_WINDOW;
     /// @notice Bounds of `capWindow`.
     /// @return seconds
-    uint64 public constant MAX_CAP_WINDOW = 30 days;
+    uint64 public constant MAX_CAP_WINDOW = SwarmParams.MAX_CAP_WINDOW;
     /// @notice Most distinct detectors a quorum may require.
     /// @return signers
-    uint8 public constant MAX_QUORUM = 16;
+    uint8 public constant MAX_QUORUM = SwarmParams.MAX_QUORUM;
     /// @notice Chain id of the local devnet (Anvil, Hardhat), where short test clocks are allowed.
     /// @return 31337
     uint256 public constant DEVNET_CHAIN_ID = 31337;
 
-    /// @dev The caps' window is `BUCKETS` buckets of `ceil(capWindow / BUCKETS)` seconds; the
-    ///      current bucket counts too, so the sums cover at least `capWindow` and any interval of
-    ///      `capWindow` seconds lies within what one check sees: a strict bound, at O(1) gas.
-    uint256 private constant BUCKETS = 24;
-    uint256 private constant RING = BUCKETS + 1;
+    uint8 private constant APPEAL_NONE = 0;
+    uint8 private constant APPEAL_OPEN = 1;
+    uint8 private constant APPEAL_UPHELD = 2;
+    uint8 private constant APPEAL_REJECTED = 3;
+    uint8 private constant APPEAL_EXPIRED = 4;
 
     // ------------------------------------------------------------------ enum values
     // The enums of ISwarmStaking are the source of these numbers. The constants stay public for
@@ -117,68 +120,6 @@ contract SwarmStaking is ISwarmStaking, AccessControl, ReentrancyGuardTransient,
     uint32 private _maxJailDuration;
     /// @inheritdoc ISwarmStaking
     uint64 public immutable minVetoWindow;
-
-    /// @dev One slot read by every verdict consequence: the verdict clock, the caps, the jail
-    ///      counters of the rolling window (`jailsInHead` in bucket `jailHead`, `jailsInRing` in
-    ///      the window's older buckets), the veto window (at most 30 days: 24 bits) and the pause
-    ///      flag, so `whenNotPaused` costs a proposal or a jail no slot of its own.
-    struct Limits {
-        uint32 maxVerdictAge;
-        uint32 capWindow;
-        uint32 jailCap;
-        uint32 jailHead;
-        uint32 jailsInHead;
-        uint32 jailsInRing;
-        uint16 slashCapBps;
-        uint16 maxSlashBps;
-        uint24 vetoWindow;
-        bool paused;
-    }
-
-    /// @dev The bonded total, the per-severity bounds (4 x 16 bits, low first), the quorum and
-    ///      the bucket of `_atStake.inHead`: one slot, read by every proposal.
-    struct Bonds {
-        uint128 totalBonded;
-        uint64 severityBounds;
-        uint8 quorum;
-        uint16 quorumBps;
-        uint32 stakeHead;
-    }
-
-    /// @dev Stake put at stake in the current bucket and in the window's older buckets.
-    struct AtStake {
-        uint128 inHead;
-        uint128 inRing;
-    }
-
-    struct JailBucket {
-        uint32 index;
-        uint32 jails;
-    }
-
-    struct StakeBucket {
-        uint32 index;
-        uint128 amount;
-    }
-
-    /// @dev Storage form of {Provider}: `released` fits the first slot, and `active` shares its
-    ///      slot with `pendingAmount` (the sum of the pending proposals' amounts).
-    struct ProviderState {
-        bool registered;
-        bool tombstoned;
-        bool jailed;
-        ProviderClass class;
-        RecoveryPath recoveryPath;
-        RecoveryStage recoveryStage;
-        uint32 gpus;
-        uint32 pendingSlashes;
-        uint64 jailedUntil;
-        uint64 unbondingEnd;
-        bool released;
-        uint128 active;
-        uint128 pendingAmount;
-        uint256 unbonding;
-    }
 
     /// @dev Storage form of {Epoch}, three slots: the root; the pool and what was claimed of it
     ///      (read and written together by every claim); the total weight and the published flag.
@@ -221,6 +162,9 @@ contract SwarmStaking is ISwarmStaking, AccessControl, ReentrancyGuardTransient,
     /// @dev Per account, a bitmap of the epochs it claimed (bit `epoch % 256` of word `epoch / 256`):
     ///      an account that claims epoch after epoch writes one warm word, not a fresh slot each time.
     mapping(address => mapping(uint256 => uint256)) private _claimedEpochs;
+
+    AppealParams private _appealParams;
+    mapping(bytes32 => Appeal) private _appeals;
 
     // ------------------------------------------------------------------ pause
     // OpenZeppelin Pausable's events, errors and `paused()`, with the flag in `_limits`.
@@ -284,20 +228,23 @@ contract SwarmStaking is ISwarmStaking, AccessControl, ReentrancyGuardTransient,
         _grantRole(VETOER_ROLE, governance);
 
         _setTreasury(treasury_);
-        _setVetoWindow(vetoWindow_);
-        _setMaxVerdictAge(maxVerdictAge_);
+        SwarmParams.setVetoWindow(_limits, minVetoWindow, vetoWindow_);
+        SwarmParams.setMaxVerdictAge(_classParams, _limits, maxVerdictAge_);
         _setMaxJailDuration(30 days);
         _setProbationEpochs(3);
         // Defaults in whole tokens (18 decimals); governance tunes them with setClassParams.
         // Unbonding outlasts the oldest usable verdict (maxVerdictAge + UNBONDING_MARGIN).
         uint64 shortest = maxVerdictAge_ + UNBONDING_MARGIN > 1 days ? maxVerdictAge_ + UNBONDING_MARGIN : 1 days;
-        _setClassParams(uint8(ProviderClass.HardwareProvider), 1_000 ether, 500 ether, 7 days);
-        _setClassParams(uint8(ProviderClass.NetworkOperator), 50_000 ether, 0, 28 days);
-        _setClassParams(uint8(ProviderClass.PlatformUser), 100 ether, 0, shortest);
+        mapping(uint8 => ClassParams) storage classes = _classParams;
+        uint8 hardware = uint8(ProviderClass.HardwareProvider);
+        SwarmParams.setClassParams(classes, _limits, hardware, 1_000 ether, 500 ether, 7 days);
+        SwarmParams.setClassParams(classes, _limits, uint8(ProviderClass.NetworkOperator), 50_000 ether, 0, 28 days);
+        SwarmParams.setClassParams(classes, _limits, uint8(ProviderClass.PlatformUser), 100 ether, 0, shortest);
         // Tight until governance sizes them for its network (scripts/deploy.py, the devnet).
         _setCaps(1 days, 10, 500, 5_000);
-        _setSeverityBounds([uint16(500), 1_000, 2_500, 5_000]);
-        _setQuorum(2, 1_000);
+        SwarmParams.setSeverityBounds(_bonds, _limits, [uint16(500), 1_000, 2_500, 5_000]);
+        SwarmParams.setQuorum(_bonds, 2, 1_000);
+        SwarmParams.setAppealParams(_appealParams, minVetoWindow, 100 ether, 1 days, 7 days);
     }
 
     // ------------------------------------------------------------------ providers
@@ -430,10 +377,10 @@ contract SwarmStaking is ISwarmStaking, AccessControl, ReentrancyGuardTransient,
     }
 
     /// @inheritdoc ISwarmStaking
-    function vetoSlash(bytes32 id, bytes32 reasonHash) external onlyRole(VETOER_ROLE) {
+    function vetoSlash(bytes32 id, bytes32 reasonHash) external onlyRole(VETOER_ROLE) nonReentrant {
         SlashRecord storage s = _slashes[id];
         if (s.state != SlashState.Pending) revert SlashNotPending(id, s.state);
-        if (block.timestamp >= s.executableAt && !paused()) revert VetoWindowClosed(id, s.executableAt);
+        if (!_vetoable(id, s, paused())) revert VetoWindowClosed(id, s.executableAt);
         _veto(id, s, reasonHash);
     }
 
@@ -441,12 +388,13 @@ contract SwarmStaking is ISwarmStaking, AccessControl, ReentrancyGuardTransient,
     function vetoSlashes(bytes32[] calldata ids, bytes32 reasonHash)
         external
         onlyRole(VETOER_ROLE)
+        nonReentrant
         returns (uint256 vetoed)
     {
         bool open = paused();
         for (uint256 i; i < ids.length; ++i) {
             SlashRecord storage s = _slashes[ids[i]];
-            if (s.state != SlashState.Pending || (block.timestamp >= s.executableAt && !open)) continue;
+            if (s.state != SlashState.Pending || !_vetoable(ids[i], s, open)) continue;
             _veto(ids[i], s, reasonHash);
             ++vetoed;
         }
@@ -457,6 +405,13 @@ contract SwarmStaking is ISwarmStaking, AccessControl, ReentrancyGuardTransient,
         SlashRecord storage s = _slashes[id];
         if (s.state != SlashState.Pending) revert SlashNotPending(id, s.state);
         if (block.timestamp < s.executableAt) revert VetoWindowOpen(id, s.executableAt);
+        Appeal storage a = _appeals[id];
+        if (a.state == APPEAL_OPEN) {
+            if (block.timestamp < a.deadline) revert AppealPending(id, a.deadline);
+            a.state = APPEAL_EXPIRED;
+            emit AppealExpired(id, a.bond);
+            _stakeToken.safeTransfer(s.provider, a.bond);
+        }
         ProviderState storage p = _providers[s.provider];
         uint256 amount = s.amount;
         uint256 available = p.active + p.unbonding;
@@ -474,18 +429,57 @@ contract SwarmStaking is ISwarmStaking, AccessControl, ReentrancyGuardTransient,
         if (amount != 0) _stakeToken.safeTransfer(_treasury, amount);
     }
 
+    // ------------------------------------------------------------------ appeals
+
+    /// @inheritdoc ISwarmStaking
+    function appealSlash(bytes32 id, bytes32 evidenceHash) external whenNotPaused nonReentrant {
+        SlashRecord storage s = _slashes[id];
+        if (s.state != SlashState.Pending) revert SlashNotPending(id, s.state);
+        if (msg.sender != s.provider) revert NotSlashedProvider(msg.sender);
+        if (block.timestamp >= s.executableAt) revert VetoWindowClosed(id, s.executableAt);
+        Appeal storage a = _appeals[id];
+        if (a.state != APPEAL_NONE) revert AlreadyAppealed(id);
+        AppealParams memory ap = _appealParams;
+        uint64 deadline = uint64(block.timestamp) + ap.timeout;
+        a.state = APPEAL_OPEN;
+        a.deadline = deadline;
+        a.bond = ap.bond;
+        a.evidenceHash = evidenceHash;
+        emit SlashAppealed(id, msg.sender, evidenceHash, ap.bond, deadline);
+        _stakeToken.safeTransferFrom(msg.sender, address(this), ap.bond);
+    }
+
+    /// @inheritdoc ISwarmStaking
+    function resolveAppeal(bytes32 id, bool upheld, bytes32 reasonHash)
+        external
+        onlyRole(VETOER_ROLE)
+        nonReentrant
+    {
+        Appeal storage a = _appeals[id];
+        if (a.state != APPEAL_OPEN || block.timestamp >= a.deadline) revert NoOpenAppeal(id);
+        SlashRecord storage s = _slashes[id];
+        if (upheld) {
+            _veto(id, s, reasonHash); // refunds the bond, emits AppealResolved
+            return;
+        }
+        a.state = APPEAL_REJECTED;
+        uint64 executableAt = uint64(block.timestamp) + _appealParams.grace;
+        if (s.executableAt > executableAt) executableAt = s.executableAt;
+        s.executableAt = executableAt;
+        emit AppealResolved(id, false, reasonHash, executableAt);
+        _stakeToken.safeTransfer(_treasury, a.bond);
+    }
+
+    /// @inheritdoc ISwarmStaking
+    function setAppealParams(uint256 bond, uint64 grace, uint64 timeout) external onlyRole(GOVERNANCE_ROLE) {
+        SwarmParams.setAppealParams(_appealParams, minVetoWindow, bond, grace, timeout);
+    }
+
     // ------------------------------------------------------------------ governance: standing
 
     /// @inheritdoc ISwarmStaking
     function tombstone(address provider, bytes32 reasonHash) external onlyRole(GOVERNANCE_ROLE) {
-        ProviderState storage p = _registered(provider);
-        if (p.tombstoned) revert ProviderIsTombstoned(provider);
-        p.tombstoned = true;
-        p.jailed = true;
-        p.jailedUntil = 0;
-        p.recoveryPath = RecoveryPath.None;
-        p.recoveryStage = RecoveryStage.None;
-        emit Tombstoned(provider, reasonHash);
+        SwarmParams.tombstone(_providers, provider, reasonHash);
     }
 
     /// @inheritdoc ISwarmStaking
@@ -508,11 +502,7 @@ contract SwarmStaking is ISwarmStaking, AccessControl, ReentrancyGuardTransient,
 
     /// @inheritdoc ISwarmStaking
     function releaseTombstoned(address provider) external onlyRole(GOVERNANCE_ROLE) {
-        ProviderState storage p = _registered(provider);
-        if (!p.tombstoned) revert NotTombstoned(provider);
-        if (p.released) revert NothingToReinstate(provider);
-        p.released = true;
-        emit TombstonedStakeReleased(provider, msg.sender);
+        SwarmParams.releaseTombstoned(_providers, provider);
     }
 
     /// @inheritdoc ISwarmStaking
@@ -552,27 +542,12 @@ contract SwarmStaking is ISwarmStaking, AccessControl, ReentrancyGuardTransient,
 
     /// @inheritdoc ISwarmStaking
     function advanceRecovery(address provider) external onlyRole(GOVERNANCE_ROLE) {
-        ProviderState storage p = _registered(provider);
-        if (p.recoveryPath == RecoveryPath.None) revert NoRecoveryOpen(provider);
-        if (p.recoveryStage >= RecoveryStage.Restoration) revert RecoveryAtFinalStage(provider);
-        p.recoveryStage = RecoveryStage(uint8(p.recoveryStage) + 1);
-        emit RecoveryAdvanced(provider, p.recoveryPath, p.recoveryStage);
+        SwarmParams.advanceRecovery(_providers, provider);
     }
 
     /// @inheritdoc ISwarmStaking
     function reinstate(address provider) external onlyRole(GOVERNANCE_ROLE) {
-        ProviderState storage p = _registered(provider);
-        if (p.tombstoned) revert ProviderIsTombstoned(provider);
-        RecoveryPath path = p.recoveryPath;
-        if (path == RecoveryPath.None && !p.jailed) revert NothingToReinstate(provider);
-        if (path != RecoveryPath.None && p.recoveryStage != RecoveryStage.Restoration) {
-            revert RecoveryIncomplete(provider, p.recoveryStage);
-        }
-        p.recoveryPath = RecoveryPath.None;
-        p.recoveryStage = RecoveryStage.None;
-        p.jailed = false;
-        p.jailedUntil = 0;
-        emit Reinstated(provider, path, probationEpochs);
+        SwarmParams.reinstate(_providers, provider, probationEpochs);
     }
 
     /// @inheritdoc ISwarmStaking
@@ -648,17 +623,17 @@ contract SwarmStaking is ISwarmStaking, AccessControl, ReentrancyGuardTransient,
         external
         onlyRole(GOVERNANCE_ROLE)
     {
-        _setClassParams(class, baseMinStake, perGpuMinStake, unbondingPeriod);
+        SwarmParams.setClassParams(_classParams, _limits, class, baseMinStake, perGpuMinStake, unbondingPeriod);
     }
 
     /// @inheritdoc ISwarmStaking
     function setVetoWindow(uint64 window) external onlyRole(GOVERNANCE_ROLE) {
-        _setVetoWindow(window);
+        SwarmParams.setVetoWindow(_limits, minVetoWindow, window);
     }
 
     /// @inheritdoc ISwarmStaking
     function setMaxVerdictAge(uint64 age) external onlyRole(GOVERNANCE_ROLE) {
-        _setMaxVerdictAge(age);
+        SwarmParams.setMaxVerdictAge(_classParams, _limits, age);
     }
 
     /// @inheritdoc ISwarmStaking
@@ -684,17 +659,52 @@ contract SwarmStaking is ISwarmStaking, AccessControl, ReentrancyGuardTransient,
         _setCaps(window, jailCap_, slashCapBps_, maxSlashBps_);
     }
 
+    function _setCaps(uint64 window, uint32 jailCap_, uint16 slashCapBps_, uint16 maxSlashBps_) private {
+        uint32 index = _bucketIndex(uint32(window));
+        SwarmParams.setCaps(
+            _limits, _bonds, _atStake, _jailRing, _stakeRing, index, window, jailCap_, slashCapBps_, maxSlashBps_
+        );
+    }
+
     /// @inheritdoc ISwarmStaking
     function setSeverityBounds(uint16[4] calldata bounds) external onlyRole(GOVERNANCE_ROLE) {
-        _setSeverityBounds(bounds);
+        SwarmParams.setSeverityBounds(_bonds, _limits, bounds);
     }
 
     /// @inheritdoc ISwarmStaking
     function setQuorum(uint8 quorum, uint16 quorumBps_) external onlyRole(GOVERNANCE_ROLE) {
-        _setQuorum(quorum, quorumBps_);
+        SwarmParams.setQuorum(_bonds, quorum, quorumBps_);
     }
 
     // ------------------------------------------------------------------ views
+
+    /// @inheritdoc ISwarmStaking
+    function appealOf(bytes32 id) public view returns (uint8 state) {
+        Appeal storage a = _appeals[id];
+        state = a.state;
+        if (state == APPEAL_OPEN && block.timestamp >= a.deadline) state = APPEAL_EXPIRED;
+    }
+
+    /// @inheritdoc ISwarmStaking
+    function getAppeal(bytes32 id) external view returns (Appeal memory a) {
+        a = _appeals[id];
+        a.state = appealOf(id);
+    }
+
+    /// @inheritdoc ISwarmStaking
+    function appealBond() external view returns (uint256) {
+        return _appealParams.bond;
+    }
+
+    /// @inheritdoc ISwarmStaking
+    function appealGrace() external view returns (uint64) {
+        return _appealParams.grace;
+    }
+
+    /// @inheritdoc ISwarmStaking
+    function appealTimeout() external view returns (uint64) {
+        return _appealParams.timeout;
+    }
 
     /// @inheritdoc ISwarmStaking
     function stakeOf(address provider) external view returns (uint256) {
@@ -892,8 +902,7 @@ contract SwarmStaking is ISwarmStaking, AccessControl, ReentrancyGuardTransient,
     /// @dev Reverts with {NotRegistered} unless `provider` registered.
     /// @return p `provider`'s record
     function _registered(address provider) private view returns (ProviderState storage p) {
-        p = _providers[provider];
-        if (!p.registered) revert NotRegistered(provider);
+        p = SwarmParams.registered(_providers, provider);
     }
 
     /// @return minimum active stake of `p` under its class's current parameters
@@ -1001,6 +1010,20 @@ contract SwarmStaking is ISwarmStaking, AccessControl, ReentrancyGuardTransient,
         p.pendingSlashes -= 1;
         p.pendingAmount -= s.amount;
         emit SlashVetoed(id, s.provider, msg.sender, reasonHash);
+        Appeal storage a = _appeals[id];
+        if (a.state == APPEAL_OPEN) {
+            // A veto of an appealed slash upholds the appeal, even past its deadline: the bond
+            // goes back to the provider either way.
+            a.state = APPEAL_UPHELD;
+            emit AppealResolved(id, true, reasonHash, 0);
+            _stakeToken.safeTransfer(s.provider, a.bond);
+        }
+    }
+
+    /// @dev Whether the council may still veto pending slash `s`: inside its veto window, while
+    ///      paused, or while it has an unsettled appeal.
+    function _vetoable(bytes32 id, SlashRecord storage s, bool open) private view returns (bool) {
+        return open || block.timestamp < s.executableAt || _appeals[id].state == APPEAL_OPEN;
     }
 
     // ---- the rolling caps
@@ -1084,90 +1107,10 @@ contract SwarmStaking is ISwarmStaking, AccessControl, ReentrancyGuardTransient,
         a.inRing = inRing;
     }
 
-    function _setClassParams(uint8 class, uint256 baseMinStake, uint256 perGpuMinStake, uint64 unbondingPeriod)
-        private
-    {
-        if (class > uint8(type(ProviderClass).max)) revert InvalidClass(class);
-        if (baseMinStake == 0 || unbondingPeriod > MAX_UNBONDING_PERIOD) revert ParameterOutOfBounds();
-        if (unbondingPeriod < _limits.maxVerdictAge + UNBONDING_MARGIN) revert ParameterOutOfBounds();
-        _classParams[class] = ClassParams(baseMinStake, perGpuMinStake, unbondingPeriod);
-        emit ClassParamsSet(ProviderClass(class), baseMinStake, perGpuMinStake, unbondingPeriod);
-    }
-
-    function _setVetoWindow(uint64 window) private {
-        if (window < minVetoWindow || window > MAX_VETO_WINDOW) revert ParameterOutOfBounds();
-        _limits.vetoWindow = uint24(window); // at most MAX_VETO_WINDOW, 30 days
-        emit VetoWindowSet(window);
-    }
-
-    /// @dev The age must leave every configured class's unbonding UNBONDING_MARGIN beyond it.
-    function _setMaxVerdictAge(uint64 age) private {
-        if (age < MIN_VERDICT_AGE || age > MAX_VERDICT_AGE) revert ParameterOutOfBounds();
-        for (uint8 c; c <= uint8(type(ProviderClass).max); ++c) {
-            ClassParams storage params = _classParams[c];
-            if (params.baseMinStake != 0 && params.unbondingPeriod < age + UNBONDING_MARGIN) {
-                revert ParameterOutOfBounds();
-            }
-        }
-        _limits.maxVerdictAge = uint32(age);
-        emit MaxVerdictAgeSet(age);
-    }
-
     function _setMaxJailDuration(uint64 duration) private {
         if (duration < 1 hours || duration > MAX_JAIL_DURATION_LIMIT) revert ParameterOutOfBounds();
         _maxJailDuration = uint32(duration);
         emit MaxJailDurationSet(duration);
-    }
-
-    /// @dev A new window length starts the buckets afresh; what the old window counted is carried
-    ///      into the new head bucket, so a change never frees headroom early.
-    function _setCaps(uint64 window, uint32 jailCap_, uint16 slashCapBps_, uint16 maxSlashBps_) private {
-        if (window < MIN_CAP_WINDOW || window > MAX_CAP_WINDOW || jailCap_ == 0) revert ParameterOutOfBounds();
-        if (slashCapBps_ == 0 || slashCapBps_ > MAX_BPS || maxSlashBps_ == 0 || maxSlashBps_ > MAX_BPS) {
-            revert ParameterOutOfBounds();
-        }
-        uint64 bounds = _bonds.severityBounds;
-        for (uint256 i; i < 4; ++i) {
-            if (uint16(bounds >> (16 * i)) > maxSlashBps_) revert ParameterOutOfBounds();
-        }
-        Limits storage l = _limits;
-        if (window != l.capWindow) {
-            uint32 index = _bucketIndex(uint32(window));
-            l.jailsInHead += l.jailsInRing;
-            l.jailsInRing = 0;
-            l.jailHead = index;
-            AtStake memory a = _atStake;
-            _atStake = AtStake(a.inHead + a.inRing, 0);
-            _bonds.stakeHead = index;
-            for (uint256 i; i < RING; ++i) {
-                delete _jailRing[i];
-                delete _stakeRing[i];
-            }
-        }
-        l.capWindow = uint32(window);
-        l.jailCap = jailCap_;
-        l.slashCapBps = slashCapBps_;
-        l.maxSlashBps = maxSlashBps_;
-        emit CapsSet(window, jailCap_, slashCapBps_, maxSlashBps_);
-    }
-
-    function _setSeverityBounds(uint16[4] memory bounds) private {
-        uint64 packed;
-        uint16 previous;
-        for (uint256 i; i < 4; ++i) {
-            if (bounds[i] < previous || bounds[i] > _limits.maxSlashBps) revert ParameterOutOfBounds();
-            previous = bounds[i];
-            packed |= uint64(bounds[i]) << uint64(16 * i);
-        }
-        _bonds.severityBounds = packed;
-        emit SeverityBoundsSet(bounds);
-    }
-
-    function _setQuorum(uint8 quorum, uint16 quorumBps_) private {
-        if (quorum == 0 || quorum > MAX_QUORUM || quorumBps_ > MAX_BPS) revert ParameterOutOfBounds();
-        _bonds.quorum = quorum;
-        _bonds.quorumBps = quorumBps_;
-        emit QuorumSet(quorum, quorumBps_);
     }
 
     function _setProbationEpochs(uint32 epochs) private {

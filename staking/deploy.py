@@ -11,7 +11,7 @@ from eth_account.signers.local import LocalAccount
 from web3 import Web3
 from web3.types import TxReceipt
 
-from staking.chain.artifacts import DEFAULT_ARTIFACTS, load_artifact
+from staking.chain.artifacts import DEFAULT_ARTIFACTS, Artifact, load_artifact
 from staking.chain.contracts import StakingContract
 from staking.chain.sender import Sender
 from staking.domain.vocabulary import TOKEN, Address, Wei
@@ -81,13 +81,37 @@ def deploy_token(sender: Sender, supply: Wei = Wei(100_000_000 * TOKEN)) -> Addr
     return _created(receipt)
 
 
+def linked_bytecode(art: Artifact, libraries: dict[str, str]) -> str:
+    """`art`'s creation bytecode with each library placeholder replaced by its address in
+    `libraries` (library name -> address): the one home for linking."""
+    code = art.bytecode[2:] if art.bytecode.startswith("0x") else art.bytecode
+    for refs in art.link_references.values():
+        for library, spots in refs.items():
+            address = libraries[library].lower().removeprefix("0x")
+            for spot in spots:
+                start = 2 * spot["start"]
+                code = code[:start] + address + code[start + 2 * spot["length"] :]
+    return "0x" + code
+
+
+def deploy_libraries(sender: Sender, art: Artifact) -> dict[str, str]:
+    """Deploys every library `art` links against (they link against none themselves)."""
+    libraries: dict[str, str] = {}
+    for refs in art.link_references.values():
+        for library in refs:
+            lib = load_artifact(library, DEFAULT_ARTIFACTS)
+            receipt = sender.wait(sender.deploy(lib.abi, lib.bytecode, label=f"deploy {library}"))
+            libraries[library] = _created(receipt)
+    return libraries
+
+
 def deploy_staking(
     sender: Sender, token: str, treasury: str, governance: str, params: StakingParams
 ) -> tuple[Address, int]:
     art = load_artifact("SwarmStaking", DEFAULT_ARTIFACTS)
     pending = sender.deploy(
         art.abi,
-        art.bytecode,
+        linked_bytecode(art, deploy_libraries(sender, art)),
         Web3.to_checksum_address(token),
         Web3.to_checksum_address(treasury),
         Web3.to_checksum_address(governance),

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -20,6 +20,8 @@ class Artifact:
     name: str
     abi: list[dict[str, Any]]
     bytecode: str
+    # {source: {library: [{"start": byte offset, "length": 20}, ...]}} of `bytecode`'s placeholders
+    link_references: dict[str, dict[str, list[dict[str, int]]]] = field(default_factory=dict)
 
 
 class ArtifactMissing(SwarmError, RuntimeError):
@@ -33,4 +35,6 @@ def load_artifact(name: str, artifacts_dir: Path = DEFAULT_ARTIFACTS) -> Artifac
         data = json.loads(path.read_text())
     except FileNotFoundError:
         raise ArtifactMissing(f"{path} not found: compile the contracts first (`make compile`)") from None
-    return Artifact(name=name, abi=data["abi"], bytecode=data["bytecode"])
+    return Artifact(
+        name=name, abi=data["abi"], bytecode=data["bytecode"], link_references=data.get("linkReferences", {})
+    )

@@ -16,6 +16,7 @@ from web3.contract import Contract
 from web3.contract.contract import ContractFunction
 from web3.types import BlockIdentifier
 
+from staking.chain.appeals import AppealsMixin
 from staking.chain.artifacts import DEFAULT_ARTIFACTS, load_artifact
 from staking.domain.vocabulary import (
     Address,
@@ -117,8 +118,8 @@ def _abi_type(inp: dict[str, Any]) -> str:
     return str(inp["type"])
 
 
-class StakingContract:
-    """SwarmStaking at `address`."""
+class StakingContract(AppealsMixin):
+    """SwarmStaking at `address` (its appeals in `staking.chain.appeals`)."""
 
     def __init__(self, w3: Web3, address: str, artifacts_dir: Path = DEFAULT_ARTIFACTS) -> None:
         self.w3 = w3

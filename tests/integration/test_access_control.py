@@ -222,6 +222,24 @@ def _set_quorum(chain: Chain) -> ContractFunction:
     return chain.staking.set_quorum(2, 1_000)
 
 
+def _appealed_slash(chain: Chain) -> bytes:
+    """A pending slash of providers[0], appealed by it with the bond (sent to it by governance)."""
+    slash_id = _pending_slash(chain)
+    provider, bond = chain.providers[0], chain.staking.appeal_params().bond
+    chain.tx(chain.token.transfer(provider, bond), chain.governance)
+    chain.tx(chain.token.approve(chain.staking.address, bond), provider)
+    chain.tx(chain.staking.appeal_slash(slash_id, reason("my evidence")), provider)
+    return slash_id
+
+
+def _resolve_appeal(chain: Chain) -> ContractFunction:
+    return chain.staking.resolve_appeal(_appealed_slash(chain), False, reason("evidence does not hold"))
+
+
+def _set_appeal_params(chain: Chain) -> ContractFunction:
+    return chain.staking.set_appeal_params(50 * TOKEN, 3_600, 2 * 86_400)
+
+
 def _grant_role(chain: Chain) -> ContractFunction:
     return chain.staking.grant_role(SLASHER, chain.account(SPARE_INDEX).address)
 
@@ -261,6 +279,8 @@ RESTRICTED = (
     Restricted("setCaps", _only(GOVERNANCE), GOVERNANCE, _set_caps),
     Restricted("setSeverityBounds", _only(GOVERNANCE), GOVERNANCE, _set_severity_bounds),
     Restricted("setQuorum", _only(GOVERNANCE), GOVERNANCE, _set_quorum),
+    Restricted("resolveAppeal", _only(VETOER), VETOER, _resolve_appeal),
+    Restricted("setAppealParams", _only(GOVERNANCE), GOVERNANCE, _set_appeal_params),
     Restricted("grantRole", _only(ADMIN), ADMIN, _grant_role),
     Restricted("revokeRole", _only(ADMIN), ADMIN, _revoke_role),
 )
@@ -292,6 +312,7 @@ def test_every_state_changing_abi_function_is_classified_as_restricted_or_open(c
         "withdraw",
         "unjail",
         "executeSlash",
+        "appealSlash",  # by the slashed provider only (tests/integration/test_contract_appeals.py)
         "fundRewards",
         "claim",
         "renounceRole",
@@ -710,3 +731,20 @@ def test_role_less_account_can_fund_rewards_and_claim_its_share(chain: Chain) ->
     args = one_event(chain, receipt, "RewardClaimed")
     assert (args["epoch"], args["account"], args["weight"], args["amount"]) == (epoch, claimer, weight, pool)
     assert chain.token.balance_of(claimer) == before + pool
+
+
+def test_vetoer_only_account_can_resolve_an_appeal(chain: Chain) -> None:
+    vetoer = persona(chain, "vetoer_only")
+    fn = _resolve_appeal(chain)
+    receipt = chain.tx(fn, vetoer)
+    args = one_event(chain, receipt, "AppealResolved")
+    assert (args["upheld"], args["reasonHash"]) == (False, reason("evidence does not hold"))
+    assert chain.staking.appeal_of(args["id"]) == 3
+
+
+def test_governance_only_account_can_set_the_appeal_params(chain: Chain) -> None:
+    receipt = chain.tx(_set_appeal_params(chain), persona(chain, "governance_only"))
+    args = one_event(chain, receipt, "AppealParamsSet")
+    assert (args["bond"], args["grace"], args["timeout"]) == (50 * TOKEN, 3_600, 2 * 86_400)
+    params = chain.staking.appeal_params()
+    assert (params.bond, params.grace, params.timeout) == (50 * TOKEN, 3_600, 2 * 86_400)

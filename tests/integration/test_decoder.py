@@ -56,6 +56,16 @@ def _exercise_every_event(chain: Chain) -> None:
     chain.tx(s.lift_jails([p0], b"\x0a" * 32), gov)
     v4, sig4 = chain.signed(p0)
     chain.tx(s.propose_slash_quorum(v4, [sig4], 500), svc)  # SlashCoSigned, one signer
+    bonds = 2 * s.appeal_params().bond
+    chain.tx(chain.token.transfer(p0, bonds), gov)
+    chain.tx(chain.token.approve(s.address, bonds), p0)
+    chain.tx(s.appeal_slash(v4.id, b"\x0b" * 32), p0)  # SlashAppealed
+    chain.tx(s.resolve_appeal(v4.id, False, b"\x0c" * 32), gov)  # AppealResolved
+    v5, sig5 = chain.signed(p0)
+    chain.tx(s.propose_slash(v5, sig5, 500), svc)
+    chain.tx(s.appeal_slash(v5.id, b"\x0d" * 32), p0)
+    chain.advance(s.appeal_params().timeout)
+    chain.tx(s.execute_slash(v5.id), chain.stranger)  # AppealExpired
     epoch = s.current_epoch()
     chain.tx(chain.token.approve(s.address, 10**21), gov)
     chain.tx(s.fund_rewards(epoch, 10**21), gov)

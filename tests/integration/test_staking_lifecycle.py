@@ -1371,7 +1371,12 @@ def test_gas_costs_of_hot_paths(chain: Chain) -> None:
 
 
 # The bounds of the automatic path have modules of their own (read here, not imported).
-COMPANIONS = ("test_contract_caps.py", "test_contract_bounds.py", "test_contract_containment.py")
+COMPANIONS = (
+    "test_contract_caps.py",
+    "test_contract_bounds.py",
+    "test_contract_containment.py",
+    "test_contract_appeals.py",
+)
 
 
 def test_this_module_and_its_companions_reach_every_non_signature_custom_error() -> None:
