@@ -37,6 +37,7 @@ def approve_then_run(
         return
     name = op.fn.fn_name
     approve = token.approve(gov.staking.address, Wei(amount))
+    say(f"signer   {signer} ({gov.signer_source})")
     say(f"call     SwarmToken.{describe_call(approve)} at {token.address}")
     say(f"         first: the allowance is {tokens(allowance)} SWARM and {name} pulls {pulls}")
     call = {"from": signer, "to": token.address, "data": approve._encode_transaction_data()}

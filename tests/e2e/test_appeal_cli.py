@@ -14,10 +14,11 @@ from typing import Any
 import pytest
 
 from indexer.runner import Indexer
+from staking.chain.appeals import AppealState
 from staking.cli.common import tokens
 from staking.db.engine import make_engine
 from staking.devnet.accounts import FIRST_PROVIDER
-from staking.domain.vocabulary import AppealState, SlashState
+from staking.domain.vocabulary import SlashState
 from tests.support.chain import STRANGER_INDEX, Chain
 from tests.support.cli import CommandLine, command_line, refused, succeeded
 
@@ -44,8 +45,8 @@ def propose(cli: CommandLine, bps: int = 500) -> str:
     return "0x" + v.id.hex()
 
 
-def evidence_file(cli: CommandLine, content: bytes = EVIDENCE) -> str:
-    path = cli.workdir / "evidence.txt"
+def evidence_file(cli: CommandLine, content: bytes = EVIDENCE, name: str = "evidence.txt") -> str:
+    path = cli.workdir / name
     path.write_bytes(content)
     return str(path)
 
@@ -91,8 +92,8 @@ def test_a_provider_appeals_its_own_slash_approving_the_bond_first(cli: CommandL
     assert "sent     approve tx" in sent and "sent     tx" in sent
     a = s.get_appeal(bytes.fromhex(sid[2:]))
     assert a.state == AppealState.OPEN and a.evidence_hash.hex() == digest
-    assert c.token.balance_of(p) == before["balance"] - s.appeal_bond()
-    assert f"appeal open, bond {tokens(s.appeal_bond())} SWARM, evidence sha256 0x{digest}" in sent
+    assert c.token.balance_of(p) == before["balance"] - s.appeal_params().bond
+    assert f"appeal open, bond {tokens(s.appeal_params().bond)} SWARM, evidence sha256 0x{digest}" in sent
 
     refused(cli(*args, "--yes"), "already has an appeal (open)", "one appeal per slash")
 
@@ -113,7 +114,7 @@ def test_appeals_the_contract_would_refuse_are_one_line_errors(cli: CommandLine)
         cli("slash", "appeal", sid, "--evidence", str(cli.workdir / "missing.txt")),
         "cannot read the evidence",
     )
-    refused(cli("slash", "appeal", sid, "--evidence", evidence_file(cli, b"")), "is empty")
+    refused(cli("slash", "appeal", sid, "--evidence", evidence_file(cli, b"", "empty.txt")), "is empty")
     refused(cli("slash", "appeal", "0x12", "--evidence", evidence), "not a slash id")
 
     # Too few tokens: the provider parks its tokens elsewhere.
@@ -154,13 +155,13 @@ def test_the_council_lists_and_resolves_appeals(cli: CommandLine) -> None:
     treasury = c.token.balance_of(c.treasury)
     before = view(cli, rejected)
     dry = succeeded(cli(*resolve, "--dry-run"))
-    bond = f"bond {tokens(s.appeal_bond())} SWARM"
+    bond = f"bond {tokens(s.appeal_params().bond)} SWARM"
     assert f"appeal rejected, {bond} to the treasury" in dry and "nothing was sent" in dry
     assert view(cli, rejected) == before
     succeeded(cli(*resolve, "--yes"))
     sid = bytes.fromhex(rejected[2:])
     assert s.get_appeal(sid).state == AppealState.REJECTED and s.slash_state(sid) == SlashState.PENDING
-    assert c.token.balance_of(c.treasury) == treasury + s.appeal_bond()
+    assert c.token.balance_of(c.treasury) == treasury + s.appeal_params().bond
     refused(cli(*resolve, "--yes"), "no open appeal to resolve", "rejected")
 
     sent = succeeded(cli("appeal", "resolve", upheld, "--upheld", "--reason", REASON, "--yes"))

@@ -19,9 +19,10 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
 from indexer.runner import Indexer
+from staking.chain.appeals import AppealState
 from staking.db.engine import make_engine
 from staking.devnet.accounts import SERVICE, devnet_account
-from staking.domain.vocabulary import AppealState, SlashState
+from staking.domain.vocabulary import SlashState
 from staking.notify.webhooks import WebhookNotifier
 from staking.txmanager.manager import TxConfig, TxManager
 from staking.worker.jobs import execute_matured_slashes
@@ -66,7 +67,7 @@ class Appeals:
     def appeal(self, sid: bytes) -> dict[str, Any]:
         """The provider approves the bond and appeals; returns the SlashAppealed event."""
         c, s = self.chain, self.chain.staking
-        c.tx(c.token.approve(s.address, s.appeal_bond()), self.provider)
+        c.tx(c.token.approve(s.address, s.appeal_params().bond), self.provider)
         receipt = c.tx(s.appeal_slash(sid, hashlib.sha256(EVIDENCE).digest()), self.provider)
         return c.one_event(receipt, "SlashAppealed")
 
@@ -123,11 +124,11 @@ def test_an_appeal_freezes_the_slash_shows_to_the_provider_and_reaches_the_counc
     assert before["appeal"] is None and before["appeal_until"] == s.slash(sid).executable_at
     step = a.get(f"/v1/providers/{a.provider}")["recovery"]["next_step"]
     assert f"swarm-staking slash appeal 0x{sid.hex()} --evidence FILE" in step
-    assert f"a bond of {s.appeal_bond()} base units" in step, "the bond indexed from the deployment"
+    assert f"a bond of {s.appeal_params().bond} base units" in step, "the bond indexed from the deployment"
 
     balance = a.balance(a.provider)
     event = a.appeal(sid)
-    assert a.balance(a.provider) == balance - s.appeal_bond()
+    assert a.balance(a.provider) == balance - s.appeal_params().bond
     a.index()
     slash = a.pending(sid)
     assert slash["appeal_until"] is None
@@ -141,7 +142,7 @@ def test_an_appeal_freezes_the_slash_shows_to_the_provider_and_reaches_the_counc
     }
     assert a.get(f"/v1/providers/{a.provider}")["recovery"] is None, "nothing left to appeal"
     item = a.listed(sid, state="open", provider=a.provider)
-    assert item["slash"]["state"] == "pending" and item["bond"] == str(s.appeal_bond())
+    assert item["slash"]["state"] == "pending" and item["bond"] == str(s.appeal_params().bond)
 
     wait_for(lambda: len(a.deliveries()) == 1)
     (notice,) = a.deliveries()
@@ -152,10 +153,10 @@ def test_an_appeal_freezes_the_slash_shows_to_the_provider_and_reaches_the_counc
     )  # fmt: skip
     assert (data["bond"], data["deadline"]) == (str(event["bond"]), event["deadline"])
 
+    c.expect_revert(s.appeal_slash(sid, b"\x01" * 32), a.provider, "AlreadyAppealed", sid)
     # Frozen: past the veto window, execution waits for the council.
     c.advance(s.veto_window() + 1)
     c.expect_revert(s.execute_slash(sid), c.stranger, "AppealPending", sid, event["deadline"])
-    c.expect_revert(s.appeal_slash(sid, b"\x01" * 32), a.provider, "AlreadyAppealed", sid)
 
 
 def test_an_upheld_appeal_vetoes_the_slash_and_refunds_the_bond(appeals: Appeals) -> None:
@@ -164,7 +165,7 @@ def test_an_upheld_appeal_vetoes_the_slash_and_refunds_the_bond(appeals: Appeals
     a.appeal(sid)
     balance = a.balance(a.provider)
     receipt = c.tx(s.resolve_appeal(sid, True, REASON), c.governance)  # the EOA devnet's council
-    assert a.balance(a.provider) == balance + s.appeal_bond()
+    assert a.balance(a.provider) == balance + s.appeal_params().bond
     a.index()
     doc = a.get(f"/v1/providers/{a.provider}")
     assert doc["pending_slashes"] == []
@@ -183,8 +184,10 @@ def test_a_rejected_appeal_pays_the_treasury_and_the_slash_executes_after_the_gr
     treasury = a.balance(c.treasury)
     receipt = c.tx(s.resolve_appeal(sid, False, REASON), c.governance)
     event = c.one_event(receipt, "AppealResolved")
-    assert a.balance(c.treasury) == treasury + s.appeal_bond()
-    assert event["executableAt"] == max(s.slash(sid).executable_at, c.block_time(receipt) + s.appeal_grace())
+    assert a.balance(c.treasury) == treasury + s.appeal_params().bond
+    assert event["executableAt"] == max(
+        s.slash(sid).executable_at, c.block_time(receipt) + s.appeal_params().grace
+    )
     a.index()
     slash = a.pending(sid)
     assert slash["appeal"]["state"] == "rejected" and slash["executable_at"] == event["executableAt"]

@@ -92,10 +92,12 @@ def provider_signer(gov: Gov, slash_id: bytes) -> Gov:
     """`gov` signing with the slashed provider's key: the configured signer, or on the devnet with
     nothing configured the provider's default-mnemonic account when the deployment lists it."""
     from staking.devnet.accounts import ACCOUNT_COUNT, FIRST_PROVIDER, devnet_account
+    from staking.domain.vocabulary import SlashState
 
-    if not gov.signer_source.startswith("devnet "):
-        return gov
-    provider = gov.staking.slash(slash_id).provider
+    slash = gov.staking.slash(slash_id)
+    if not gov.signer_source.startswith("devnet ") or slash.state == SlashState.NONE:
+        return gov  # an unknown slash is refused as such next
+    provider = slash.provider
     if provider in gov.deployment.accounts.providers:
         for index in range(FIRST_PROVIDER, ACCOUNT_COUNT):
             account = devnet_account(index)
@@ -112,9 +114,9 @@ def appeal_operation(
 ) -> tuple[Operation[Appealed], int]:
     """The appealSlash operation and its bond, after the checks that make the contract's refusals
     one line each: the slash is pending, its window open, not appealed yet, the signer its provider."""
+    from staking.chain.appeals import AppealRecord, AppealState
     from staking.cli.chainops import Operation
-    from staking.cli.governance.appeal_calls import AppealRecord, appeal_bond, appeal_slash, appeal_timeout
-    from staking.domain.vocabulary import AppealState, SlashState
+    from staking.domain.vocabulary import SlashState
 
     read, render = appeal_view(gov, slash_id)
     s, a, _ = read()
@@ -123,7 +125,7 @@ def appeal_operation(
         what = "no such slash" if s.state == SlashState.NONE else f"it is {s.state.wire}"
         fail(f"{head} cannot be appealed: {what} (only a pending slash can)")
     if a.state != AppealState.NONE:
-        fail(f"{head} already has an appeal ({a.state.wire}): one appeal per slash")
+        fail(f"{head} already has an appeal ({a.state.name.lower()}): one appeal per slash")
     if gov.signer.address != s.provider:
         fail(
             f"signer {gov.signer.address} is not the slashed provider {s.provider}: sign with its key "
@@ -134,7 +136,8 @@ def appeal_operation(
         fail(f"the appeal window of {head} closed at {utc(s.executable_at)} (the end of its veto window)")
     if gov.staking.paused():
         fail(f"appealSlash would revert: EnforcedPause: {HINTS['EnforcedPause']}")
-    bond, timeout = appeal_bond(gov.staking), appeal_timeout(gov.staking)
+    params = gov.staking.appeal_params()
+    bond, timeout = params.bond, params.timeout
 
     def predict(state: Appealed) -> Appealed:
         s, _, p = state
@@ -145,7 +148,7 @@ def appeal_operation(
         f"bond {tokens(bond)} SWARM: refunded if upheld or undecided by the deadline, to the treasury "
         "if rejected",
     ]
-    return Operation(appeal_slash(gov.staking, slash_id, digest), (), read, render, predict, notes), bond
+    return Operation(gov.staking.appeal_slash(slash_id, digest), (), read, render, predict, notes), bond
 
 
 # ------------------------------------------------------------------------------------ appeal

@@ -15,9 +15,9 @@ from staking.cli.common import fail
 from staking.cli.governance.render import appeal_lines, provider_lines, slash_lines
 
 if TYPE_CHECKING:
+    from staking.chain.appeals import AppealRecord
     from staking.chain.contracts import ProviderRecord, SlashRecord
     from staking.cli.chainops import Gov, Operation
-    from staking.cli.governance.appeal_calls import AppealRecord
 
 Slash = tuple["SlashRecord", "ProviderRecord"]
 Appealed = tuple["SlashRecord", "AppealRecord", "ProviderRecord"]
@@ -105,11 +105,10 @@ def execute_slash(gov: Gov, slash_id: bytes) -> Operation[Slash]:
 
 def appeal_view(gov: Gov, slash_id: bytes) -> tuple[Callable[[], Appealed], Callable[[Appealed], list[str]]]:
     """`read` and `render` of a slash, its appeal and its provider."""
-    from staking.cli.governance.appeal_calls import get_appeal
 
     def read() -> Appealed:
         s = gov.staking.slash(slash_id)
-        return s, get_appeal(gov.staking, slash_id), gov.staking.provider(s.provider)
+        return s, gov.staking.get_appeal(slash_id), gov.staking.provider(s.provider)
 
     def render(state: Appealed) -> list[str]:
         s, a, p = state
@@ -126,20 +125,19 @@ def resolve_appeal(gov: Gov, slash_id: bytes, upheld: bool, reason: str) -> Oper
     """The council's decision on an open appeal (VETOER_ROLE, SPEC section 9): upheld vetoes the
     slash and refunds the bond; rejected sends the bond to the treasury and leaves the slash
     executable after appealGrace()."""
+    from staking.chain.appeals import AppealState
     from staking.cli.chainops import Operation
-    from staking.cli.governance.appeal_calls import appeal_grace
-    from staking.cli.governance.appeal_calls import resolve_appeal as resolve_call
-    from staking.domain.vocabulary import AppealState, SlashState
+    from staking.domain.vocabulary import SlashState
 
     digest = reason_hash(reason)
     read, render = appeal_view(gov, slash_id)
     s, a, _ = read()
     if a.state != AppealState.OPEN:
-        what = "no appeal" if a.state == AppealState.NONE else f"its appeal is {a.state.wire}"
+        what = "no appeal" if a.state == AppealState.NONE else f"its appeal is {a.state.name.lower()}"
         if a.state == AppealState.EXPIRED and s.state == SlashState.PENDING:
             what += " (past its deadline: `slash veto` still upholds it until the slash is executed)"
         fail(f"slash 0x{slash_id.hex()} has no open appeal to resolve: {what}")
-    grace = appeal_grace(gov.staking)
+    grace = gov.staking.appeal_params().grace
 
     def predict(state: Appealed) -> Appealed:
         s, a, p = state
@@ -152,13 +150,12 @@ def resolve_appeal(gov: Gov, slash_id: bytes, upheld: bool, reason: str) -> Oper
         later = max(s.executable_at, gov.now() + grace)
         return replace(s, executable_at=later), replace(a, state=AppealState.REJECTED), p
 
-    outcome = (
-        "upheld: the slash is vetoed and the bond refunded to the provider"
-        if upheld
-        else f"rejected: the bond goes to the treasury; the slash is executable {grace} s later (appealGrace)"
+    rejected = (
+        f"rejected: the bond goes to the treasury; the slash is executable {grace} s later at the earliest"
     )
+    outcome = "upheld: the slash is vetoed and the bond refunded to the provider" if upheld else rejected
     notes = [f"reason {json.dumps(reason)} (keccak256 = reasonHash 0x{digest.hex()})", outcome]
-    fn = resolve_call(gov.staking, slash_id, upheld, digest)
+    fn = gov.staking.resolve_appeal(slash_id, upheld, digest)
     return Operation(fn, ("VETOER_ROLE",), read, render, predict, notes)
 
 

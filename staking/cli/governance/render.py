@@ -9,8 +9,8 @@ from staking.cli.common import relative, tokens, utc
 from staking.recovery import next_command
 
 if TYPE_CHECKING:
+    from staking.chain.appeals import AppealRecord
     from staking.chain.contracts import ProviderRecord, SlashRecord
-    from staking.cli.governance.appeal_calls import AppealRecord
 
 
 def provider_lines(address: str, p: ProviderRecord, now: int) -> list[str]:
@@ -58,7 +58,7 @@ def slash_lines(slash_id: bytes, s: SlashRecord, now: int) -> list[str]:
 
 def appeal_lines(a: AppealRecord, now: int) -> list[str]:
     """A slash's appeal as `getAppeal` answers it (SPEC section 9)."""
-    from staking.domain.vocabulary import AppealState
+    from staking.chain.appeals import AppealState
 
     if a.state == AppealState.NONE:
         return ["  no appeal"]
@@ -67,4 +67,4 @@ def appeal_lines(a: AppealRecord, now: int) -> list[str]:
         timing = f"the council decides until {utc(a.deadline)} ({relative(a.deadline, now)})"
         return [f"  appeal open, {bond}, evidence sha256 0x{a.evidence_hash.hex()}; {timing}"]
     where = "to the treasury" if a.state == AppealState.REJECTED else "refunded"
-    return [f"  appeal {a.state.wire}, {bond} {where}"]
+    return [f"  appeal {a.state.name.lower()}, {bond} {where}"]
