@@ -12,6 +12,7 @@ import json
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
+from indexer.appeals import APPEAL_EVENTS, APPEAL_PARAM_EVENTS, AppealRow, fold_appeal
 from staking.domain.errors import SwarmError
 from staking.domain.events import DecodedEvent
 
@@ -54,6 +55,8 @@ CAP_EVENTS = {
     ),
     "QuorumSet": (("quorum", "quorum"), ("quorum_bps", "quorumBps")),
 }
+# Events that set several `params` rows at once.
+GROUP_PARAM_EVENTS = CAP_EVENTS | APPEAL_PARAM_EVENTS
 CAP_PARAMS = (
     "cap_window",
     "jail_cap",
@@ -142,12 +145,14 @@ def row_from(cls: type[Any], mapping: Any) -> Any:
 class Projection:
     providers: dict[str, ProviderRow] = field(default_factory=dict)
     slashes: dict[str, SlashRow] = field(default_factory=dict)
+    appeals: dict[str, AppealRow] = field(default_factory=dict)
     epochs: dict[int, EpochRow] = field(default_factory=dict)
     # (role, account) -> granted block, or None once revoked (the store deletes it)
     roles: dict[tuple[str, str], int | None] = field(default_factory=dict)
     params: dict[str, tuple[str, int]] = field(default_factory=dict)
     dirty_providers: set[str] = field(default_factory=set)
     dirty_slashes: set[str] = field(default_factory=set)
+    dirty_appeals: set[str] = field(default_factory=set)
     dirty_epochs: set[int] = field(default_factory=set)
 
     def apply(self, ev: DecodedEvent, block_time: int) -> None:
@@ -157,13 +162,15 @@ class Projection:
             self._apply_provider(ev, block_time)
         if name in SLASH_EVENTS:
             self._apply_slash(ev, block_time)
+        if name in APPEAL_EVENTS:
+            self._apply_appeal(ev, block_time)
         if name in EPOCH_EVENTS:
             self._apply_epoch(ev)
         if name in PARAM_EVENTS:
             key, arg = PARAM_EVENTS[name]
             self.params[key] = (str(a[arg]), ev.block_number)
-        elif name in CAP_EVENTS:
-            for key, arg in CAP_EVENTS[name]:
+        elif name in GROUP_PARAM_EVENTS:
+            for key, arg in GROUP_PARAM_EVENTS[name]:
                 self.params[key] = (str(a[arg]), ev.block_number)
         elif name == "SeverityBoundsSet":
             bounds = [int(b) for b in a["bounds"]]
@@ -265,6 +272,15 @@ class Projection:
                 s.from_active, s.from_unbonding = a["fromActive"], a["fromUnbonding"]
         self.dirty_slashes.add(sid)
 
+    def _apply_appeal(self, ev: DecodedEvent, block_time: int) -> None:
+        sid = ev.args["id"]
+        if ev.name != "SlashAppealed" and sid not in self.appeals:
+            raise ProjectionError(f"{ev.name} for unknown appeal {sid} at block {ev.block_number}")
+        fold_appeal(self.appeals, self.slashes, ev, block_time)
+        self.dirty_appeals.add(sid)
+        if ev.name == "AppealResolved" and not ev.args["upheld"] and sid in self.slashes:
+            self.dirty_slashes.add(sid)  # a rejection moves the slash's executableAt
+
     def _apply_epoch(self, ev: DecodedEvent) -> None:
         a = ev.args
         e = self.epochs.setdefault(a["epoch"], EpochRow(epoch=a["epoch"]))
@@ -284,9 +300,12 @@ class ProjectionError(SwarmError, RuntimeError):
 
 
 def event_keys(ev: DecodedEvent) -> tuple[str | None, str | None, int | None]:
-    """(provider, slash id, epoch) a stored event is filed under, for targeted replays."""
+    """(provider, slash id, epoch) a stored event is filed under, for targeted replays. An appeal's
+    resolution or expiry names no provider: the store files it under its appeal's."""
     a = ev.args
     provider = a.get("provider") or a.get("account")
-    slash_id = a["id"] if ev.name in SLASH_EVENTS or ev.name == CO_SIGNED else None
+    slash_id = (
+        a["id"] if ev.name in SLASH_EVENTS or ev.name in APPEAL_EVENTS or ev.name == CO_SIGNED else None
+    )
     epoch = a["epoch"] if ev.name in EPOCH_EVENTS else None
     return provider, slash_id, epoch

@@ -17,7 +17,7 @@ from web3 import Web3
 
 from indexer.decoder import EventDecoder
 from indexer.source import ChainSource, Header, RangeTooLarge
-from indexer.store import ChainIdentity, ChainMismatch, Checkpoint, Store
+from indexer.store import ChainIdentity, ChainMismatch, Checkpoint, Outbox, Store
 from staking.chain.contracts import StakingContract
 from staking.deployment import Deployment
 from staking.domain.errors import NodeUnreachable
@@ -105,12 +105,14 @@ class Indexer:
         progress: Progress | None = None,
         fence: Callable[[Connection], None] | None = None,
         staking: StakingContract | None = None,
+        outbox: Outbox | None = None,
     ) -> None:
         """`staking`: the deployment's SwarmStaking wrapper on `w3`, whose ABI the events are
         decoded with (the service passes its Runtime's, loaded from `settings.artifacts_dir`);
-        default: one with the ABI of the repository's own build."""
+        default: one with the ABI of the repository's own build. `outbox`: where the `appeal`
+        webhook is written, in each batch's transaction (None: no webhooks)."""
         self.config = config or IndexerConfig()
-        self.store = Store(engine, fence)
+        self.store = Store(engine, fence, outbox)
         self.deployment = deployment
         self.staking = staking or StakingContract(w3, deployment.contracts.SwarmStaking)
         if self.staking.address != deployment.contracts.SwarmStaking:

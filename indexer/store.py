@@ -12,9 +12,10 @@ from typing import Any
 from sqlalchemy import ColumnElement, Connection, Engine, Table, delete, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 
+from indexer.appeals import APPEAL_EVENTS, APPEAL_WEBHOOK, AppealRow, appeal_notice
 from indexer.projection import (
-    CAP_EVENTS,
     EPOCH_EVENTS,
+    GROUP_PARAM_EVENTS,
     PARAM_EVENTS,
     PROVIDER_EVENTS,
     EpochRow,
@@ -32,7 +33,7 @@ from staking.domain.events import DecodedEvent
 GLOBAL_EVENTS = frozenset(
     {
         *PARAM_EVENTS,
-        *CAP_EVENTS,
+        *GROUP_PARAM_EVENTS,
         "SeverityBoundsSet",
         "ClassParamsSet",
         "Paused",
@@ -41,8 +42,12 @@ GLOBAL_EVENTS = frozenset(
         "RoleRevoked",
     }
 )
+# Events replayed per provider after a reorg: its own, its slashes' and its appeals'.
+PROVIDER_REPLAY = PROVIDER_EVENTS | APPEAL_EVENTS
 CHUNK = 500  # keys per IN (...) query
 _JSON = json.JSONEncoder(separators=(",", ":"))  # one encoder for all rows (Python's json keeps big ints)
+# Writes a webhook event in the caller's transaction (`WebhookNotifier.record`).
+Outbox = Callable[[Connection, str, dict[str, Any]], None]
 
 
 class ChainMismatch(SwarmError, RuntimeError):
@@ -74,11 +79,19 @@ def _chunks(items: Sequence[Any], size: int = CHUNK) -> Iterable[Sequence[Any]]:
 
 
 class Store:
-    def __init__(self, engine: Engine, fence: Callable[[Connection], None] | None = None) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        fence: Callable[[Connection], None] | None = None,
+        outbox: Outbox | None = None,
+    ) -> None:
         self.engine = engine
         # Run first in every write transaction; raises when this process no longer leads the
         # indexer role (staking.db.lock.Fence.check), so a deposed leader cannot move the checkpoint.
         self.fence = fence
+        # The council's `appeal` webhook for each newly indexed SlashAppealed, in the batch's own
+        # transaction: announced once, with the batch that indexed it (again if a reorg moves it).
+        self.outbox = outbox
         self._insert = postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
 
     def _fenced(self, conn: Connection) -> None:
@@ -140,11 +153,7 @@ class Store:
         `checkpoint` = (number, hash, timestamp) — all in one transaction."""
         with self.engine.begin() as conn:
             self._fenced(conn)
-            if events:
-                self._insert_events(conn, events, block_times)
-                blocks = {e.block_number: (e.block_hash, block_times[e.block_number]) for e in events}
-            else:
-                blocks = {}
+            blocks = {e.block_number: (e.block_hash, block_times[e.block_number]) for e in events}
             number, block_hash, ts = checkpoint
             blocks[number] = (block_hash, ts)
             stmt = self._insert(t.blocks).values(
@@ -156,7 +165,9 @@ class Store:
                 proj = self._load_working_set(conn, events)
                 for ev in events:
                     proj.apply(ev, block_times[ev.block_number])
+                self._insert_events(conn, events, block_times, proj)
                 self._write(conn, proj)
+                self._announce(conn, events, proj)
             meta = {
                 "checkpoint_block": str(number),
                 "checkpoint_hash": block_hash,
@@ -165,11 +176,17 @@ class Store:
             self.write_meta(conn, meta | (extra_meta or {}))
 
     def _insert_events(
-        self, conn: Connection, events: Sequence[DecodedEvent], block_times: dict[int, int]
+        self,
+        conn: Connection,
+        events: Sequence[DecodedEvent],
+        block_times: dict[int, int],
+        proj: Projection,
     ) -> None:
         rows = []
         for ev in events:
             provider, slash_id, epoch = event_keys(ev)
+            if provider is None and ev.name in APPEAL_EVENTS:
+                provider = proj.appeals[ev.args["id"]].provider  # folded: the appeal is there
             rows.append(
                 {
                     "block_number": ev.block_number,
@@ -186,16 +203,28 @@ class Store:
             )
         conn.execute(t.events.insert(), rows)
 
+    def _announce(self, conn: Connection, events: Sequence[DecodedEvent], proj: Projection) -> None:
+        if self.outbox is None:
+            return
+        for ev in events:
+            if ev.name == "SlashAppealed":
+                self.outbox(conn, APPEAL_WEBHOOK, appeal_notice(proj.appeals[ev.args["id"]]))
+
     def _load_working_set(self, conn: Connection, events: Iterable[DecodedEvent]) -> Projection:
         proj = Projection()
         addrs = sorted({e.args["provider"] for e in events if e.name in PROVIDER_EVENTS})
         for part in _chunks(addrs):
             for r in conn.execute(select(t.providers).where(t.providers.c.address.in_(part))).mappings():
                 proj.providers[r["address"]] = row_from(ProviderRow, r)
-        ids = sorted({e.args["id"] for e in events if e.name in ("SlashVetoed", "SlashExecuted")})
+        resolved = ("SlashVetoed", "SlashExecuted", "AppealResolved")
+        ids = sorted({e.args["id"] for e in events if e.name in resolved})
         for part in _chunks(ids):
             for r in conn.execute(select(t.slashes).where(t.slashes.c.id.in_(part))).mappings():
                 proj.slashes[r["id"]] = row_from(SlashRow, r)
+        ids = sorted({e.args["id"] for e in events if e.name in ("AppealResolved", "AppealExpired")})
+        for part in _chunks(ids):
+            for r in conn.execute(select(t.appeals).where(t.appeals.c.id.in_(part))).mappings():
+                proj.appeals[r["id"]] = row_from(AppealRow, r)
         nums = sorted({e.args["epoch"] for e in events if e.name in EPOCH_EVENTS})
         for part in _chunks(nums):
             for r in conn.execute(select(t.epochs).where(t.epochs.c.epoch.in_(part))).mappings():
@@ -214,6 +243,7 @@ class Store:
             conn, t.providers, "address", [row_dict(proj.providers[a]) for a in proj.dirty_providers]
         )
         self._upsert(conn, t.slashes, "id", [row_dict(proj.slashes[i]) for i in proj.dirty_slashes])
+        self._upsert(conn, t.appeals, "id", [row_dict(proj.appeals[i]) for i in proj.dirty_appeals])
         self._upsert(conn, t.epochs, "epoch", [row_dict(proj.epochs[n]) for n in proj.dirty_epochs])
         for (role, account), block in proj.roles.items():
             cond = (t.roles.c.role == role) & (t.roles.c.account == account)
@@ -248,7 +278,7 @@ class Store:
                     t.events.c.block_number > ancestor
                 )
             ).all()
-            providers = sorted({r.provider for r in orphaned if r.name in PROVIDER_EVENTS})
+            providers = sorted({r.provider for r in orphaned if r.name in PROVIDER_REPLAY})
             epochs = sorted({r.epoch for r in orphaned if r.name in EPOCH_EVENTS})
             globals_hit = any(r.name in GLOBAL_EVENTS for r in orphaned)
 
@@ -257,6 +287,7 @@ class Store:
             for part in _chunks(providers):
                 conn.execute(delete(t.providers).where(t.providers.c.address.in_(part)))
                 conn.execute(delete(t.slashes).where(t.slashes.c.provider.in_(part)))
+                conn.execute(delete(t.appeals).where(t.appeals.c.provider.in_(part)))
             for part in _chunks(epochs):
                 conn.execute(delete(t.epochs).where(t.epochs.c.epoch.in_(part)))
             if globals_hit:
@@ -266,7 +297,7 @@ class Store:
             proj = Projection()
             conds: list[ColumnElement[bool]] = []
             if providers:
-                conds.append(t.events.c.provider.in_(providers) & t.events.c.name.in_(PROVIDER_EVENTS))
+                conds.append(t.events.c.provider.in_(providers) & t.events.c.name.in_(PROVIDER_REPLAY))
             if epochs:
                 conds.append(t.events.c.epoch.in_(epochs))
             if globals_hit:

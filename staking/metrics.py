@@ -24,7 +24,7 @@ from sqlalchemy import Column, Connection, Engine, func, select
 from staking.db import schema as t
 from staking.db.lock import lease_clock_ms
 from staking.db.meta import DRIFT_CHECKED_MS, DRIFT_FIELDS
-from staking.domain.vocabulary import ActionKind, TxState, VerdictStatus
+from staking.domain.vocabulary import ActionKind, AppealState, TxState, VerdictStatus
 from staking.intake.investigations import INVESTIGATION_STATUSES
 from staking.txmanager.store import fee_capped_by_kind
 
@@ -34,6 +34,7 @@ CONTENT_TYPE = CONTENT_TYPE_PLAIN_0_0_4  # text/plain; version=0.0.4; charset=ut
 LEADER_ROLES = ("worker", "indexer")
 VERDICT_STATUSES = tuple(VerdictStatus)
 INTENT_STATES = tuple(s.value for s in TxState)
+APPEAL_STATES = tuple(s.wire for s in AppealState if s != AppealState.NONE)
 # Action kinds of the transaction manager's idempotency keys (`<kind>:<id>`).
 TX_KINDS = (
     ActionKind.JAIL.value,
@@ -63,6 +64,12 @@ COUNTED: tuple[tuple[str, str, tuple[Column[Any], ...], tuple[str, ...]], ...] =
         (t.drift_findings.c.field,),
         DRIFT_FIELDS,
     ),
+    (
+        "swarm_appeals",
+        "Providers' appeals of slashes by state (indexed)",
+        (t.appeals.c.state,),
+        APPEAL_STATES,
+    ),
 )
 
 
@@ -87,6 +94,7 @@ class ServiceCollector(Collector):
             )
             yield from self._indexer(conn)
             yield from self._leaders(conn)
+            yield self._overdue_appeals(conn)
 
     @staticmethod
     def _jobs(conn: Connection) -> Iterator[Metric]:
@@ -134,6 +142,20 @@ class ServiceCollector(Collector):
             if lease is not None:
                 term.add_metric([role], lease.term)
         yield from (leader, term)
+
+    @staticmethod
+    def _overdue_appeals(conn: Connection) -> Metric:
+        """Open appeals whose deadline passed by the last indexed block's time (`appealOf` reads
+        them expired): the council did not decide in time, and the next executeSlash refunds the
+        bond and executes the slash."""
+        at = conn.execute(select(t.meta.c.value).where(t.meta.c.key == "checkpoint_time")).scalar()
+        query = select(func.count()).select_from(t.appeals).where(t.appeals.c.state == AppealState.OPEN.wire)
+        overdue = conn.execute(query.where(t.appeals.c.deadline <= int(at))).scalar_one() if at else 0
+        return GaugeMetricFamily(
+            "swarm_appeals_overdue",
+            "Open appeals past their deadline (unresolved by the council) at the last indexed block",
+            value=int(overdue),
+        )
 
     @staticmethod
     def _indexer(conn: Connection) -> Iterator[Metric]:

@@ -18,8 +18,8 @@ It mirrors `contracts/SwarmStaking.sol`:
 
 Each `why_not_*` answers None when the call would pass, else the contract's custom error name (a
 `Refusal`), checked in the contract's order. Roles are not modelled: who may call is the
-contract's and the signer's business. `next_step` and `jail_step` are the sentences the provider
-document shows; `next_command` is what an operator types next at the CLI.
+contract's and the signer's business. `next_step`, `jail_step` and `appeal_step` are the
+sentences the provider document shows; `next_command` is what an operator types next at the CLI.
 """
 
 from __future__ import annotations
@@ -284,3 +284,24 @@ def jail_step(s: RecoveryState, now: int, shortfall: int = 0, paused: bool = Fal
     if paused:
         step += " (the contract is paused: unjail() waits until governance unpauses it)"
     return step
+
+
+def appeal_step(slash_id: str, until: int, bond: int | None, more: int = 0) -> str:
+    """How the provider appeals its pending slash `slash_id` (SPEC section 9): with its own key,
+    inside the veto window (before `until`), with a bond of `appealBond()` tokens (`bond` base
+    units when indexed); `more` other pending slashes may be appealed as well."""
+    deposit = f"{bond} base units" if bond is not None else "appealBond() tokens"
+    step = (
+        f"to contest slash {slash_id}, appeal before {iso_seconds(until)}: swarm-staking slash appeal "
+        f"{slash_id} --evidence FILE (signed with the provider's key; a bond of {deposit}, refunded "
+        "if the council upholds the appeal or does not decide in time)"
+    )
+    if more:
+        noun = "slash" if more == 1 else "slashes"
+        step += f"; {more} more pending {noun} may be appealed likewise, each before its appeal_until"
+    return step
+
+
+def then(first: str | None, step: str) -> str:
+    """`step`, after `first` when there is one (an appeal comes first: its window closes)."""
+    return step if first is None else f"{first}; and: {step}"

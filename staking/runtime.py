@@ -172,8 +172,10 @@ class Runtime:
         engine: Engine | None = None,
         fence: Callable[[Connection], None] | None = None,
         progress: Progress | None = None,
+        outbox: Outbox | None = None,
     ) -> Indexer:
-        """The indexer of this deployment, decoding with the Runtime's contract ABI."""
+        """The indexer of this deployment, decoding with the Runtime's contract ABI; `outbox`
+        records the `appeal` webhook in each batch's transaction."""
         from indexer.runner import Indexer
 
         return Indexer(
@@ -184,6 +186,7 @@ class Runtime:
             progress=progress,
             fence=fence,
             staking=self.staking,
+            outbox=outbox,
         )
 
     def tx_manager(

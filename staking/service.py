@@ -54,12 +54,15 @@ def indexer_loop(rt: Runtime, stop: threading.Event) -> None:
     """Follows the chain into SQL while this process leads the indexer role; stands by otherwise."""
     from indexer.runner import Progress
 
+    rt.webhook_notifier(start=False)  # misconfigured: fail now, not at takeover
     holder = new_holder()
     engine = rt.role_engine("indexer", holder)
 
     def lead(fence: Fence, lead_stop: threading.Event) -> None:
-        # Per term: it resumes from the checkpoint the last leader committed.
-        indexer = rt.indexer(engine, fence=fence.check, progress=Progress())
+        # Per term: it resumes from the checkpoint the last leader committed. It only writes the
+        # `appeal` webhook to the outbox; the worker's notifier delivers it.
+        outbox = rt.webhook_notifier(engine, start=False).record
+        indexer = rt.indexer(engine, fence=fence.check, progress=Progress(), outbox=outbox)
         log.info(
             "indexer started", extra={"deployed_block": rt.deployment.deployed_block, "term": fence.term}
         )

@@ -1,9 +1,9 @@
 """The HTTP API (SPEC section 4): `create_app` assembles it, `app_from_settings` wires it for
 production. One router per resource: verdicts (`staking.api.verdicts`), investigations
-(`staking.api.investigations`), providers and slashes (`staking.api.providers`), performance
-reports and epochs (`staking.api.rewards`), health and readiness (`staking.api.health`), metrics
-(`staking.api.metrics`) and the problem types' documentation (`staking.api.problems`); more plug
-in through `create_app(..., routers=[...])`.
+(`staking.api.investigations`), providers and slashes (`staking.api.providers`), appeals of
+slashes (`staking.api.appeals`), performance reports and epochs (`staking.api.rewards`), health
+and readiness (`staking.api.health`), metrics (`staking.api.metrics`) and the problem types'
+documentation (`staking.api.problems`); more plug in through `create_app(..., routers=[...])`.
 
 Every error is `application/problem+json` (see `staking.api.problems`). Every response carries an
 `X-Request-ID` (the caller's, or one made here) that is also in every log line of the request, and
@@ -23,6 +23,7 @@ from fastapi import APIRouter, FastAPI
 from sqlalchemy import Engine, select
 
 import staking
+from staking.api.appeals import appeals_router
 from staking.api.health import ChainProbe, health_router, rpc_head
 from staking.api.incidents import incidents_router
 from staking.api.investigations import investigations_router
@@ -106,6 +107,7 @@ def create_app(
         investigations_router(engine),
         incidents_router(engine),
         providers_router(engine, intake.policy, clock, head),
+        appeals_router(engine, clock),
         rewards_router(engine, performance),
         *routers,
     ):

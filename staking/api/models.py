@@ -20,6 +20,7 @@ from staking.domain.reasons import Ineligible
 from staking.domain.vocabulary import (
     ActionKind,
     ActionState,
+    AppealState,
     EventType,
     InvestigationStatus,
     Level,
@@ -56,6 +57,7 @@ if TYPE_CHECKING:
     PathName = str
     StageName = str
     SlashStateName = str
+    AppealStateName = str
     LiveReason = str
 else:
     EventTypeName = wire_literal(EventType)
@@ -65,6 +67,7 @@ else:
     StageName = wire_literal(RecoveryStage, exclude=[RecoveryStage.NONE])
     # In the order SPEC section 4 lists them (`state=pending|executed|vetoed`), which 422s repeat.
     SlashStateName = wire_literal([SlashState.PENDING, SlashState.EXECUTED, SlashState.VETOED])
+    AppealStateName = wire_literal(AppealState, exclude=[AppealState.NONE])
     # What the live provider document lists; the others are a computed epoch's reasons only.
     LiveReason = wire_literal(
         Ineligible, exclude=[Ineligible.NO_REPORT, Ineligible.NOT_IN_SET, Ineligible.ZERO_WEIGHT]
@@ -152,6 +155,27 @@ class VerdictResource(BaseModel):
     deadline_at: str | None
     received_at: str | None
     updated_at: str | None
+
+
+# ---------------------------------------------------------------------------------------- appeals
+
+
+class SlashAppeal(BaseModel):
+    """A provider's appeal of a slash (SPEC section 9), as each slash of the provider document shows it."""
+
+    state: AppealStateName = Field(
+        description="open: execution frozen until the council resolves it or the deadline passes; "
+        "upheld: the slash is vetoed and the bond refunded; rejected: the bond went to the treasury "
+        "and the slash is executable after appealGrace(); expired: unresolved at the deadline, the "
+        "bond refunded and the slash executable"
+    )
+    evidence_hash: str = Field(description="sha256 of the provider's evidence file")
+    bond: str = Field(
+        description="The bond held (appealBond() when appealed), base units as a decimal string"
+    )
+    deadline: int = Field(description="Unix time until which the council may resolve it (appealTimeout())")
+    resolved_at: int | None = Field(description="Block time of the resolution or the expiry")
+    reason_hash: str | None = Field(description="The council's reasonHash once resolved")
 
 
 # ---------------------------------------------------------------------------------- investigations

@@ -21,6 +21,7 @@ from staking.api.models import (
     LiveReason,
     PathName,
     SeverityName,
+    SlashAppeal,
     SlashStateName,
     StageName,
 )
@@ -73,7 +74,10 @@ class Recovery(BaseModel):
         "recommends for the jailing verdict (guidance only)"
     )
     stage: StageName | None = Field(description="The on-chain stage; null when no path is open on chain")
-    next_step: str = Field(description="What happens next and who acts")
+    next_step: str = Field(
+        description="What happens next and who acts; with a pending slash still open to appeal, how "
+        "and until when to appeal it comes first"
+    )
 
 
 class Probation(BaseModel):
@@ -100,6 +104,7 @@ class Slash(BaseModel):
     resolved_tx: str | None = Field(description="The veto or execution transaction")
     veto_reason: str | None
     vetoer: str | None
+    appeal: SlashAppeal | None = Field(description="The provider's appeal of the slash (null: none)")
     verdict_id: str
     verdict_status: VerdictStatus | None = Field(
         description="Status of the verdict in this service (null: it did not come through this intake)"
@@ -111,6 +116,10 @@ class PendingSlash(Slash):
     signers: list[str] = Field(
         description="The detectors whose signatures of the verdict this service holds, in the order "
         "they signed (empty: the slash did not come through this intake)"
+    )
+    appeal_until: int | None = Field(
+        description="While the slash has no appeal: the end of its veto window, before which the "
+        "provider may appeal it (swarm-staking slash appeal ID --evidence FILE); null once appealed"
     )
 
 
@@ -321,7 +330,7 @@ def providers_router(
         address: AddressParam, state: SlashStateParam = None, limit: Limit = 50, cursor: Cursor = None
     ) -> dict[str, Any]:
         addr = _address(address)
-        return read(lambda conn: list_slashes(conn, state, limit, cursor, provider=addr))
+        return read(lambda conn: list_slashes(conn, state, limit, cursor, provider=addr, now=int(clock())))
 
     @route("/v1/providers/{address}/events", EventPage, "A provider's indexed history, newest first")
     def get_provider_events(
@@ -334,6 +343,6 @@ def providers_router(
     def get_slashes(
         state: SlashStateParam = None, limit: Limit = 50, cursor: Cursor = None
     ) -> dict[str, Any]:
-        return read(lambda conn: list_slashes(conn, state, limit, cursor))
+        return read(lambda conn: list_slashes(conn, state, limit, cursor, now=int(clock())))
 
     return router

@@ -25,6 +25,11 @@ def _amount(value: str | None) -> str:
 
 def _slash_line(s: dict[str, Any]) -> str:
     when = f"executable {utc(s['executable_at'])}" if s["state"] == "pending" else s["state"]
+    appeal = s.get("appeal")
+    if appeal is not None:
+        when += f"; appeal {appeal['state']} (council's deadline {utc(appeal['deadline'])})"
+    elif s.get("appeal_until") is not None:
+        when += f"; appealable before {utc(s['appeal_until'])}"
     return f"{s['id']}  {s['bps']} bps = {_amount(s['amount'])}  {s['event_type']}/{s['severity']}  {when}"
 
 

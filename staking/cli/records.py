@@ -3,9 +3,11 @@ open tombstone proposals, and how far the indexer has come."""
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import Engine, false, or_, select
+from sqlalchemy import Connection, Engine, false, or_, select
 
 from staking.db import schema as t
 from staking.domain.clock import iso_ms
@@ -21,13 +23,32 @@ def indexed_block(engine: Engine) -> int | None:
 
 def all_slashes(engine: Engine, state: str | None) -> list[dict[str, Any]]:
     """Every indexed slash, newest proposal first, as `GET /v1/slashes` lists them."""
-    from staking.readmodel import MAX_PAGE, list_slashes, snapshot
+    from staking.readmodel import MAX_PAGE, list_slashes
+
+    now = int(time.time())
+    return _every_page(engine, lambda conn, cursor: list_slashes(conn, state, MAX_PAGE, cursor, now=now))
+
+
+def all_appeals(engine: Engine, state: str | None) -> list[dict[str, Any]]:
+    """Every indexed appeal, newest first, as `GET /v1/appeals` lists them."""
+    from staking.readmodel import MAX_PAGE
+    from staking.readmodel.appeals import list_appeals
+
+    now = int(time.time())
+    return _every_page(engine, lambda conn, cursor: list_appeals(conn, state, MAX_PAGE, cursor, now=now))
+
+
+def _every_page(
+    engine: Engine, page_of: Callable[[Connection, str | None], dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """The items of every page of a listing, read on one snapshot."""
+    from staking.readmodel import snapshot
 
     items: list[dict[str, Any]] = []
     cursor: str | None = None
     with snapshot(engine) as conn:
         while True:
-            page = list_slashes(conn, state, MAX_PAGE, cursor)
+            page = page_of(conn, cursor)
             items += page["items"]
             if (cursor := page["next_cursor"]) is None:
                 return items

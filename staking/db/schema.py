@@ -18,6 +18,7 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 
+from staking.db.appeals import appeals
 from staking.db.blast_radius import detector_revocations, incident_verdicts, incidents, verdict_signers
 from staking.db.columns import ADDRESS, HASH, metadata
 from staking.db.types import Amount, Uint64
@@ -142,7 +143,7 @@ params = Table(
     Column("updated_block", BigInteger, nullable=False),
 )
 
-PROJECTION_TABLES = (providers, slashes, epochs, roles, params)
+PROJECTION_TABLES = (providers, slashes, appeals, epochs, roles, params)
 
 
 # ---- the service's own records (not derived from events): verdicts, their actions, and the
@@ -372,6 +373,7 @@ leader_leases = Table(
 __all__ = [
     "ADDRESS",
     "HASH",
+    "appeals",
     "detector_revocations",
     "incident_verdicts",
     "incidents",

@@ -82,6 +82,16 @@ class SlashState(_Named):
     EXECUTED = 3
 
 
+class AppealState(_Named):
+    """`appealOf(id)`: a provider's appeal of a slash (SPEC section 9); one per slash."""
+
+    NONE = 0
+    OPEN = 1  # execution frozen until the council resolves it or `appealTimeout()` passes
+    UPHELD = 2  # the slash is vetoed, the bond refunded
+    REJECTED = 3  # the bond went to the treasury; the slash is executable after `appealGrace()`
+    EXPIRED = 4  # unresolved at the deadline: the bond refunded, the slash executable
+
+
 # ------------------------------------------------------------------ the service's own states
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from indexer.appeals import state_at
 from indexer.projection import ProviderRow, row_from
 from staking import recovery
 from staking.domain.clock import EpochClock
@@ -44,7 +45,9 @@ def standing_from_parts(
     p: ProviderRow | None = None if parts.provider is None else row_from(ProviderRow, parts.provider)
     status, reason = provider_status(p, at, clock or EpochClock(0, 1))
     stake = stake_of(p, params, at)
-    slash_items = [slash_item(s) for s in parts.slashes]
+    slash_items = [slash_item(s, at) for s in parts.slashes]
+    pending = [s for s in slash_items if s["state"] == "pending"]
+    appeal = _appeal_step(pending, at, to_int(params.get("appeal_bond")))
     current_epoch = clock.epoch_at(at) if clock else None
     return {
         "address": addr,
@@ -55,9 +58,9 @@ def standing_from_parts(
         "status_reason": reason,
         "stake": stake,
         "jail": _jail(p),
-        "recovery": _recovery(p, parts.jail_guidance, at, stake, params.get("paused") == "true"),
+        "recovery": _recovery(p, parts.jail_guidance, at, stake, params.get("paused") == "true", appeal),
         "probation": _probation(p, status, clock),
-        "pending_slashes": _with_signers([s for s in slash_items if s["state"] == "pending"], parts.signers),
+        "pending_slashes": _with_signers(pending, parts.signers),
         "slashes": [s for s in slash_items if s["state"] != "pending"],
         "strikes": _strikes(strikes_in_window(parts.strikes, at, policy.window_seconds), policy),
         "rewards": {
@@ -79,7 +82,26 @@ def _with_signers(pending: list[dict[str, Any]], signers: list[Any]) -> list[dic
     by_verdict: dict[str, list[str]] = {}
     for s in signers:
         by_verdict.setdefault(s.verdict_id, []).append(s.signer)
-    return [{**s, "signers": by_verdict.get(s["id"], [])} for s in pending]
+    return [{**s, "signers": by_verdict.get(s["id"], []), "appeal_until": _appeal_until(s)} for s in pending]
+
+
+def _appeal_until(pending: dict[str, Any]) -> int | None:
+    """Until when the provider may appeal a pending slash: the veto window's end, while it has
+    no appeal (`appealSlash` inside the window, once per slash)."""
+    return pending["executable_at"] if pending["appeal"] is None else None
+
+
+def _appeal_step(pending: list[dict[str, Any]], at: int, bond: int | None) -> str | None:
+    """How to appeal the pending slash whose window closes first, among those still open at `at`
+    without an appeal (None when there is none)."""
+    open_windows = sorted(
+        (s for s in pending if s["appeal"] is None and at < s["executable_at"]),
+        key=lambda s: (s["executable_at"], s["id"]),
+    )
+    if not open_windows:
+        return None
+    first = open_windows[0]
+    return recovery.appeal_step(first["id"], first["executable_at"], bond, len(open_windows) - 1)
 
 
 def as_of(meta: dict[str, str], head: int | None = None) -> dict[str, Any]:
@@ -146,28 +168,38 @@ def _probation(p: ProviderRow | None, status: str, clock: EpochClock | None) -> 
 
 
 def _recovery(
-    p: ProviderRow | None, guidance: int | None, now: int, stake: dict[str, Any], paused: bool
+    p: ProviderRow | None,
+    guidance: int | None,
+    now: int,
+    stake: dict[str, Any],
+    paused: bool,
+    appeal: str | None = None,
 ) -> dict[str, Any] | None:
     """`{path, stage, next_step}` from the recovery machine: the open path and stage, or for a jail
-    without one the way out (a timed jail's `path` is the policy's guidance, nothing on chain)."""
-    if p is None or p.tombstoned:
+    without one the way out (a timed jail's `path` is the policy's guidance, nothing on chain).
+    `appeal` (how to appeal a pending slash, `_appeal_step`) comes first in `next_step`: its window
+    closes; with nothing else to do it is the whole of it."""
+    if p is None:
         return None
+    only_appeal = None if appeal is None else {"path": None, "stage": None, "next_step": appeal}
+    if p.tombstoned:
+        return only_appeal
     state = recovery.state_of(p)
     if state.is_open:
         return {
             "path": RecoveryPath(p.recovery_path).wire,
             "stage": RecoveryStage(p.recovery_stage).wire,
-            "next_step": recovery.next_step(p.recovery_path, p.recovery_stage),
+            "next_step": recovery.then(appeal, recovery.next_step(p.recovery_path, p.recovery_stage)),
         }
     shortfall = 0
     if stake["min_required"] is not None:
         shortfall = max(0, int(stake["min_required"]) - int(stake["active"]))
     step = recovery.jail_step(state, now, shortfall, paused)
     if step is None:
-        return None
+        return only_appeal
     timed = p.jailed_until != 0
     path = RecoveryPath(guidance).wire if timed and guidance else None
-    return {"path": path, "stage": None, "next_step": step}
+    return {"path": path, "stage": None, "next_step": recovery.then(appeal, step)}
 
 
 def _strikes(rows: list[Any], policy: Policy) -> dict[str, Any]:
@@ -212,7 +244,7 @@ def in_flight_item(r: Any) -> dict[str, Any]:
     return {"kind": r.kind, "verdict_id": r.verdict_id, "tx_hash": r.tx_hash, "block": int(r.block)}
 
 
-def slash_item(r: Any) -> dict[str, Any]:
+def slash_item(r: Any, at: int) -> dict[str, Any]:
     """A slash as the API shows it. `id` is the verdict id (the contract keys slashes by it);
     `verdict_status` is the service's status of that verdict, null when it did not come through
     this service's intake (then `verdict` is null too). `amount`: proposed, or executed once
@@ -237,9 +269,27 @@ def slash_item(r: Any) -> dict[str, Any]:
         "resolved_tx": r.resolved_tx,
         "veto_reason": r.veto_reason,
         "vetoer": r.vetoer,
+        "appeal": appeal_of(r, at),
         "verdict_id": r.id,
         "verdict_status": r.verdict_status,
         "verdict": f"/v1/verdicts/{r.id}" if r.verdict_status is not None else None,
+    }
+
+
+def appeal_of(r: Any, at: int) -> dict[str, Any] | None:
+    """A slash row's appeal (its `appeal_<column>`s, `parts.APPEAL_COLUMNS`), null without one,
+    in the state `appealOf` answers at `at` (an open appeal past its deadline reads expired).
+    `deadline`: until when the council may resolve it; `resolved_at`: block time of the resolution
+    or of the settled expiry (null while an expired appeal awaits executeSlash); `bond` in base units."""
+    if r.appeal_state is None:
+        return None
+    return {
+        "state": state_at(r.appeal_state, r.appeal_deadline, at),
+        "evidence_hash": r.appeal_evidence_hash,
+        "bond": str(r.appeal_bond),
+        "deadline": r.appeal_deadline,
+        "resolved_at": r.appeal_resolved_at,
+        "reason_hash": r.appeal_reason_hash,
     }
 
 

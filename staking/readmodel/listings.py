@@ -5,9 +5,10 @@ provider's indexed events (newest first). Each answers `{"items", "next_cursor",
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import Connection, and_, or_, select
+from sqlalchemy import Column, Connection, Select, and_, or_, select
 
 from indexer.projection import ProviderRow, row_from
 from staking.db import schema as t
@@ -35,6 +36,8 @@ AMOUNT_ARGS = frozenset(
         "pool",
         "baseMinStake",
         "perGpuMinStake",
+        "bond",
+        "bondRefunded",
     }
 )
 
@@ -81,9 +84,11 @@ def list_slashes(
     cursor: str | None = None,
     *,
     provider: str | None = None,
+    now: int = 0,
 ) -> dict[str, Any]:
     """Slashes newest first (by proposal block), optionally of one `state` ("pending",
-    "executed", "vetoed") and/or one `provider`: `{"items", "next_cursor", "as_of"}`.
+    "executed", "vetoed") and/or one `provider`: `{"items", "next_cursor", "as_of"}`; each
+    slash's appeal as `appealOf` answers at `max(now, last indexed block time)`.
 
     Raises ValueError for an unknown state, a limit outside 1..MAX_PAGE or a foreign cursor,
     InvalidAddress for a malformed provider."""
@@ -91,23 +96,41 @@ def list_slashes(
         raise ValueError(f"state must be one of {', '.join(SLASH_STATES)}")
     check_limit(limit)
     s = t.slashes
-    query = slashes_query().order_by(*SLASH_ORDER).limit(limit + 1)
+    query = slashes_query().order_by(*SLASH_ORDER)
     if state is not None:
         query = query.where(s.c.state == int(SlashState.from_wire(state)))
     if provider is not None:
         query = query.where(s.c.provider == normalize_address(provider))
+    meta_ = meta(conn)
+    at = evaluated_at(meta_, now)
+    key = ("slash", s.c.proposed_block, s.c.id)
+    return newest_first(conn, meta_, query, key, limit, cursor, lambda r: slash_item(r, at))
+
+
+def newest_first(
+    conn: Connection,
+    meta_: dict[str, str],
+    query: Select[Any],
+    key: tuple[str, Column[int], Column[str]],
+    limit: int,
+    cursor: str | None,
+    item: Callable[[Any], dict[str, Any]],
+) -> dict[str, Any]:
+    """One keyset page of `query` (already ordered by `key`'s block then id, both descending):
+    `{"items": [item(row)...], "next_cursor", "as_of"}` (`as_of` from the indexer's `meta_`).
+    `key`: (cursor kind, block column, id column), the id a bytes32 hex. A cursor of another kind
+    is an InvalidCursor (ValueError)."""
+    kind, block_col, id_col = key
     if cursor is not None:
-        block, sid = decode_cursor("slash", cursor, NUMBER, SLASH_ID)
-        query = query.where(
-            or_(s.c.proposed_block < int(block), and_(s.c.proposed_block == int(block), s.c.id < sid))
-        )
-    rows = conn.execute(query).all()
+        block, after = decode_cursor(kind, cursor, NUMBER, SLASH_ID)
+        query = query.where(or_(block_col < int(block), and_(block_col == int(block), id_col < after)))
+    rows = conn.execute(query.limit(limit + 1)).all()
     page = rows[:limit]
-    more = len(rows) > limit
+    last = page[-1]._mapping if len(rows) > limit else None
     return {
-        "items": [slash_item(r) for r in page],
-        "next_cursor": encode_cursor("slash", page[-1].proposed_block, page[-1].id) if more else None,
-        "as_of": as_of(meta(conn)),
+        "items": [item(r) for r in page],
+        "next_cursor": None if last is None else encode_cursor(kind, last[block_col], last[id_col]),
+        "as_of": as_of(meta_),
     }
 
 

@@ -14,7 +14,7 @@ from sqlalchemy import text
 
 from staking.domain.strikes import NOT_A_STRIKE_LEVEL, NOT_A_STRIKE_STATUS
 from staking.policy import Policy
-from staking.readmodel.parts import META_KEYS, PARAM_NAMES, Parts, Row
+from staking.readmodel.parts import APPEAL_COLUMNS, META_KEYS, PARAM_NAMES, Parts, Row
 from staking.readmodel.queries import HELD_SQL, ON_CHAIN, SIGNERS_SQL
 
 _TEMPLATE = """
@@ -30,7 +30,8 @@ SELECT
   (SELECT v.recovery_path FROM providers p JOIN verdicts v ON v.id = p.jail_verdict_id
     WHERE p.address = :address) AS jail_guidance,
   (SELECT json_agg(x) FROM (
-      SELECT s.*, v.status AS verdict_status FROM slashes s LEFT JOIN verdicts v ON v.id = s.id
+      SELECT s.*, v.status AS verdict_status, {appeal} FROM slashes s
+        LEFT JOIN verdicts v ON v.id = s.id LEFT JOIN appeals a ON a.id = s.id
        WHERE s.provider = :address) x
   ) AS slashes,
   (SELECT json_agg(x) FROM (
@@ -53,8 +54,9 @@ SELECT
   (SELECT json_agg(x) FROM ({held}) x) AS held,
   (SELECT json_agg(x) FROM ({signers}) x) AS signers
 """
-# Both pieces are this package's own constants (queries.py), shared with the SQLite reads.
-ONE_STATEMENT = text(_TEMPLATE.format(held=HELD_SQL, signers=SIGNERS_SQL))
+# Every piece is this package's own constants (queries.py, parts.py), shared with the SQLite reads.
+_APPEAL = ", ".join(f"a.{c} AS appeal_{c}" for c in APPEAL_COLUMNS)
+ONE_STATEMENT = text(_TEMPLATE.format(held=HELD_SQL, signers=SIGNERS_SQL, appeal=_APPEAL))
 
 # The same statement for a plain psycopg connection (the API's asynchronous lookups).
 ONE_STATEMENT_PSYCOPG = re.sub(r":(\w+)", r"%(\1)s", ONE_STATEMENT.text)

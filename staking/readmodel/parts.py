@@ -18,7 +18,10 @@ META_KEYS = (
     "epoch_genesis",
     "epoch_length",
 )
-PARAM_NAMES = (*(f"class.{int(c)}" for c in ProviderClass), "paused")
+PARAM_NAMES = (*(f"class.{int(c)}" for c in ProviderClass), "paused", "appeal_bond")
+# The `appeals` columns each slash row carries as `appeal_<column>` (null: no appeal), so every
+# read of slashes (the document, the listings, the one statement) shows its appeal.
+APPEAL_COLUMNS = ("state", "evidence_hash", "bond", "deadline", "resolved_at", "reason_hash")
 
 
 class Row(dict[str, Any]):
@@ -41,8 +44,9 @@ class Parts:
     `verdict_status`. `strikes`: its decided offences detected within the window before `now` or
     later, newest first (the builder narrows them to the window before the evaluation time).
     `reward_epochs`: the most recent computed epochs, newest first, each with the provider's
-    weight row (None when the provider is not in that epoch's set). `in_flight`: the service's own
-    chain actions for the provider mined after the indexer's checkpoint (`kind`, `verdict_id`,
+    weight row (None when the provider is not in that epoch's set); each slash also carries its
+    appeal's `APPEAL_COLUMNS` as `appeal_<column>` (all null without an appeal). `in_flight`: the
+    service's own chain actions for the provider mined after the indexer's checkpoint (`kind`, `verdict_id`,
     `tx_hash`, `block`), oldest first. `held`: its actions an open incident holds (`kind`,
     `verdict_id`, `note`, `incident_id`), oldest first. `signers`: the detectors of its verdicts
     (`verdict_id`, `signer`, `received_ms`), in the order they signed."""

@@ -14,7 +14,14 @@ from staking.db import schema as t
 from staking.domain.strikes import NOT_A_STRIKE_LEVEL, NOT_A_STRIKE_STATUS
 from staking.domain.vocabulary import TxState
 from staking.policy import Policy
-from staking.readmodel.parts import META_KEYS, PARAM_NAMES, Parts, checkpoint_block, evaluated_at
+from staking.readmodel.parts import (
+    APPEAL_COLUMNS,
+    META_KEYS,
+    PARAM_NAMES,
+    Parts,
+    checkpoint_block,
+    evaluated_at,
+)
 
 # A transaction the node has mined: the effect is on chain, whether or not deep enough yet.
 ON_CHAIN = (TxState.MINED.value, TxState.CONFIRMED.value)
@@ -42,9 +49,11 @@ SLASH_ORDER = (t.slashes.c.proposed_block.desc(), t.slashes.c.id.desc())
 
 def slashes_query() -> Any:
     """Slashes with the service's status of their verdict (`verdict_status`, null for a slash
-    that did not come through this intake)."""
-    s, v = t.slashes, t.verdicts
-    return select(s, v.c.status.label("verdict_status")).select_from(s.outerjoin(v, v.c.id == s.c.id))
+    that did not come through this intake) and their appeal (`appeal_<column>`, null without)."""
+    s, v, a = t.slashes, t.verdicts, t.appeals
+    return select(
+        s, v.c.status.label("verdict_status"), *(a.c[c].label(f"appeal_{c}") for c in APPEAL_COLUMNS)
+    ).select_from(s.outerjoin(v, v.c.id == s.c.id).outerjoin(a, a.c.id == s.c.id))
 
 
 # Statements built once: a lookup then only binds its values (SQLAlchemy caches the compiled SQL).

@@ -14,14 +14,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, Engine, func, select
+from sqlalchemy import Connection, Engine, func, or_, select
 
 from staking.chain.contracts import StakingContract
 from staking.chain.rpc import RpcError
 from staking.db import schema as t
 from staking.domain.clock import EpochClock
 from staking.domain.errors import NodeUnreachable
-from staking.domain.vocabulary import TxState
+from staking.domain.vocabulary import AppealState, TxState
 from staking.intake.performance import lock_epoch
 from staking.rewards import epochs as ep
 from staking.rewards.eligibility import RewardRules
@@ -32,20 +32,24 @@ from staking.worker.drift import Notify, run_drift_check
 from staking.worker.runs import run_job
 
 log = logging.getLogger("jobs")
-NOT_DUE = {"SlashNotPending", "VetoWindowOpen", "EnforcedPause"}
+NOT_DUE = {"SlashNotPending", "VetoWindowOpen", "EnforcedPause", "AppealPending"}
 
 
 def execute_matured_slashes(engine: Engine, staking: StakingContract, txm: TxManager) -> int:
-    """Submit `executeSlash` for every pending slash whose veto window has passed (chain time).
-    Idempotent: one intent per slash id; a slash vetoed or executed meanwhile is skipped."""
+    """Submit `executeSlash` for every pending slash whose veto window has passed (chain time)
+    and that no open appeal freezes (SPEC section 9: from the appeal's deadline on, executeSlash
+    expires it, refunding the bond, and executes). Idempotent: one intent per slash id; a slash
+    vetoed or executed meanwhile is skipped."""
     chain_now = int(staking.w3.eth.get_block("latest")["timestamp"])
+    s, a = t.slashes, t.appeals
+    frozen = (a.c.state == AppealState.OPEN.wire) & (a.c.deadline > chain_now)
+    query = (
+        select(s.c.id)
+        .select_from(s.outerjoin(a, a.c.id == s.c.id))
+        .where(s.c.state == 1, s.c.executable_at <= chain_now, or_(a.c.id.is_(None), ~frozen))
+    )
     with engine.connect() as conn:
-        due = [
-            r.id
-            for r in conn.execute(
-                select(t.slashes.c.id).where(t.slashes.c.state == 1, t.slashes.c.executable_at <= chain_now)
-            )
-        ]
+        due = [r.id for r in conn.execute(query)]
     sent = 0
     for slash_id in due:
         key = f"execute_slash:{slash_id}"

@@ -4,6 +4,7 @@ result; replays must not add actions."""
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import json
 import os
@@ -38,6 +39,7 @@ class Service:
         self.node, self.staking, self.base, self.providers = node, staking, base, providers
         self.http = httpx.Client(base_url=base, timeout=10)
         self.hooks: Receiver
+        self.env: dict[str, str] = {}
         self._n = 0
 
     def body(
@@ -112,7 +114,7 @@ def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
                 base,
                 deployment.accounts.providers,
             )
-            svc.hooks = hooks
+            svc.hooks, svc.env = hooks, env
             yield svc
         finally:
             proc.send_signal(signal.SIGTERM)
@@ -207,3 +209,44 @@ def test_policy_violation_and_operational_failure_reach_their_decided_results(se
     assert done["decision"]["level"] == "penalty" and done["status"] == "done"
     assert service.staking.is_jailed(service.providers[5])
     assert service.staking.slash_state(bytes.fromhex(of["id"][2:])) == 1
+
+
+def test_a_provider_appeals_its_slash_and_the_council_gets_the_appeal_webhook(
+    service: Service, tmp_path: Path
+) -> None:
+    """The provider appeals with the command line (its default-mnemonic key on the devnet); the
+    service's indexer writes the `appeal` webhook, its worker delivers it signed, and the provider
+    document shows the appeal."""
+    provider = service.providers[6]
+    body = service.body(provider, EventType.SECURITY_BREACH)
+    assert service.http.post("/v1/verdicts", json=body).status_code == 202
+    assert service.wait_done(body["id"])["status"] == "done"
+    evidence = tmp_path / "evidence.txt"
+    evidence.write_bytes(b"the flagged traffic is our announced load test\n")
+    env = {k: v for k, v in service.env.items() if not k.startswith("SWARM_SIGNER")}
+    appealed = subprocess.run(
+        [CLI, "slash", "appeal", body["id"], "--evidence", str(evidence), "--yes"],
+        env=env, capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert appealed.returncode == 0, appealed.stderr
+    assert service.staking.get_appeal(bytes.fromhex(body["id"][2:])).state == 1  # open
+
+    def announced() -> list[tuple[dict[str, str], bytes]]:
+        return [
+            (h, b) for h, b in service.hooks.requests
+            if h["x-swarm-event"] == "appeal" and json.loads(b)["data"]["slash_id"] == body["id"]
+        ]  # fmt: skip
+
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and not announced():
+        time.sleep(0.2)
+    ((headers, raw),) = announced()
+    assert hmac.compare_digest(headers["x-swarm-signature"], signature(HOOK_SECRET, raw))
+    data = json.loads(raw)["data"]
+    assert (
+        data["provider"] == provider
+        and data["evidence_hash"] == "0x" + hashlib.sha256(evidence.read_bytes()).hexdigest()
+    )
+    doc = service.http.get(f"/v1/providers/{provider}").json()
+    (pending,) = [x for x in doc["pending_slashes"] if x["id"] == body["id"]]
+    assert pending["appeal"]["state"] == "open" and pending["appeal"]["deadline"] == data["deadline"]

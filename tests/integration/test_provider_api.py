@@ -386,10 +386,16 @@ def test_a_pending_slash_shows_its_verdict_then_executed_and_vetoed(api: Api) ->
     }
     listed = api.client.get("/v1/slashes", params={"state": "pending"}).json()["items"]
     assert [x["id"] for x in listed] == [x["id"] for x in doc["pending_slashes"]]
-    # The document adds the detectors each pending slash rests on; the listing is the same slash.
+    # The document adds the detectors each pending slash rests on and until when the provider may
+    # appeal it (no appeal yet: the veto window's end); the listing is the same slash.
     signers = {x["id"]: x["signers"] for x in doc["pending_slashes"]}
     assert signers == {vid(v1): [c.detector], vid(v2): []}  # v2 never came through this intake
-    bare = [{k: v for k, v in x.items() if k != "signers"} for x in doc["pending_slashes"]]
+    assert all(
+        x["appeal"] is None and x["appeal_until"] == x["executable_at"] for x in doc["pending_slashes"]
+    )
+    bare = [
+        {k: v for k, v in x.items() if k not in ("signers", "appeal_until")} for x in doc["pending_slashes"]
+    ]
     assert api.client.get(f"/v1/providers/{p}/slashes").json()["items"] == bare
 
     c.tx(s.veto_slash(v2.id, keccak(b"false positive")), c.governance)

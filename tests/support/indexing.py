@@ -23,7 +23,7 @@ SPARE_ACCOUNTS = tuple(range(12, ACCOUNT_COUNT))  # no role, not a demo provider
 UNLIMITED = 2**255
 ZERO32 = "0x" + "00" * 32
 ALL_ROLES = ("DEFAULT_ADMIN_ROLE", *ROLE_NAMES)
-TABLES = ("meta", "blocks", "events", "providers", "slashes", "epochs", "roles", "params")
+TABLES = ("meta", "blocks", "events", "providers", "slashes", "appeals", "epochs", "roles", "params")
 
 
 def accounts() -> list[str]:

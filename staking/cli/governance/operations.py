@@ -1,7 +1,7 @@
 """The governance operations: one builder per contract call (`veto_slash`, `execute_slash`,
-`begin_recovery`, `advance_recovery`, `reinstate`, `tombstone`, `set_paused`), each an `Operation`
-that `chainops.run` prints, checks, simulates and sends. The commands and the playbooks in
-`scripts/` compose them."""
+`resolve_appeal`, `begin_recovery`, `advance_recovery`, `reinstate`, `tombstone`, `set_paused`),
+each an `Operation` that `chainops.run` prints, checks, simulates and sends. The commands and the
+playbooks in `scripts/` compose them."""
 
 from __future__ import annotations
 
@@ -12,13 +12,15 @@ from typing import TYPE_CHECKING, Any
 
 from staking import recovery
 from staking.cli.common import fail
-from staking.cli.governance.render import provider_lines, slash_lines
+from staking.cli.governance.render import appeal_lines, provider_lines, slash_lines
 
 if TYPE_CHECKING:
+    from staking.chain.appeals import AppealRecord
     from staking.chain.contracts import ProviderRecord, SlashRecord
     from staking.cli.chainops import Gov, Operation
 
 Slash = tuple["SlashRecord", "ProviderRecord"]
+Appealed = tuple["SlashRecord", "AppealRecord", "ProviderRecord"]
 
 
 # ------------------------------------------------------------------------------------ parsing
@@ -99,6 +101,62 @@ def execute_slash(gov: Gov, slash_id: bytes) -> Operation[Slash]:
         )
 
     return Operation(gov.staking.execute_slash(slash_id), (), read, render, predict)
+
+
+def appeal_view(gov: Gov, slash_id: bytes) -> tuple[Callable[[], Appealed], Callable[[Appealed], list[str]]]:
+    """`read` and `render` of a slash, its appeal and its provider."""
+
+    def read() -> Appealed:
+        s = gov.staking.slash(slash_id)
+        return s, gov.staking.get_appeal(slash_id), gov.staking.provider(s.provider)
+
+    def render(state: Appealed) -> list[str]:
+        s, a, p = state
+        now = gov.now()
+        lines = slash_lines(slash_id, s, now)
+        return (
+            lines if not int(s.state) else lines + appeal_lines(a, now) + provider_lines(s.provider, p, now)
+        )
+
+    return read, render
+
+
+def resolve_appeal(gov: Gov, slash_id: bytes, upheld: bool, reason: str) -> Operation[Appealed]:
+    """The council's decision on an open appeal (VETOER_ROLE, SPEC section 9): upheld vetoes the
+    slash and refunds the bond; rejected sends the bond to the treasury and leaves the slash
+    executable after appealGrace()."""
+    from staking.chain.appeals import AppealState
+    from staking.cli.chainops import Operation
+    from staking.domain.vocabulary import SlashState
+
+    digest = reason_hash(reason)
+    read, render = appeal_view(gov, slash_id)
+    s, a, _ = read()
+    if a.state != AppealState.OPEN:
+        what = "no appeal" if a.state == AppealState.NONE else f"its appeal is {a.state.name.lower()}"
+        if a.state == AppealState.EXPIRED and s.state == SlashState.PENDING:
+            what += " (past its deadline: `slash veto` still upholds it until the slash is executed)"
+        fail(f"slash 0x{slash_id.hex()} has no open appeal to resolve: {what}")
+    grace = gov.staking.appeal_params().grace
+
+    def predict(state: Appealed) -> Appealed:
+        s, a, p = state
+        if upheld:
+            return (
+                replace(s, state=SlashState.VETOED),
+                replace(a, state=AppealState.UPHELD),
+                replace(p, pending_slashes=p.pending_slashes - 1),
+            )
+        later = max(s.executable_at, gov.now() + grace)
+        return replace(s, executable_at=later), replace(a, state=AppealState.REJECTED), p
+
+    rejected = (
+        f"rejected: the bond goes to the treasury; the slash is executable {grace} s later at the earliest"
+    )
+    outcome = "upheld: the slash is vetoed and the bond refunded to the provider" if upheld else rejected
+    notes = [f"reason {json.dumps(reason)} (keccak256 = reasonHash 0x{digest.hex()})", outcome]
+    fn = gov.staking.resolve_appeal(slash_id, upheld, digest)
+    return Operation(fn, ("VETOER_ROLE",), read, render, predict, notes)
 
 
 def provider_view(gov: Gov, address: str) -> tuple[Any, Any]:

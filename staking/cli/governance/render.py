@@ -9,6 +9,7 @@ from staking.cli.common import relative, tokens, utc
 from staking.recovery import next_command
 
 if TYPE_CHECKING:
+    from staking.chain.appeals import AppealRecord
     from staking.chain.contracts import ProviderRecord, SlashRecord
 
 
@@ -53,3 +54,17 @@ def slash_lines(slash_id: bytes, s: SlashRecord, now: int) -> list[str]:
         f"{head}: {s.state.wire}, {s.bps} bps = {tokens(s.amount)} SWARM {moved}; "
         f"{s.event_type.wire}; {timing}"
     ]
+
+
+def appeal_lines(a: AppealRecord, now: int) -> list[str]:
+    """A slash's appeal as `getAppeal` answers it (SPEC section 9)."""
+    from staking.chain.appeals import AppealState
+
+    if a.state == AppealState.NONE:
+        return ["  no appeal"]
+    bond = f"bond {tokens(a.bond)} SWARM"
+    if a.state == AppealState.OPEN:
+        timing = f"the council decides until {utc(a.deadline)} ({relative(a.deadline, now)})"
+        return [f"  appeal open, {bond}, evidence sha256 0x{a.evidence_hash.hex()}; {timing}"]
+    where = "to the treasury" if a.state == AppealState.REJECTED else "refunded"
+    return [f"  appeal {a.state.name.lower()}, {bond} {where}"]

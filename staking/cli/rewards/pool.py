@@ -6,19 +6,19 @@ from __future__ import annotations
 
 from dataclasses import replace
 from decimal import Decimal, InvalidOperation
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from staking.cli.chainops import HINTS, Signing, describe_call, with_signing
-from staking.cli.common import confirm_or_abort, fail, say, tokens
+from staking.cli.allowance import approve_then_run
+from staking.cli.chainops import HINTS, Signing, with_signing
+from staking.cli.common import fail, tokens
 from staking.cli.rewards.read import eligible_proof
 from staking.cli.rewards.shared import EpochArg, epoch_lines, stake_token
 from staking.domain.vocabulary import TOKEN, Wei
 
 if TYPE_CHECKING:
     from staking.chain.contracts import EpochRecord
-    from staking.cli.chainops import Gov, Operation
 
 
 def parse_amount(value: str, base_units: bool) -> int:
@@ -45,7 +45,7 @@ def fund(
 ) -> None:
     """Add to an epoch's reward pool before it is published: approve (if needed) + fundRewards."""
     from staking.chain.contracts import EpochRecord
-    from staking.cli.chainops import Operation, run, send
+    from staking.cli.chainops import Operation
 
     value = parse_amount(amount, base_units)
     gov = signing.open()
@@ -68,46 +68,18 @@ def fund(
     balance = token.balance_of(signer)
     if balance < value:
         fail(f"signer {signer} holds {tokens(balance)} SWARM; funding needs {tokens(value)} SWARM")
-    allowance = int(token.contract.functions.allowance(signer, gov.staking.address).call())
-    if allowance >= value:
-        signing.run(gov, op)
-        return
-    approve = token.approve(gov.staking.address, Wei(value))
-    say(f"call     SwarmToken.{describe_call(approve)} at {token.address}")
-    say(f"         first: the allowance is {tokens(allowance)} SWARM and fundRewards pulls the amount")
-    call = {"from": signer, "to": token.address, "data": approve._encode_transaction_data()}
-    gas = int(gov.w3.eth.estimate_gas(call))  # type: ignore[arg-type]  # also simulates it
-    if signing.dry_run:
-        _fund_dry_run(gov, op)
-        return
-    confirm_or_abort(
-        f"send approve and fundRewards from {signer} on chain {gov.deployment.chain_id}?", signing.yes
-    )
-    receipt = send(gov, approve, gas)
-    tx = receipt["transactionHash"].to_0x_hex()
-    say(f"sent     approve tx {tx}, mined in block {receipt['blockNumber']}")
-    run(gov, op, dry_run=False, yes=True)
 
+    def fundable() -> None:
+        """What fundRewards depends on besides the allowance (the balance was checked)."""
+        if gov.staking.epoch(epoch).published:
+            fail(
+                f"fundRewards would revert: EpochAlreadyPublished(epoch={epoch}): epoch {epoch} is published"
+            )
+        if gov.staking.paused():
+            fail(f"fundRewards would revert: EnforcedPause: {HINTS['EnforcedPause']}")
 
-def _fund_dry_run(gov: Gov, op: Operation[Any]) -> None:
-    """fundRewards cannot be simulated before the approval exists: check what it depends on
-    besides the allowance (epoch not published, not paused; the balance was checked) instead."""
-    epoch = op.fn.args[0]
-    if gov.staking.epoch(epoch).published:
-        fail(f"fundRewards would revert: EpochAlreadyPublished(epoch={epoch}): epoch {epoch} is published")
-    if gov.staking.paused():
-        fail(f"fundRewards would revert: EnforcedPause: {HINTS['EnforcedPause']}")
-    say(f"call     SwarmStaking.{describe_call(op.fn)}")
-    before = op.read()
-    assert op.predict is not None
-    for label, lines in (("before", op.render(before)), ("after", op.render(op.predict(before)))):
-        for i, line in enumerate(lines):
-            prefix = "(predicted) " if label == "after" and i == 0 else ""
-            say(f"{label if i == 0 else '':9}{prefix}{line}")
-    say(
-        "dry run: approve would succeed, and fundRewards's conditions hold (balance, epoch not published, "
-        "not paused; it cannot be simulated before the approval); nothing was sent"
-    )
+    conditions = ("balance, epoch not published, not paused", fundable)
+    approve_then_run(gov, token, value, op, signing, pulls="the amount", conditions=conditions)
 
 
 # ------------------------------------------------------------------------------------ claim
