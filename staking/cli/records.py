@@ -21,6 +21,12 @@ def indexed_block(engine: Engine) -> int | None:
     return None if value is None else int(value)
 
 
+def indexed_to(engine: Engine) -> str:
+    """How far the listings reach: `indexed to block N`, or that nothing is indexed yet."""
+    block = indexed_block(engine)
+    return "the chain is not indexed yet" if block is None else f"indexed to block {block}"
+
+
 def all_slashes(engine: Engine, state: str | None) -> list[dict[str, Any]]:
     """Every indexed slash, newest proposal first, as `GET /v1/slashes` lists them."""
     from staking.readmodel import MAX_PAGE, list_slashes

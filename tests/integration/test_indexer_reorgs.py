@@ -222,3 +222,34 @@ def test_long_lived_indexer_reaches_head_again_after_a_reorg(chain: Chain, db_ur
     index_to_head(db_url, chain, indexer=indexer)
     assert indexer.status.reorgs == 1
     assert_projection_matches_chain(db_url, chain, actor.slash_ids + new_slashes)
+
+
+def test_reorgs_orphaning_an_appeals_resolution_then_the_appeal_roll_the_appeal_back(
+    chain: Chain, db_url: str
+) -> None:
+    c, s = chain, chain.staking
+    p = c.providers[0]
+    v, sig = c.signed(p)
+    c.tx(s.propose_slash(v, sig, 500), c.service)
+    window_end = s.slash(v.id).executable_at
+    c.tx(c.token.approve(s.address, s.appeal_params().bond), p)
+    c.tx(s.appeal_slash(v.id, b"\x0e" * 32), p)
+    c.tx(s.resolve_appeal(v.id, False, b"\x0f" * 32), c.governance)
+    index_to_head(db_url, chain)
+    (appeal,) = dump_tables(db_url)["appeals"]
+    assert appeal["state"] == "rejected"
+
+    reorg(chain, 1, [])  # the rejection's block replaced by an empty one
+    index_to_head(db_url, chain)
+    tables = dump_tables(db_url)
+    (appeal,) = tables["appeals"]
+    assert (appeal["state"], appeal["executable_at"], appeal["resolved_at"]) == ("open", None, None)
+    (slash,) = [r for r in tables["slashes"] if r["id"] == "0x" + v.id.hex()]
+    assert slash["executable_at"] == window_end == s.slash(v.id).executable_at
+    assert s.get_appeal(v.id).state == 1  # the chain agrees: open again
+
+    reorg(chain, 2, [])  # now the appeal's block too
+    index_to_head(db_url, chain)
+    assert dump_tables(db_url)["appeals"] == [] and s.get_appeal(v.id).state == 0
+    assert noncanonical_rows(db_url, chain) == []
+    assert_projection_matches_chain(db_url, chain, ["0x" + v.id.hex()])

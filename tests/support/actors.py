@@ -65,6 +65,8 @@ class Actor:
     published: dict[int, _Epoch] = field(default_factory=dict)
     log: list[str] = field(default_factory=list)
     exclude: frozenset[str] = frozenset()  # action names never to choose
+    appealed: dict[str, int] = field(default_factory=dict)  # open appeals this actor made: deadline
+    decided: set[str] = field(default_factory=set)  # slashes appealed once (one appeal per slash)
     views: Views = field(init=False)
 
     def __post_init__(self) -> None:
@@ -182,17 +184,22 @@ class Actor:
         if vetoable:
 
             def veto() -> None:
-                send(c, s.veto_slash(bytes.fromhex(rng.choice(vetoable)[2:]), keccak(os.urandom(8))), gov)
+                sid = rng.choice(vetoable)
+                send(c, s.veto_slash(bytes.fromhex(sid[2:]), keccak(os.urandom(8))), gov)
+                self._decide(sid)  # a veto of an appealed slash upholds the appeal
 
             add(2, "vetoSlash", veto)
         if pending:
 
             def execute() -> None:
                 sid, rec = rng.choice(pending)
-                self.wait_until(rec.executable_at)
+                # An open appeal freezes it until its deadline; then executeSlash expires it first.
+                self.wait_until(max(rec.executable_at, self.appealed.get(sid, 0)))
                 send(c, s.execute_slash(bytes.fromhex(sid[2:])), c.stranger)
+                self._decide(sid)
 
             add(2.5, "executeSlash", execute)
+        self._appeal_options(pending, balances, now, add)
         no_path = [a for a in live if not recs[a].recovery_path]
         if no_path:
 
@@ -292,6 +299,46 @@ class Actor:
         _, name, action = rng.choices(options, weights=[w for w, _, _ in options])[0]
         self.log.append(name)
         action()
+
+    def _decide(self, sid: str) -> None:
+        if self.appealed.pop(sid, None) is not None:
+            self.decided.add(sid)
+
+    def _appeal_options(
+        self,
+        pending: list[tuple[str, Any]],
+        balances: dict[str, int],
+        now: int,
+        add: Callable[[float, str, Callable[[], None]], None],
+    ) -> None:
+        """The slashed provider appeals (inside the window, once per slash, with the bond); the
+        council (governance on the EOA devnet) upholds or rejects an open appeal before its deadline."""
+        c, rng, s = self.chain, self.rng, self.chain.staking
+        bond = s.appeal_params().bond
+        appealable = [
+            (sid, r) for sid, r in pending
+            if sid not in self.appealed and sid not in self.decided and now + 5 < r.executable_at
+            and balances.get(r.provider, 0) >= bond
+        ]  # fmt: skip
+        if appealable:
+
+            def appeal() -> None:
+                sid, rec = rng.choice(appealable)
+                self.ensure_allowance(rec.provider)
+                send(c, s.appeal_slash(bytes.fromhex(sid[2:]), keccak(os.urandom(8))), rec.provider)
+                self.appealed[sid] = c.staking.get_appeal(bytes.fromhex(sid[2:])).deadline
+
+            add(1.5, "appealSlash", appeal)
+        open_ = [sid for sid, _ in pending if now + 5 < self.appealed.get(sid, 0)]
+        if open_:
+
+            def resolve() -> None:
+                sid = rng.choice(open_)
+                upheld = rng.random() < 0.5
+                send(c, s.resolve_appeal(bytes.fromhex(sid[2:]), upheld, keccak(os.urandom(8))), c.governance)
+                self._decide(sid)
+
+            add(1.5, "resolveAppeal", resolve)
 
     def run(self, n: int) -> list[str]:
         owners = [self.chain.governance, *self.chain.providers]

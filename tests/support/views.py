@@ -192,6 +192,7 @@ def assert_projection_matches_chain(
     upto = checkpoint if checkpoint >= 0 else head
     _compare_providers(chain, tables, upto, mismatches)
     _compare_slashes(chain, tables, upto, slash_ids, mismatches)
+    _compare_appeals(chain, tables, upto, mismatches)
     _compare_epochs(chain, tables, upto, mismatches)
     _compare_roles(chain, tables, mismatches)
     _compare_params(chain, tables, mismatches)
@@ -270,6 +271,31 @@ def _compare_slashes(
                 out.append(f"slash {sid}.{key}: db {row[key]!r} != chain {want!r}")
 
 
+def _compare_appeals(
+    chain: Chain, tables: dict[str, list[dict[str, Any]]], upto: int, out: list[str]
+) -> None:
+    """Each appeals row against `getAppeal` (whose state reads expired from the deadline on, as
+    the read model shows an unsettled open row), and every SlashAppealed on chain has its row."""
+    from indexer.appeals import state_at
+
+    rows = {r["id"]: r for r in tables["appeals"]}
+    from_logs = {to_hex(ev.args.id) for ev in _web3_events(chain, "SlashAppealed", upto)}
+    now = chain.now()
+    for sid in sorted(set(rows) | from_logs):
+        rec, row = chain.staking.get_appeal(bytes.fromhex(sid[2:])), rows.get(sid)
+        if row is None:
+            out.append(f"appeal {sid}: on chain (state {int(rec.state)}) but no appeals row")
+            continue
+        expected = {
+            "state": rec.state.name.lower(), "deadline": rec.deadline, "bond": rec.bond,
+            "evidence_hash": to_hex(rec.evidence_hash),
+        }  # fmt: skip
+        got = dict(row, state=state_at(row["state"], row["deadline"], now))
+        for key, want in expected.items():
+            if got[key] != want:
+                out.append(f"appeal {sid}.{key}: db {got[key]!r} != chain {want!r}")
+
+
 def _compare_epochs(chain: Chain, tables: dict[str, list[dict[str, Any]]], upto: int, out: list[str]) -> None:
     rows = {r["epoch"]: r for r in tables["epochs"]}
     numbers = set(rows)
@@ -321,6 +347,12 @@ def _compare_params(chain: Chain, tables: dict[str, list[dict[str, Any]]], out: 
         "max_jail_duration": str(fns.maxJailDuration().call()),
         "probation_epochs": str(fns.probationEpochs().call()),
         "treasury": chain.staking.treasury(),
+    }
+    appeal = chain.staking.appeal_params()
+    want |= {
+        "appeal_bond": str(appeal.bond),
+        "appeal_grace": str(appeal.grace),
+        "appeal_timeout": str(appeal.timeout),
     }
     caps = chain.staking.caps()
     want |= {

@@ -295,3 +295,35 @@ def test_appeals_page_newest_first_and_refuse_bad_input_as_problems(api: OffChai
         assert r.status_code == 422 and r.headers["content-type"].startswith("application/problem+json"), (
             params
         )
+
+
+def test_metrics_count_appeals_by_state_and_the_overdue_ones(api: OffChainApi) -> None:
+    from prometheus_client.parser import text_string_to_metric_families
+
+    s = Store(api.engine)
+    c = Chain()
+    events = history(c)
+    overdue = Chain.time(c.block + 1)  # expired from its own block on, not settled
+    apply(
+        s,
+        [
+            *events,
+            c.ev("SlashAppealed", id=SID, provider=P, evidenceHash=EVIDENCE, bond=BOND, deadline=overdue),
+        ],
+    )
+
+    def samples() -> dict[tuple[str, str], float]:
+        text = api.client.get("/metrics").text
+        return {
+            (m.name, m.labels.get("state", "")): m.value
+            for family in text_string_to_metric_families(text)
+            for m in family.samples
+            if m.name.startswith("swarm_appeals")
+        }
+
+    got = samples()
+    assert got[("swarm_appeals", "open")] == 1 and got[("swarm_appeals", "upheld")] == 0
+    assert got[("swarm_appeals_overdue", "")] == 1
+    apply(s, [c.ev("AppealExpired", id=SID, bondRefunded=BOND)])
+    got = samples()
+    assert got[("swarm_appeals", "expired")] == 1 and got[("swarm_appeals_overdue", "")] == 0

@@ -168,7 +168,7 @@ def appeal_list(
     as_json: Annotated[bool, typer.Option("--json", help="a JSON array")] = False,
 ) -> None:
     """List indexed appeals, newest first (from SWARM_DATABASE_URL)."""
-    from staking.cli.records import all_appeals, indexed_block
+    from staking.cli.records import all_appeals, indexed_to
     from staking.readmodel.appeals import APPEAL_STATES
 
     if state is not None and state not in APPEAL_STATES:
@@ -188,11 +188,9 @@ def appeal_list(
             f"{when}  slash {a['slash']['state']}"
         )
     opened = sum(1 for a in items if a["state"] == "open")
-    block = indexed_block(engine)
-    where = "the chain is not indexed yet" if block is None else f"indexed to block {block}"
     noun = "appeal" if len(items) == 1 else "appeals"
     label = f"{state} {noun}" if state else f"{noun} ({opened} open)"
-    say(f"{len(items)} {label}; {where}")
+    say(f"{len(items)} {label}; {indexed_to(engine)}")
     if opened:
         console.print(
             "decide with: swarm-staking appeal resolve ID --upheld|--rejected --reason TEXT [--dry-run]",

@@ -51,7 +51,7 @@ def slash_list(
     as_json: Annotated[bool, typer.Option("--json", help="a JSON array")] = False,
 ) -> None:
     """List indexed slashes, newest first (from SWARM_DATABASE_URL)."""
-    from staking.cli.records import all_slashes, indexed_block
+    from staking.cli.records import all_slashes, indexed_to
     from staking.readmodel import SLASH_STATES
 
     if state is not None and state not in SLASH_STATES:
@@ -72,10 +72,8 @@ def slash_list(
         )
     pending = sum(1 for s in items if s["state"] == "pending")
     noun = "slash" if len(items) == 1 else "slashes"
-    block = indexed_block(engine)
-    where = "the chain is not indexed yet" if block is None else f"indexed to block {block}"
     label = f"{state} {noun}" if state else f"{noun} ({pending} pending)"
-    say(f"{len(items)} {label}; {where}")
+    say(f"{len(items)} {label}; {indexed_to(engine)}")
 
 
 @slash_app.command("veto")
@@ -181,7 +179,7 @@ def tombstone_list(
     as_json: Annotated[bool, typer.Option("--json", help="a JSON array")] = False,
 ) -> None:
     """Tombstone proposals of severe verdicts still waiting for governance, newest first."""
-    from staking.cli.records import indexed_block, tombstone_proposals
+    from staking.cli.records import indexed_to, tombstone_proposals
 
     engine = service_engine()
     items = tombstone_proposals(engine, include_decided)
@@ -194,9 +192,7 @@ def tombstone_list(
             f"{p['event_type']}/{p['severity']} ({p['level']})  proposed {p['proposed_at']}"
         )
     opened = sum(1 for p in items if p["status"] == "open")
-    block = indexed_block(engine)
-    where = "the chain is not indexed yet" if block is None else f"indexed to block {block}"
-    say(f"{opened} open tombstone proposal{'' if opened == 1 else 's'}; {where}")
+    say(f"{opened} open tombstone proposal{'' if opened == 1 else 's'}; {indexed_to(engine)}")
     if opened:
         console.print(
             "decide with: swarm-staking tombstone ADDRESS --reason TEXT [--dry-run]",
