@@ -26,6 +26,7 @@ from staking.db.lock import lease_clock_ms
 from staking.db.meta import DRIFT_CHECKED_MS, DRIFT_FIELDS
 from staking.domain.vocabulary import ActionKind, AppealState, TxState, VerdictStatus
 from staking.intake.investigations import INVESTIGATION_STATUSES
+from staking.readmodel.appeals import APPEAL_STATES
 from staking.txmanager.store import fee_capped_by_kind
 
 CONTENT_TYPE = CONTENT_TYPE_PLAIN_0_0_4  # text/plain; version=0.0.4; charset=utf-8
@@ -34,7 +35,6 @@ CONTENT_TYPE = CONTENT_TYPE_PLAIN_0_0_4  # text/plain; version=0.0.4; charset=ut
 LEADER_ROLES = ("worker", "indexer")
 VERDICT_STATUSES = tuple(VerdictStatus)
 INTENT_STATES = tuple(s.value for s in TxState)
-APPEAL_STATES = tuple(s.wire for s in AppealState if s != AppealState.NONE)
 # Action kinds of the transaction manager's idempotency keys (`<kind>:<id>`).
 TX_KINDS = (
     ActionKind.JAIL.value,

@@ -4,22 +4,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import IntEnum
 
 from web3.contract import Contract
 from web3.contract.contract import ContractFunction
 
-from staking.domain.vocabulary import Wei
-
-
-class AppealState(IntEnum):
-    """`appealOf`'s numbers; an open appeal past its deadline reads EXPIRED."""
-
-    NONE = 0
-    OPEN = 1
-    UPHELD = 2
-    REJECTED = 3
-    EXPIRED = 4
+from staking.domain.vocabulary import AppealState, Wei
 
 
 @dataclass(frozen=True)

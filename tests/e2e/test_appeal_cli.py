@@ -14,11 +14,10 @@ from typing import Any
 import pytest
 
 from indexer.runner import Indexer
-from staking.chain.appeals import AppealState
 from staking.cli.common import tokens
 from staking.db.engine import make_engine
 from staking.devnet.accounts import FIRST_PROVIDER
-from staking.domain.vocabulary import SlashState
+from staking.domain.vocabulary import AppealState, SlashState
 from tests.support.chain import STRANGER_INDEX, Chain
 from tests.support.cli import CommandLine, command_line, refused, succeeded
 

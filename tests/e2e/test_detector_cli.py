@@ -20,16 +20,16 @@ from typer.testing import CliRunner, Result
 from staking.cli import app
 from staking.cli.common import tokens
 from staking.db import schema as t
-from staking.db.engine import make_engine, upgrade
+from staking.db.engine import make_engine
 from staking.devnet.accounts import devnet_account
 from staking.domain.vocabulary import SlashState
 from staking.verdict import to_wire
 from tests.support.chain import STRANGER_INDEX, Chain
+from tests.support.cli import command_line
 from tests.support.containment import Rogue
 
 pytestmark = pytest.mark.e2e
 
-SIGNER_ENV = ("SWARM_SIGNER_KEY", "SWARM_SIGNER_KEYSTORE", "SWARM_SIGNER_PASSWORD_FILE", "SWARM_RPC_URL")
 REVOKE = ("--veto-pending", "--release-jails", "--reason", "bad model push, INC-77")
 
 
@@ -71,17 +71,11 @@ class Cli:
 
 @pytest.fixture
 def cli(chain: Chain, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Cli]:
-    deployment = tmp_path / "deployment.json"
-    chain.deployment.save(deployment)
-    db = f"sqlite:///{tmp_path}/swarm.db"
-    upgrade(db)
-    monkeypatch.chdir(tmp_path)  # no stray .env
-    for name in SIGNER_ENV:
-        monkeypatch.delenv(name, raising=False)
-    engine: Engine = make_engine(db)
-    scene = Rogue(chain, engine).build(index_after=True)
-    yield Cli(scene, {"SWARM_DEPLOYMENT": str(deployment), "SWARM_DATABASE_URL": db}, CliRunner())
-    engine.dispose()
+    with command_line(chain, tmp_path, monkeypatch) as line:
+        engine: Engine = make_engine(line.database_url)
+        scene = Rogue(chain, engine).build(index_after=True)
+        yield Cli(scene, line.env, CliRunner())
+        engine.dispose()
 
 
 def ok(result: Result) -> str:

@@ -33,7 +33,7 @@ from staking.api.app import create_app
 from staking.cli import app
 from staking.config import REPO_ROOT
 from staking.db import schema as t
-from staking.db.engine import make_engine, upgrade
+from staking.db.engine import make_engine
 from staking.devnet.accounts import devnet_account
 from staking.devnet.node import free_port
 from staking.domain.vocabulary import EventType, RecoveryPath, RecoveryStage, Severity, SlashState
@@ -41,13 +41,13 @@ from staking.intake.service import IntakeService
 from staking.policy import load_policy
 from staking.verdict import Verdict, recover_signer
 from tests.support.chain import STRANGER_INDEX, Chain
+from tests.support.cli import SIGNER_ENV, command_line
 
 pytestmark = pytest.mark.e2e
 
 CLI = str(Path(sys.executable).parent / "swarm-staking")
 REASON = "false positive: the provider's own pentest, ticket SEC-1234"
 LABELS = ("call", "contract", "signer", "before", "after", "sent", "dry run")
-SIGNER_ENV = ("SWARM_SIGNER_KEY", "SWARM_SIGNER_KEYSTORE", "SWARM_SIGNER_PASSWORD_FILE", "SWARM_RPC_URL")
 
 
 @dataclass
@@ -109,14 +109,8 @@ class Gov:
 
 @pytest.fixture
 def gov(chain: Chain, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Gov]:
-    deployment = tmp_path / "deployment.json"
-    chain.deployment.save(deployment)
-    db = f"sqlite:///{tmp_path}/swarm.db"
-    upgrade(db)
-    monkeypatch.chdir(tmp_path)  # no stray .env
-    for name in SIGNER_ENV:
-        monkeypatch.delenv(name, raising=False)
-    yield Gov(chain, tmp_path, {"SWARM_DEPLOYMENT": str(deployment), "SWARM_DATABASE_URL": db}, CliRunner())
+    with command_line(chain, tmp_path, monkeypatch) as line:
+        yield Gov(chain, tmp_path, line.env, CliRunner())
 
 
 def hex32(value: bytes) -> str:

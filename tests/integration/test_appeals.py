@@ -19,10 +19,9 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
 from indexer.runner import Indexer
-from staking.chain.appeals import AppealState
 from staking.db.engine import make_engine
 from staking.devnet.accounts import SERVICE, devnet_account
-from staking.domain.vocabulary import SlashState
+from staking.domain.vocabulary import AppealState, SlashState
 from staking.notify.webhooks import WebhookNotifier
 from staking.txmanager.manager import TxConfig, TxManager
 from staking.worker.jobs import execute_matured_slashes

@@ -8,8 +8,7 @@ import pytest
 from eth_utils import keccak
 from web3.types import TxReceipt
 
-from staking.chain.appeals import AppealState
-from staking.domain.vocabulary import TOKEN, SlashState
+from staking.domain.vocabulary import TOKEN, AppealState, SlashState
 from tests.support.chain import Chain
 
 pytestmark = pytest.mark.integration

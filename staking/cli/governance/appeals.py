@@ -114,9 +114,9 @@ def appeal_operation(
 ) -> tuple[Operation[Appealed], int]:
     """The appealSlash operation and its bond, after the checks that make the contract's refusals
     one line each: the slash is pending, its window open, not appealed yet, the signer its provider."""
-    from staking.chain.appeals import AppealRecord, AppealState
+    from staking.chain.appeals import AppealRecord
     from staking.cli.chainops import Operation
-    from staking.domain.vocabulary import SlashState
+    from staking.domain.vocabulary import AppealState, SlashState
 
     read, render = appeal_view(gov, slash_id)
     s, a, _ = read()

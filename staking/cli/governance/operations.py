@@ -125,9 +125,8 @@ def resolve_appeal(gov: Gov, slash_id: bytes, upheld: bool, reason: str) -> Oper
     """The council's decision on an open appeal (VETOER_ROLE, SPEC section 9): upheld vetoes the
     slash and refunds the bond; rejected sends the bond to the treasury and leaves the slash
     executable after appealGrace()."""
-    from staking.chain.appeals import AppealState
     from staking.cli.chainops import Operation
-    from staking.domain.vocabulary import SlashState
+    from staking.domain.vocabulary import AppealState, SlashState
 
     digest = reason_hash(reason)
     read, render = appeal_view(gov, slash_id)

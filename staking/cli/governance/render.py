@@ -58,7 +58,7 @@ def slash_lines(slash_id: bytes, s: SlashRecord, now: int) -> list[str]:
 
 def appeal_lines(a: AppealRecord, now: int) -> list[str]:
     """A slash's appeal as `getAppeal` answers it (SPEC section 9)."""
-    from staking.chain.appeals import AppealState
+    from staking.domain.vocabulary import AppealState
 
     if a.state == AppealState.NONE:
         return ["  no appeal"]
