@@ -6,9 +6,10 @@ import json
 import os
 import tempfile
 from pathlib import Path
+from typing import Literal
 
 from eth_utils import is_checksum_address
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field, field_validator, model_validator
 
 
 def _checksummed(value: str) -> str:
@@ -44,12 +45,45 @@ class Accounts(BaseModel):
         return [_checksummed(v) for v in value]
 
 
+class Governance(BaseModel):
+    """Who holds the governance roles (SPEC section 9). `eoa`: one key (the plain devnet, `make
+    demo`); `safe`: the timelock holds DEFAULT_ADMIN_ROLE and GOVERNANCE_ROLE, proposed to and
+    cancelled by the governance Safe; the council Safe holds VETOER_ROLE and PAUSER_ROLE."""
+
+    mode: Literal["eoa", "safe"] = "eoa"
+    timelock: str | None = None
+    governance_safe: str | None = None
+    council_safe: str | None = None
+    owners: list[str] = Field(default_factory=list)  # the governance Safe's owners
+    threshold: int = 1
+    council_owners: list[str] = Field(default_factory=list)  # extra to SPEC section 9
+    council_threshold: int = 1
+    min_delay: int = 0  # the timelock's minimum delay, seconds
+
+    @field_validator("timelock", "governance_safe", "council_safe")
+    @classmethod
+    def _check_contract(cls, value: str | None) -> str | None:
+        return None if value is None else _checksummed(value)
+
+    @field_validator("owners", "council_owners")
+    @classmethod
+    def _check_owners(cls, value: list[str]) -> list[str]:
+        return [_checksummed(v) for v in value]
+
+    @model_validator(mode="after")
+    def _complete(self) -> Governance:
+        if self.mode == "safe" and not (self.timelock and self.governance_safe and self.council_safe):
+            raise ValueError("governance mode 'safe' needs timelock, governance_safe and council_safe")
+        return self
+
+
 class Deployment(BaseModel):
     chain_id: int
     rpc_url: str
     deployed_block: int
     contracts: Contracts
     accounts: Accounts
+    governance: Governance = Field(default_factory=Governance)  # absent in a file: one EOA
 
     @classmethod
     def load(cls, path: Path) -> Deployment:

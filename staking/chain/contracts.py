@@ -345,6 +345,10 @@ class StakingContract(AppealsMixin):
     def revoke_role(self, role: str, account: str) -> ContractFunction:
         return self.contract.functions.revokeRole(role_id(role), to_checksum_address(account))
 
+    def renounce_role(self, role: str, account: str) -> ContractFunction:
+        """`account` gives up `role` (only `account` itself may send it)."""
+        return self.contract.functions.renounceRole(role_id(role), to_checksum_address(account))
+
     def pause(self) -> ContractFunction:
         return self.contract.functions.pause()
 
