@@ -85,7 +85,8 @@ class TxClient:
         """The gas limit to send each (to, data) with, or why it cannot be sent.
 
         A function seen before is simulated with one `eth_call` at the gas limit it will be sent
-        with (the highest margin-padded estimate seen for its selector): if the call succeeds
+        with (the highest padded estimate seen for its selector: the margin, then the headroom
+        for state that moves before inclusion): if the call succeeds
         within that limit, the transaction will too, on the same state. Only new functions, and
         calls that need more gas than that, pay for `eth_estimateGas`, which runs the call many
         times over to search for the limit."""
@@ -124,7 +125,7 @@ class TxClient:
             if isinstance(estimate, RpcError):
                 out[i] = self.simulation_error(estimate)
                 continue
-            gas = int(estimate, 16) * (100 + self.config.gas_margin_percent) // 100
+            gas = int(estimate, 16) * (100 + self.config.gas_margin_percent) // 100 + self.config.gas_headroom
             selector = calls[i][1][:10]
             self.gas_cap[selector] = max(gas, self.gas_cap.get(selector, 0))
             out[i] = gas

@@ -64,6 +64,10 @@ class TxConfig:
     send_retries: int = 3  # node refusals before the nonce is filled with a no-op
     reorg_window: int = 64  # blocks within which confirmed intents are re-checked
     gas_margin_percent: int = 25
+    # Added to every limit: the state moves between simulation and inclusion, and the costliest
+    # move the contract knows is a new cap bucket, whose first writes fill fresh storage slots
+    # (~55k more than the estimate of the same call in a written bucket). Unused gas is not paid.
+    gas_headroom: int = 45_000
     fees: FeePolicy = field(default_factory=FeePolicy)
 
 

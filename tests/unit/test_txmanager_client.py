@@ -30,7 +30,7 @@ def client(node: FakeNode, config: TxConfig | None = None, clock: list[float] | 
 
 def test_a_new_function_is_estimated_and_then_simulated_at_its_gas_limit() -> None:
     node = FakeNode(gas=40_000)
-    c = client(node, TxConfig(gas_margin_percent=25))
+    c = client(node, TxConfig(gas_margin_percent=25, gas_headroom=0))
     first = call(1)
     assert c.simulate_many([(first.address, first.data)]) == [50_000]
     assert c.gas_cap == {SELECTOR: 50_000} and node.methods() == ["eth_estimateGas"]
@@ -40,9 +40,16 @@ def test_a_new_function_is_estimated_and_then_simulated_at_its_gas_limit() -> No
     assert node.methods() == ["eth_call", "eth_call"]  # no estimation for a known function
 
 
+def test_the_limit_adds_the_headroom_after_the_margin() -> None:
+    node = FakeNode(gas=40_000)
+    c = client(node, TxConfig(gas_margin_percent=25, gas_headroom=45_000))
+    f = call(1)
+    assert c.simulate_many([(f.address, f.data)]) == [95_000] and c.gas_cap == {SELECTOR: 95_000}
+
+
 def test_a_call_needing_more_than_the_learned_gas_is_estimated_again() -> None:
     node = FakeNode(gas=40_000)
-    c = client(node)
+    c = client(node, TxConfig(gas_margin_percent=25, gas_headroom=0))
     c.gas_cap[SELECTOR] = 30_000  # the eth_call runs out of gas: not a revert
     f = call(1)
     assert c.simulate_many([(f.address, f.data)]) == [50_000]
