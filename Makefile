@@ -9,11 +9,12 @@ SOL := $(shell find contracts -name '*.sol')
 ARTIFACT := artifacts/contracts/SwarmStaking.sol/SwarmStaking.json
 PYTEST_ARGS ?=
 
-.PHONY: setup run demo devnet test lint format typecheck pytest compile clean help bench-indexer bench-latency bench-api bench-epochs bench-gas crash chaos rogue
+.PHONY: setup run demo demo-governance devnet test lint format typecheck pytest compile clean help bench-indexer bench-latency bench-api bench-epochs bench-gas crash chaos rogue
 
 help:
 	@echo "make run      - devnet + contracts + the service on http://127.0.0.1:8000 (Ctrl-C stops)"
 	@echo "make demo     - a narrated scenario against \`make run\` (run it in another terminal)"
+	@echo "make demo-governance - the Safe shape on a devnet of its own: timelocked change, council veto, appeal"
 	@echo "make test     - install, lint, type check, and the whole test suite"
 	@echo "make compile  - compile the contracts"
 	@echo "make lint     - ruff + mypy + import-linter (the layer contracts of ARCHITECTURE.md)"
@@ -52,6 +53,9 @@ run: setup
 
 demo: setup
 	@$(BIN)/python -m staking.devnet.demo
+
+demo-governance: setup
+	@$(BIN)/python -m staking.devnet.demo.governance
 
 devnet: setup
 	$(BIN)/swarm-staking devnet

@@ -65,10 +65,11 @@ NEW_PROVIDER, SECOND_DETECTOR, SPARE = 11, 12, 13  # accounts of the public devn
 
 
 class Bench:
-    def __init__(self, node: LocalNode) -> None:
+    def __init__(self, node: LocalNode, governance: str = "eoa") -> None:
         self.node = node
         self.w3 = node.w3
-        deployment = provision_devnet(node.w3, node.rpc_url)
+        deployment = provision_devnet(node.w3, node.rpc_url, governance=governance)
+        self.deployment = deployment
         self.staking = StakingContract(node.w3, deployment.contracts.SwarmStaking)
         self.token = TokenContract(node.w3, deployment.contracts.SwarmToken)
         self.fns = self.staking.contract.functions
@@ -261,6 +262,45 @@ class Bench:
         self.send(self.gov, self.staking.pause(), "pause")
         self.send(self.gov, self.staking.unpause(), "unpause")
 
+    def production_shape(self) -> dict[str, Any]:
+        """The Safe shape (SPEC section 9), on a deployment provisioned with governance "safe": the
+        council Safe's 2-of-3 execTransaction of a veto and of a pause, the governance Safe's
+        schedule of setVetoWindow on the timelock, and the timelock's execute after the delay."""
+        from staking.chain.safe import SafeContract, calldata
+        from staking.chain.timelock import TimelockCall, TimelockContract
+        from staking.devnet.accounts import COUNCIL_OWNERS, GOVERNANCE_OWNERS
+
+        g = self.deployment.governance
+        assert g.council_safe and g.governance_safe and g.timelock
+        council = SafeContract(self.w3, to_checksum_address(g.council_safe))
+        gsafe = SafeContract(self.w3, to_checksum_address(g.governance_safe))
+        timelock = TimelockContract(self.w3, to_checksum_address(g.timelock))
+        council_owners = [devnet_account(i) for i in COUNCIL_OWNERS[:2]]
+        owners = [devnet_account(i) for i in GOVERNANCE_OWNERS[:2]]
+        submitter = Sender(self.w3, council_owners[0])
+
+        def through(safe: SafeContract, fn: ContractFunction, signers: list[LocalAccount], name: str) -> None:
+            receipt = safe.execute(submitter, safe.build_tx(fn.address, calldata(fn)), signers)
+            self.gas[name] = int(receipt["gasUsed"])
+            say(f"{name}: {self.gas[name]:,} gas", "gas")
+
+        v = self.verdict(self.p(0))
+        self.send(self.service, self.staking.propose_slash(v, self.sign(v), Bps(500)))
+        through(
+            council,
+            self.staking.veto_slash(v.id, keccak(text="council")),
+            council_owners,
+            "safe_vetoSlash_2of3",
+        )
+        call = TimelockCall(target=self.staking.address, data=calldata(self.fns.setVetoWindow(300)))
+        through(
+            gsafe, timelock.schedule(call, timelock.min_delay()), owners, "safe_schedule_setVetoWindow_2of3"
+        )
+        self.advance(timelock.min_delay() + 1)
+        self.send(submitter, timelock.execute(call), "timelock_execute_setVetoWindow")
+        through(council, self.staking.pause(), council_owners, "safe_pause_2of3")
+        return {k: v for k, v in self.gas.items() if k.startswith(("safe_", "timelock_"))}
+
     def run(self) -> dict[str, Any]:
         for label, action in (
             ("bonding", self.bonding),
@@ -300,6 +340,9 @@ def main(argv: list[str] | None = None) -> int:
             say("starting Anvil and provisioning the devnet", "gas")
             with LocalNode.start("anvil", log_dir=Path(workdir)) as node:
                 result = Bench(node).run()
+            say("a second Anvil in the Safe shape (SPEC section 9)", "gas")
+            with LocalNode.start("anvil", log_dir=Path(workdir)) as node:
+                result["production_governance"] = Bench(node, governance="safe").production_shape()
     finally:
         cancel_limit()
     print(json.dumps(result, indent=2))

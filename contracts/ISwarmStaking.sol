@@ -271,6 +271,35 @@ interface ISwarmStaking {
     /// @param amount tokens paid, `pool * weight / totalWeight`
     event RewardClaimed(uint64 indexed epoch, address indexed account, uint256 weight, uint256 amount);
 
+    /// @notice Claims of `epoch` open at `claimableAt`; until then the security council may revoke
+    ///         the root just published ({revokeEligibility}).
+    /// @param epoch the reward epoch
+    /// @param claimableAt unix time of the end of the challenge
+    event ClaimsOpenAt(uint64 indexed epoch, uint64 claimableAt);
+
+    /// @notice The council revoked `epoch`'s root during its challenge; the epoch is unpublished
+    ///         again and its pool untouched.
+    /// @param epoch the reward epoch
+    /// @param by the VETOER_ROLE account
+    /// @param reasonHash hash of the reason, published off chain
+    event EligibilityRevoked(uint64 indexed epoch, address indexed by, bytes32 reasonHash);
+
+    /// @notice What was left of `epoch`'s pool after its claim period went to `treasury`.
+    /// @param epoch the reward epoch, closed from now on
+    /// @param treasury the receiver
+    /// @param amount tokens swept (unclaimed shares and rounding dust)
+    event RewardsSwept(uint64 indexed epoch, address treasury, uint256 amount);
+
+    /// @notice Tokens beyond bonded stake, unswept reward pools and open appeal bonds (sent to
+    ///         the contract directly, say) went to `treasury`.
+    /// @param treasury the receiver
+    /// @param amount tokens swept
+    event ExcessSwept(address treasury, uint256 amount);
+
+    /// @notice The challenge of newly published roots is now `delay` seconds.
+    /// @param delay seconds between a root's publication and its first claim
+    event RewardChallengeDelaySet(uint64 delay);
+
     /// @notice Parameters of provider class `class` were set.
     /// @param class the provider class
     /// @param baseMinStake minimum stake of any provider of the class (base units)
@@ -502,6 +531,25 @@ interface ISwarmStaking {
     /// @param amount the claim's payout, `pool * weight / totalWeight`
     /// @param remaining what is left of the pool (`pool - claimed`)
     error PoolOverdrawn(uint64 epoch, uint256 amount, uint256 remaining);
+
+    /// @notice `epoch`'s root is under the council's challenge until `claimableAt`.
+    /// @param epoch the reward epoch
+    /// @param claimableAt when its claims open
+    error ClaimsNotOpen(uint64 epoch, uint64 claimableAt);
+
+    /// @notice `epoch`'s challenge ended at `claimableAt`: its root is final.
+    /// @param epoch the reward epoch
+    /// @param claimableAt when its claims opened
+    error ChallengeClosed(uint64 epoch, uint64 claimableAt);
+
+    /// @notice `epoch`'s claim period (`REWARD_CLAIM_PERIOD` after its claims opened) is over.
+    /// @param epoch the reward epoch
+    error ClaimPeriodOver(uint64 epoch);
+
+    /// @notice `epoch` is still claimable until `closesAt`; it cannot be swept before.
+    /// @param epoch the reward epoch
+    /// @param closesAt end of its claim period
+    error ClaimPeriodOpen(uint64 epoch, uint256 closesAt);
 
     /// @notice A governance parameter outside its documented bounds.
     error ParameterOutOfBounds();
@@ -756,6 +804,12 @@ interface ISwarmStaking {
     /// @param provider the provider to reinstate
     function reinstate(address provider) external;
 
+    /// @notice Takes DETECTOR_ROLE from a rogue or stolen detector key at once: the council's
+    ///         containment, without the timelock's delay that granting and other revocations wait
+    ///         for. The council can only remove a detector, never add one. Emits RoleRevoked.
+    /// @param detector the detector whose verdicts must stop counting
+    function revokeDetector(address detector) external;
+
     /// @notice Lifts wrongful jails (say, of a rogue detector's verdicts) with the recoveries they
     ///         opened, in one transaction; the security council's fast path beside {vetoSlashes}.
     ///         Providers not jailed, or tombstoned, are skipped. Never capped.
@@ -776,9 +830,10 @@ interface ISwarmStaking {
     function slashTombstoned(address provider, uint16 bps, bytes32 reasonHash) external;
 
     /// @notice Stops staking, slashing, claims and withdrawals (vetoes stay possible).
+    ///         GOVERNANCE_ROLE or VETOER_ROLE (the security council, which acts without delay).
     function pause() external;
 
-    /// @notice Resumes normal operation.
+    /// @notice Resumes normal operation. GOVERNANCE_ROLE or VETOER_ROLE.
     function unpause() external;
 
     // ------------------------------------------------------------------ rewards
@@ -802,6 +857,37 @@ interface ISwarmStaking {
     /// @param weight the caller's weight in the published root
     /// @param proof Merkle proof of the caller's (account, weight) leaf
     function claim(uint64 epoch, uint256 weight, bytes32[] calldata proof) external;
+
+    /// @notice Revokes the root of `epoch` while it is under challenge (before `claimableAt`),
+    ///         unpublishing the epoch so the oracle publishes it again: the security council's
+    ///         answer to a stolen oracle key. VETOER_ROLE. Emits {EligibilityRevoked}.
+    /// @param epoch a published epoch whose claims have not opened
+    /// @param reasonHash hash of the reason, published off chain
+    function revokeEligibility(uint64 epoch, bytes32 reasonHash) external;
+
+    /// @notice Sends what is left of a published epoch's pool to the treasury once its claim
+    ///         period is over, and closes the epoch. GOVERNANCE_ROLE. Emits {RewardsSwept}.
+    /// @param epoch a published epoch past `claimableAt + REWARD_CLAIM_PERIOD`
+    function sweepEpoch(uint64 epoch) external;
+
+    /// @notice Sends the tokens the contract holds beyond bonded stake (active and unbonding),
+    ///         unswept reward pools and open appeal bonds to the treasury. GOVERNANCE_ROLE.
+    ///         Emits {ExcessSwept}; reverts {ZeroAmount} when there is none.
+    function sweepExcess() external;
+
+    /// @notice Sets the challenge of roots published from now on, at least the chain's
+    ///         minimum (0 on the devnet, 1 day elsewhere), at most 7 days. GOVERNANCE_ROLE.
+    /// @param delay seconds between a root's publication and its first claim
+    function setRewardChallengeDelay(uint64 delay) external;
+
+    /// @notice Seconds between a root's publication and its first claim.
+    /// @return the challenge delay of newly published roots
+    function rewardChallengeDelay() external view returns (uint64);
+
+    /// @notice When claims of `epoch` open (zero while unpublished).
+    /// @param epoch the reward epoch
+    /// @return unix time of the end of its challenge
+    function claimableAt(uint64 epoch) external view returns (uint64);
 
     // ------------------------------------------------------------------ governance: parameters
 

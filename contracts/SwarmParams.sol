@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 pragma solidity ^0.8.28;
 
+import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
+import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
 import {ISwarmStaking} from "./ISwarmStaking.sol";
 
 /// @dev The caps' window is `BUCKETS` buckets of `ceil(capWindow / BUCKETS)` seconds; the
@@ -60,6 +62,35 @@ struct AppealParams {
 }
 
 
+/// @dev What the contract owes besides bonded stake, so a sweep of the excess never touches it:
+///      the pools of reward epochs not swept yet (claims already paid still count, which only
+///      makes the excess smaller until the epoch is swept) and the bonds of open appeals.
+struct Held {
+    uint128 rewardPools;
+    uint128 appealBonds;
+}
+
+/// @dev Storage form of {ISwarmStaking.Slash}: the jail of the verdict with the same id is flagged
+///      in its second slot, so a verdict's jail and its proposal fill one fresh slot, not two.
+struct SlashRecord {
+    address provider;
+    uint16 bps;
+    ISwarmStaking.SlashState state;
+    ISwarmStaking.EventType eventType;
+    uint64 executableAt;
+    uint128 amount;
+    uint64 proposedAt;
+    ISwarmStaking.Severity severity;
+    bool jailUsed;
+}
+
+/// @dev {ISwarmStaking.Appeal} states, as `appealOf` returns them.
+uint8 constant APPEAL_NONE = 0;
+uint8 constant APPEAL_OPEN = 1;
+uint8 constant APPEAL_UPHELD = 2;
+uint8 constant APPEAL_REJECTED = 3;
+uint8 constant APPEAL_EXPIRED = 4;
+
 /// @dev Storage form of {Provider}: `released` fits the first slot, and `active` shares its
 ///      slot with `pendingAmount` (the sum of the pending proposals' amounts).
 struct ProviderState {
@@ -86,6 +117,8 @@ struct ProviderState {
 ///         The events and errors are ISwarmStaking's; delegate-called, they come from the staking
 ///         contract, whose storage the setters write.
 library SwarmParams {
+    using SafeERC20 for IERC20;
+
     uint16 internal constant MAX_BPS = 10_000;
     uint64 internal constant MAX_VETO_WINDOW = 30 days;
     uint64 internal constant MIN_VERDICT_AGE = 60;
@@ -95,6 +128,7 @@ library SwarmParams {
     uint64 internal constant MIN_CAP_WINDOW = 1 hours;
     uint64 internal constant MAX_CAP_WINDOW = 30 days;
     uint8 internal constant MAX_QUORUM = 16;
+    uint32 internal constant MAX_GPUS = 100_000;
     /// @dev The largest appeal bond setAppealParams accepts: 1,000,000 tokens.
     uint256 internal constant MAX_APPEAL_BOND = 1_000_000 ether;
 
@@ -271,5 +305,137 @@ library SwarmParams {
         p.jailed = false;
         p.jailedUntil = 0;
         emit ISwarmStaking.Reinstated(provider, path, probationEpochs);
+    }
+
+    /// @dev The council's lift of wrongful jails; tombstoned or free providers are skipped.
+    function liftJails(mapping(address => ProviderState) storage providers, address[] calldata list, bytes32 reasonHash)
+        external
+        returns (uint256 lifted)
+    {
+        for (uint256 i; i < list.length; ++i) {
+            ProviderState storage p = providers[list[i]];
+            if (!p.jailed || p.tombstoned) continue;
+            p.jailed = false;
+            p.jailedUntil = 0;
+            p.recoveryPath = ISwarmStaking.RecoveryPath.None;
+            p.recoveryStage = ISwarmStaking.RecoveryStage.None;
+            emit ISwarmStaking.JailLifted(list[i], msg.sender, reasonHash);
+            ++lifted;
+        }
+    }
+
+    /// @dev `path` is checked against the enum's range before it becomes a {RecoveryPath}.
+    function beginRecovery(mapping(address => ProviderState) storage providers, address provider, uint8 path)
+        external
+    {
+        if (path == uint8(ISwarmStaking.RecoveryPath.None) || path > uint8(type(ISwarmStaking.RecoveryPath).max)) {
+            revert ISwarmStaking.InvalidRecoveryPath(path);
+        }
+        ISwarmStaking.RecoveryPath recoveryPath = ISwarmStaking.RecoveryPath(path);
+        ProviderState storage p = registered(providers, provider);
+        if (p.tombstoned) revert ISwarmStaking.ProviderIsTombstoned(provider);
+        if (p.recoveryPath != ISwarmStaking.RecoveryPath.None) revert ISwarmStaking.RecoveryOpen(provider);
+        p.recoveryStage = ISwarmStaking.RecoveryStage.Response;
+        p.recoveryPath = recoveryPath; // last, as in register
+        emit ISwarmStaking.RecoveryBegun(provider, recoveryPath, ISwarmStaking.RecoveryStage.Response);
+    }
+
+    /// @dev `class` is range-checked (InvalidClass) before it becomes a {ProviderClass}.
+    function register(
+        mapping(address => ProviderState) storage providers,
+        uint8 class,
+        uint32 gpus,
+        string calldata metadataURI
+    ) external {
+        if (class > uint8(type(ISwarmStaking.ProviderClass).max)) revert ISwarmStaking.InvalidClass(class);
+        ISwarmStaking.ProviderClass providerClass = ISwarmStaking.ProviderClass(class);
+        if (gpus > MAX_GPUS || (providerClass == ISwarmStaking.ProviderClass.HardwareProvider && gpus == 0)) {
+            revert ISwarmStaking.InvalidGpuCount(gpus);
+        }
+        ProviderState storage p = providers[msg.sender];
+        if (p.registered) revert ISwarmStaking.AlreadyRegistered(msg.sender);
+        p.registered = true;
+        p.gpus = gpus;
+        // Enum stores go last in a slot: their range check would keep the optimizer from merging
+        // the writes that follow into one SSTORE.
+        p.class = providerClass;
+        emit ISwarmStaking.ProviderRegistered(msg.sender, providerClass, gpus, metadataURI);
+    }
+
+    function requestUnbond(
+        mapping(address => ProviderState) storage providers,
+        mapping(uint8 => ISwarmStaking.ClassParams) storage classParams,
+        uint256 amount
+    ) external {
+        if (amount == 0) revert ISwarmStaking.ZeroAmount();
+        ProviderState storage p = registered(providers, msg.sender);
+        if (amount > p.active) revert ISwarmStaking.InsufficientStake(amount, p.active);
+        p.active -= uint128(amount);
+        p.unbonding += amount;
+        uint64 end = uint64(block.timestamp) + classParams[uint8(p.class)].unbondingPeriod;
+        if (end > p.unbondingEnd) p.unbondingEnd = end;
+        emit ISwarmStaking.UnbondRequested(msg.sender, amount, p.active, p.unbonding, p.unbondingEnd);
+    }
+
+    /// @dev A timed jail that has run out, with no recovery open and the class minimum staked.
+    function unjail(
+        mapping(address => ProviderState) storage providers,
+        mapping(uint8 => ISwarmStaking.ClassParams) storage classParams
+    ) external {
+        ProviderState storage p = registered(providers, msg.sender);
+        if (p.tombstoned) revert ISwarmStaking.ProviderIsTombstoned(msg.sender);
+        if (!p.jailed) revert ISwarmStaking.NotJailed(msg.sender);
+        if (p.jailedUntil == 0 || block.timestamp < p.jailedUntil) revert ISwarmStaking.JailNotExpired(p.jailedUntil);
+        if (p.recoveryPath != ISwarmStaking.RecoveryPath.None) revert ISwarmStaking.RecoveryOpen(msg.sender);
+        uint256 minimum = minStake(classParams[uint8(p.class)], p.gpus);
+        if (p.active < minimum) revert ISwarmStaking.BelowMinimumStake(p.active, minimum);
+        p.jailed = false;
+        p.jailedUntil = 0;
+        emit ISwarmStaking.Unjailed(msg.sender, msg.sender);
+    }
+
+    /// @dev A jail blocks withdrawals (the stake must still be there when its slash lands); a
+    ///      timed jail that has run out does not. A tombstoned provider's stake stays frozen
+    ///      until governance releases it.
+    function withdraw(
+        mapping(address => ProviderState) storage providers,
+        Bonds storage bonds,
+        IERC20 token,
+        uint256 amount
+    ) external {
+        if (amount == 0) revert ISwarmStaking.ZeroAmount();
+        ProviderState storage p = registered(providers, msg.sender);
+        if (p.jailed && !p.released && (p.jailedUntil == 0 || block.timestamp < p.jailedUntil)) {
+            revert ISwarmStaking.ProviderIsJailed(msg.sender);
+        }
+        if (p.pendingSlashes != 0) revert ISwarmStaking.WithdrawalBlockedBySlash(msg.sender, p.pendingSlashes);
+        if (block.timestamp < p.unbondingEnd) revert ISwarmStaking.UnbondingNotFinished(p.unbondingEnd);
+        if (amount > p.unbonding) revert ISwarmStaking.InsufficientStake(amount, p.unbonding);
+        p.unbonding -= amount;
+        bonds.totalBonded -= uint128(amount);
+        emit ISwarmStaking.Withdrawn(msg.sender, amount, p.unbonding);
+        token.safeTransfer(msg.sender, amount);
+    }
+
+    /// @return the minimum active stake of a provider with `gpus` GPUs under class parameters `c`
+    function minStake(ISwarmStaking.ClassParams storage c, uint32 gpus) internal view returns (uint256) {
+        return c.baseMinStake + c.perGpuMinStake * gpus;
+    }
+
+    function stake(
+        mapping(address => ProviderState) storage providers,
+        Bonds storage bonds,
+        IERC20 token,
+        uint256 amount
+    ) external {
+        if (amount == 0) revert ISwarmStaking.ZeroAmount();
+        ProviderState storage p = registered(providers, msg.sender);
+        if (p.tombstoned) revert ISwarmStaking.ProviderIsTombstoned(msg.sender);
+        uint256 total = uint256(bonds.totalBonded) + amount;
+        if (total > type(uint128).max) revert ISwarmStaking.AmountTooLarge(total);
+        bonds.totalBonded = uint128(total);
+        p.active += uint128(amount); // fits: the total bonded does
+        emit ISwarmStaking.Staked(msg.sender, amount, p.active);
+        token.safeTransferFrom(msg.sender, address(this), amount);
     }
 }

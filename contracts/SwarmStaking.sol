@@ -3,15 +3,28 @@ pragma solidity 0.8.28;
 
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
-import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
+import {AccessControlDefaultAdminRules} from
+    "@openzeppelin/contracts/access/extensions/AccessControlDefaultAdminRules.sol";
 import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
 import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
 import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
-import {MerkleProof} from "@openzeppelin/contracts/utils/cryptography/MerkleProof.sol";
 import {ISwarmStaking} from "./ISwarmStaking.sol";
 import {
-    SwarmParams, Limits, Bonds, AtStake, JailBucket, StakeBucket, AppealParams, ProviderState, BUCKETS, RING
+    SwarmParams,
+    Limits,
+    Bonds,
+    AtStake,
+    JailBucket,
+    StakeBucket,
+    AppealParams,
+    Held,
+    ProviderState,
+    SlashRecord,
+    BUCKETS,
+    RING
 } from "./SwarmParams.sol";
+import {SwarmSlashes, SlashBook} from "./SwarmSlashes.sol";
+import {SwarmRewards, EpochState, CLAIM_PERIOD, MAX_CHALLENGE_DELAY} from "./SwarmRewards.sol";
 
 /// @title SwarmStaking
 /// @notice Performance bond of Swarm's node providers. Providers register in a class, stake the
@@ -25,7 +38,7 @@ import {
 ///         {ISwarmStaking}.
 /// @dev    Every state change emits an event so the off-chain indexer can rebuild all state from
 ///         logs alone; events therefore carry resulting totals, not only deltas.
-contract SwarmStaking is ISwarmStaking, AccessControl, ReentrancyGuardTransient, EIP712 {
+contract SwarmStaking is ISwarmStaking, AccessControlDefaultAdminRules, ReentrancyGuardTransient, EIP712 {
     using SafeERC20 for IERC20;
 
     // ------------------------------------------------------------------ roles
@@ -65,7 +78,7 @@ contract SwarmStaking is ISwarmStaking, AccessControl, ReentrancyGuardTransient,
     /// @inheritdoc ISwarmStaking
     uint32 public constant MAX_PROBATION_EPOCHS = 52;
     /// @inheritdoc ISwarmStaking
-    uint32 public constant MAX_GPUS = 100_000;
+    uint32 public constant MAX_GPUS = SwarmParams.MAX_GPUS;
     /// @notice Shortest veto window off the devnet (chain id 31337 may go down to MIN_VETO_WINDOW).
     /// @return seconds
     uint64 public constant PRODUCTION_MIN_VETO_WINDOW = 1 days;
@@ -85,12 +98,9 @@ contract SwarmStaking is ISwarmStaking, AccessControl, ReentrancyGuardTransient,
     /// @notice Chain id of the local devnet (Anvil, Hardhat), where short test clocks are allowed.
     /// @return 31337
     uint256 public constant DEVNET_CHAIN_ID = 31337;
+    /// @notice How long an epoch stays claimable after its claims open; then it may be swept.
+    uint64 public constant REWARD_CLAIM_PERIOD = CLAIM_PERIOD;
 
-    uint8 private constant APPEAL_NONE = 0;
-    uint8 private constant APPEAL_OPEN = 1;
-    uint8 private constant APPEAL_UPHELD = 2;
-    uint8 private constant APPEAL_REJECTED = 3;
-    uint8 private constant APPEAL_EXPIRED = 4;
 
     // ------------------------------------------------------------------ enum values
     // The enums of ISwarmStaking are the source of these numbers. The constants stay public for
@@ -121,30 +131,6 @@ contract SwarmStaking is ISwarmStaking, AccessControl, ReentrancyGuardTransient,
     /// @inheritdoc ISwarmStaking
     uint64 public immutable minVetoWindow;
 
-    /// @dev Storage form of {Epoch}, three slots: the root; the pool and what was claimed of it
-    ///      (read and written together by every claim); the total weight and the published flag.
-    struct EpochState {
-        bytes32 merkleRoot;
-        uint128 pool;
-        uint128 claimed;
-        uint248 totalWeight;
-        bool published;
-    }
-
-    /// @dev Storage form of {Slash}: the jail of the verdict with the same id is flagged in its
-    ///      second slot, so a verdict's jail and its proposal fill one fresh slot, not two.
-    struct SlashRecord {
-        address provider;
-        uint16 bps;
-        SlashState state;
-        EventType eventType;
-        uint64 executableAt;
-        uint128 amount;
-        uint64 proposedAt;
-        Severity severity;
-        bool jailUsed;
-    }
-
     Limits private _limits;
     Bonds private _bonds;
     AtStake private _atStake;
@@ -157,14 +143,16 @@ contract SwarmStaking is ISwarmStaking, AccessControl, ReentrancyGuardTransient,
     ///      reads zeros instead of reverting.
     mapping(uint8 => ClassParams) private _classParams;
     mapping(address => ProviderState) private _providers;
-    mapping(bytes32 => SlashRecord) private _slashes;
+    /// @dev The slash records and their appeals.
+    SlashBook private _book;
     mapping(uint64 => EpochState) private _epochs;
     /// @dev Per account, a bitmap of the epochs it claimed (bit `epoch % 256` of word `epoch / 256`):
     ///      an account that claims epoch after epoch writes one warm word, not a fresh slot each time.
     mapping(address => mapping(uint256 => uint256)) private _claimedEpochs;
 
     AppealParams private _appealParams;
-    mapping(bytes32 => Appeal) private _appeals;
+    Held private _held;
+    uint64 private _rewardChallengeDelay;
 
     // ------------------------------------------------------------------ pause
     // OpenZeppelin Pausable's events, errors and `paused()`, with the flag in `_limits`.
@@ -213,7 +201,7 @@ contract SwarmStaking is ISwarmStaking, AccessControl, ReentrancyGuardTransient,
         uint64 vetoWindow_,
         uint64 maxVerdictAge_,
         uint64 epochLength_
-    ) EIP712("SwarmRiskFramework", "1") {
+    ) AccessControlDefaultAdminRules(0, governance) EIP712("SwarmRiskFramework", "1") {
         if (address(stakeToken_) == address(0) || treasury_ == address(0) || governance == address(0)) {
             revert ZeroAddress();
         }
@@ -223,7 +211,6 @@ contract SwarmStaking is ISwarmStaking, AccessControl, ReentrancyGuardTransient,
         epochLength = epochLength_;
         minVetoWindow = block.chainid == DEVNET_CHAIN_ID ? MIN_VETO_WINDOW : PRODUCTION_MIN_VETO_WINDOW;
 
-        _grantRole(DEFAULT_ADMIN_ROLE, governance);
         _grantRole(GOVERNANCE_ROLE, governance);
         _grantRole(VETOER_ROLE, governance);
 
@@ -245,82 +232,34 @@ contract SwarmStaking is ISwarmStaking, AccessControl, ReentrancyGuardTransient,
         SwarmParams.setSeverityBounds(_bonds, _limits, [uint16(500), 1_000, 2_500, 5_000]);
         SwarmParams.setQuorum(_bonds, 2, 1_000);
         SwarmParams.setAppealParams(_appealParams, minVetoWindow, 100 ether, 1 days, 7 days);
+        _setRewardChallengeDelay(block.chainid == DEVNET_CHAIN_ID ? 0 : 1 days);
     }
 
     // ------------------------------------------------------------------ providers
 
     /// @inheritdoc ISwarmStaking
-    /// @dev `class` is range-checked (InvalidClass) before it becomes a {ProviderClass}.
     function register(uint8 class, uint32 gpus, string calldata metadataURI) external whenNotPaused {
-        if (class > uint8(type(ProviderClass).max)) revert InvalidClass(class);
-        ProviderClass providerClass = ProviderClass(class);
-        if (gpus > MAX_GPUS || (providerClass == ProviderClass.HardwareProvider && gpus == 0)) {
-            revert InvalidGpuCount(gpus);
-        }
-        ProviderState storage p = _providers[msg.sender];
-        if (p.registered) revert AlreadyRegistered(msg.sender);
-        p.registered = true;
-        p.gpus = gpus;
-        // Enum stores go last in a slot: their range check would keep the optimizer from merging
-        // the writes that follow into one SSTORE.
-        p.class = providerClass;
-        emit ProviderRegistered(msg.sender, providerClass, gpus, metadataURI);
+        SwarmParams.register(_providers, class, gpus, metadataURI);
     }
 
     /// @inheritdoc ISwarmStaking
     function stake(uint256 amount) external whenNotPaused nonReentrant {
-        if (amount == 0) revert ZeroAmount();
-        ProviderState storage p = _registered(msg.sender);
-        if (p.tombstoned) revert ProviderIsTombstoned(msg.sender);
-        _addBonded(amount);
-        p.active += uint128(amount); // fits: the total bonded does
-        emit Staked(msg.sender, amount, p.active);
-        _stakeToken.safeTransferFrom(msg.sender, address(this), amount);
+        SwarmParams.stake(_providers, _bonds, _stakeToken, amount);
     }
 
     /// @inheritdoc ISwarmStaking
     function requestUnbond(uint256 amount) external whenNotPaused {
-        if (amount == 0) revert ZeroAmount();
-        ProviderState storage p = _registered(msg.sender);
-        if (amount > p.active) revert InsufficientStake(amount, p.active);
-        p.active -= uint128(amount);
-        p.unbonding += amount;
-        uint64 end = uint64(block.timestamp) + _classParams[uint8(p.class)].unbondingPeriod;
-        if (end > p.unbondingEnd) p.unbondingEnd = end;
-        emit UnbondRequested(msg.sender, amount, p.active, p.unbonding, p.unbondingEnd);
+        SwarmParams.requestUnbond(_providers, _classParams, amount);
     }
 
     /// @inheritdoc ISwarmStaking
-    /// @dev A jail blocks withdrawals (the stake must still be there when its slash lands); a
-    ///      timed jail that has run out does not. A tombstoned provider's stake stays frozen
-    ///      until governance releases it.
     function withdraw(uint256 amount) external whenNotPaused nonReentrant {
-        if (amount == 0) revert ZeroAmount();
-        ProviderState storage p = _registered(msg.sender);
-        if (p.jailed && !p.released && (p.jailedUntil == 0 || block.timestamp < p.jailedUntil)) {
-            revert ProviderIsJailed(msg.sender);
-        }
-        if (p.pendingSlashes != 0) revert WithdrawalBlockedBySlash(msg.sender, p.pendingSlashes);
-        if (block.timestamp < p.unbondingEnd) revert UnbondingNotFinished(p.unbondingEnd);
-        if (amount > p.unbonding) revert InsufficientStake(amount, p.unbonding);
-        p.unbonding -= amount;
-        _bonds.totalBonded -= uint128(amount);
-        emit Withdrawn(msg.sender, amount, p.unbonding);
-        _stakeToken.safeTransfer(msg.sender, amount);
+        SwarmParams.withdraw(_providers, _bonds, _stakeToken, amount);
     }
 
     /// @inheritdoc ISwarmStaking
     function unjail() external whenNotPaused {
-        ProviderState storage p = _registered(msg.sender);
-        if (p.tombstoned) revert ProviderIsTombstoned(msg.sender);
-        if (!p.jailed) revert NotJailed(msg.sender);
-        if (p.jailedUntil == 0 || block.timestamp < p.jailedUntil) revert JailNotExpired(p.jailedUntil);
-        if (p.recoveryPath != RecoveryPath.None) revert RecoveryOpen(msg.sender);
-        uint256 minimum = _minStake(p);
-        if (p.active < minimum) revert BelowMinimumStake(p.active, minimum);
-        p.jailed = false;
-        p.jailedUntil = 0;
-        emit Unjailed(msg.sender, msg.sender);
+        SwarmParams.unjail(_providers, _classParams);
     }
 
     // ------------------------------------------------------------------ verdict consequences
@@ -378,10 +317,7 @@ contract SwarmStaking is ISwarmStaking, AccessControl, ReentrancyGuardTransient,
 
     /// @inheritdoc ISwarmStaking
     function vetoSlash(bytes32 id, bytes32 reasonHash) external onlyRole(VETOER_ROLE) nonReentrant {
-        SlashRecord storage s = _slashes[id];
-        if (s.state != SlashState.Pending) revert SlashNotPending(id, s.state);
-        if (!_vetoable(id, s, paused())) revert VetoWindowClosed(id, s.executableAt);
-        _veto(id, s, reasonHash);
+        SwarmSlashes.vetoSlash(_book, _providers, _held, _stakeToken, id, reasonHash, paused());
     }
 
     /// @inheritdoc ISwarmStaking
@@ -389,64 +325,21 @@ contract SwarmStaking is ISwarmStaking, AccessControl, ReentrancyGuardTransient,
         external
         onlyRole(VETOER_ROLE)
         nonReentrant
-        returns (uint256 vetoed)
+        returns (uint256)
     {
-        bool open = paused();
-        for (uint256 i; i < ids.length; ++i) {
-            SlashRecord storage s = _slashes[ids[i]];
-            if (s.state != SlashState.Pending || !_vetoable(ids[i], s, open)) continue;
-            _veto(ids[i], s, reasonHash);
-            ++vetoed;
-        }
+        return SwarmSlashes.vetoSlashes(_book, _providers, _held, _stakeToken, ids, reasonHash, paused());
     }
 
     /// @inheritdoc ISwarmStaking
     function executeSlash(bytes32 id) external whenNotPaused nonReentrant {
-        SlashRecord storage s = _slashes[id];
-        if (s.state != SlashState.Pending) revert SlashNotPending(id, s.state);
-        if (block.timestamp < s.executableAt) revert VetoWindowOpen(id, s.executableAt);
-        Appeal storage a = _appeals[id];
-        if (a.state == APPEAL_OPEN) {
-            if (block.timestamp < a.deadline) revert AppealPending(id, a.deadline);
-            a.state = APPEAL_EXPIRED;
-            emit AppealExpired(id, a.bond);
-            _stakeToken.safeTransfer(s.provider, a.bond);
-        }
-        ProviderState storage p = _providers[s.provider];
-        uint256 amount = s.amount;
-        uint256 available = p.active + p.unbonding;
-        if (amount > available) amount = available; // earlier slashes may have taken part of it
-        uint256 fromActive = amount <= p.active ? amount : p.active;
-        uint256 fromUnbonding = amount - fromActive;
-        p.active -= uint128(fromActive);
-        p.pendingAmount -= s.amount;
-        p.unbonding -= fromUnbonding;
-        p.pendingSlashes -= 1;
-        _bonds.totalBonded -= uint128(amount);
-        s.state = SlashState.Executed;
-        s.amount = uint128(amount);
-        emit SlashExecuted(id, s.provider, amount, fromActive, fromUnbonding);
-        if (amount != 0) _stakeToken.safeTransfer(_treasury, amount);
+        SwarmSlashes.executeSlash(_book, _providers, _held, _bonds, _stakeToken, _treasury, id);
     }
 
     // ------------------------------------------------------------------ appeals
 
     /// @inheritdoc ISwarmStaking
     function appealSlash(bytes32 id, bytes32 evidenceHash) external whenNotPaused nonReentrant {
-        SlashRecord storage s = _slashes[id];
-        if (s.state != SlashState.Pending) revert SlashNotPending(id, s.state);
-        if (msg.sender != s.provider) revert NotSlashedProvider(msg.sender);
-        if (block.timestamp >= s.executableAt) revert VetoWindowClosed(id, s.executableAt);
-        Appeal storage a = _appeals[id];
-        if (a.state != APPEAL_NONE) revert AlreadyAppealed(id);
-        AppealParams memory ap = _appealParams;
-        uint64 deadline = uint64(block.timestamp) + ap.timeout;
-        a.state = APPEAL_OPEN;
-        a.deadline = deadline;
-        a.bond = ap.bond;
-        a.evidenceHash = evidenceHash;
-        emit SlashAppealed(id, msg.sender, evidenceHash, ap.bond, deadline);
-        _stakeToken.safeTransferFrom(msg.sender, address(this), ap.bond);
+        SwarmSlashes.appealSlash(_book, _held, _appealParams, _stakeToken, id, evidenceHash);
     }
 
     /// @inheritdoc ISwarmStaking
@@ -455,19 +348,14 @@ contract SwarmStaking is ISwarmStaking, AccessControl, ReentrancyGuardTransient,
         onlyRole(VETOER_ROLE)
         nonReentrant
     {
-        Appeal storage a = _appeals[id];
-        if (a.state != APPEAL_OPEN || block.timestamp >= a.deadline) revert NoOpenAppeal(id);
-        SlashRecord storage s = _slashes[id];
-        if (upheld) {
-            _veto(id, s, reasonHash); // refunds the bond, emits AppealResolved
-            return;
-        }
-        a.state = APPEAL_REJECTED;
-        uint64 executableAt = uint64(block.timestamp) + _appealParams.grace;
-        if (s.executableAt > executableAt) executableAt = s.executableAt;
-        s.executableAt = executableAt;
-        emit AppealResolved(id, false, reasonHash, executableAt);
-        _stakeToken.safeTransfer(_treasury, a.bond);
+        SwarmSlashes.resolveAppeal(
+            _book, _providers, _held, _stakeToken, _treasury, _appealParams.grace, id, upheld, reasonHash
+        );
+    }
+
+    /// @inheritdoc ISwarmStaking
+    function setRewardChallengeDelay(uint64 delay) external onlyRole(GOVERNANCE_ROLE) {
+        _setRewardChallengeDelay(delay);
     }
 
     /// @inheritdoc ISwarmStaking
@@ -483,21 +371,17 @@ contract SwarmStaking is ISwarmStaking, AccessControl, ReentrancyGuardTransient,
     }
 
     /// @inheritdoc ISwarmStaking
+    function revokeDetector(address detector) external onlyRole(VETOER_ROLE) {
+        _revokeRole(DETECTOR_ROLE, detector);
+    }
+
+    /// @inheritdoc ISwarmStaking
     function liftJails(address[] calldata providers, bytes32 reasonHash)
         external
         onlyRole(VETOER_ROLE)
-        returns (uint256 lifted)
+        returns (uint256)
     {
-        for (uint256 i; i < providers.length; ++i) {
-            ProviderState storage p = _providers[providers[i]];
-            if (!p.jailed || p.tombstoned) continue;
-            p.jailed = false;
-            p.jailedUntil = 0;
-            p.recoveryPath = RecoveryPath.None;
-            p.recoveryStage = RecoveryStage.None;
-            emit JailLifted(providers[i], msg.sender, reasonHash);
-            ++lifted;
-        }
+        return SwarmParams.liftJails(_providers, providers, reasonHash);
     }
 
     /// @inheritdoc ISwarmStaking
@@ -516,7 +400,7 @@ contract SwarmStaking is ISwarmStaking, AccessControl, ReentrancyGuardTransient,
         if (!p.tombstoned) revert NotTombstoned(provider);
         if (bps == 0 || bps > MAX_BPS) revert InvalidBps(bps);
         bytes32 id = keccak256(abi.encode(provider, reasonHash));
-        if (_slashes[id].state != SlashState.None) revert SlashAlreadyExists(id);
+        if (_book.slashes[id].state != SlashState.None) revert SlashAlreadyExists(id);
         (uint256 amount,, uint64 executableAt) =
             _recordSlash(id, p, provider, bps, EventType.PolicyViolation, Severity.Critical);
         emit SlashProposed(
@@ -525,19 +409,9 @@ contract SwarmStaking is ISwarmStaking, AccessControl, ReentrancyGuardTransient,
     }
 
     /// @inheritdoc ISwarmStaking
-    /// @dev `path` is checked against the enum's range before it becomes a {RecoveryPath}.
     function beginRecovery(address provider, uint8 path) external {
         if (!hasRole(GOVERNANCE_ROLE, msg.sender)) _checkRole(SLASHER_ROLE, msg.sender);
-        if (path == uint8(RecoveryPath.None) || path > uint8(type(RecoveryPath).max)) {
-            revert InvalidRecoveryPath(path);
-        }
-        RecoveryPath recoveryPath = RecoveryPath(path);
-        ProviderState storage p = _registered(provider);
-        if (p.tombstoned) revert ProviderIsTombstoned(provider);
-        if (p.recoveryPath != RecoveryPath.None) revert RecoveryOpen(provider);
-        p.recoveryStage = RecoveryStage.Response;
-        p.recoveryPath = recoveryPath; // last, as in register
-        emit RecoveryBegun(provider, recoveryPath, RecoveryStage.Response);
+        SwarmParams.beginRecovery(_providers, provider, path);
     }
 
     /// @inheritdoc ISwarmStaking
@@ -550,14 +424,23 @@ contract SwarmStaking is ISwarmStaking, AccessControl, ReentrancyGuardTransient,
         SwarmParams.reinstate(_providers, provider, probationEpochs);
     }
 
+    /// @dev The council (VETOER_ROLE) pauses and unpauses at once: in the production shape
+    ///      governance acts only after the timelock's delay, too late for an emergency stop.
+    function _requireGovernanceOrCouncil() private view {
+        if (!hasRole(GOVERNANCE_ROLE, msg.sender)) _checkRole(VETOER_ROLE, msg.sender);
+    }
+
     /// @inheritdoc ISwarmStaking
-    function pause() external onlyRole(GOVERNANCE_ROLE) whenNotPaused {
+    function pause() external {
+        _requireGovernanceOrCouncil();
+        _requireNotPaused();
         _limits.paused = true;
         emit Paused(msg.sender);
     }
 
     /// @inheritdoc ISwarmStaking
-    function unpause() external onlyRole(GOVERNANCE_ROLE) {
+    function unpause() external {
+        _requireGovernanceOrCouncil();
         if (!_limits.paused) revert ExpectedPause();
         _limits.paused = false;
         emit Unpaused(msg.sender);
@@ -567,14 +450,7 @@ contract SwarmStaking is ISwarmStaking, AccessControl, ReentrancyGuardTransient,
 
     /// @inheritdoc ISwarmStaking
     function fundRewards(uint64 epoch, uint256 amount) external whenNotPaused nonReentrant {
-        if (amount == 0) revert ZeroAmount();
-        EpochState storage e = _epochs[epoch];
-        if (e.published) revert EpochAlreadyPublished(epoch);
-        uint256 pool = uint256(e.pool) + amount;
-        if (pool > type(uint128).max) revert AmountTooLarge(pool);
-        e.pool = uint128(pool);
-        emit RewardsFunded(epoch, msg.sender, amount, pool);
-        _stakeToken.safeTransferFrom(msg.sender, address(this), amount);
+        SwarmRewards.fund(_epochs, _held, _stakeToken, epoch, amount);
     }
 
     /// @inheritdoc ISwarmStaking
@@ -583,37 +459,27 @@ contract SwarmStaking is ISwarmStaking, AccessControl, ReentrancyGuardTransient,
         whenNotPaused
         onlyRole(REWARDS_ORACLE_ROLE)
     {
-        if (epoch >= currentEpoch()) revert EpochNotFinished(epoch);
-        EpochState storage e = _epochs[epoch];
-        if (e.published) revert EpochAlreadyPublished(epoch);
-        if ((merkleRoot == bytes32(0)) != (totalWeight == 0) || totalWeight > type(uint248).max) {
-            revert InvalidEligibility();
-        }
-        e.merkleRoot = merkleRoot;
-        e.totalWeight = uint248(totalWeight);
-        e.published = true;
-        emit EligibilityPublished(epoch, merkleRoot, totalWeight, e.pool, uri);
+        SwarmRewards.publish(_epochs, epoch, currentEpoch(), _rewardChallengeDelay, merkleRoot, totalWeight, uri);
     }
 
     /// @inheritdoc ISwarmStaking
     function claim(uint64 epoch, uint256 weight, bytes32[] calldata proof) external whenNotPaused nonReentrant {
-        EpochState storage e = _epochs[epoch];
-        if (!e.published) revert EpochNotPublished(epoch);
-        mapping(uint256 => uint256) storage claimedWords = _claimedEpochs[msg.sender];
-        uint256 word = claimedWords[epoch >> 8];
-        uint256 bit = 1 << (epoch & 0xff);
-        if (word & bit != 0) revert AlreadyClaimed(epoch, msg.sender);
-        bytes32 leaf = keccak256(bytes.concat(keccak256(abi.encode(msg.sender, weight))));
-        if (weight == 0 || !MerkleProof.verifyCalldata(proof, e.merkleRoot, leaf)) revert InvalidProof();
-        uint256 pool = e.pool;
-        uint256 claimed = e.claimed;
-        uint256 amount = (pool * weight) / e.totalWeight;
-        // A root whose weights sum above totalWeight must not drain other epochs' pools.
-        if (amount > pool - claimed) revert PoolOverdrawn(epoch, amount, pool - claimed);
-        claimedWords[epoch >> 8] = word | bit;
-        e.claimed = uint128(claimed + amount);
-        emit RewardClaimed(epoch, msg.sender, weight, amount);
-        if (amount != 0) _stakeToken.safeTransfer(msg.sender, amount);
+        SwarmRewards.claim(_epochs, _claimedEpochs, _stakeToken, epoch, weight, proof);
+    }
+
+    /// @inheritdoc ISwarmStaking
+    function revokeEligibility(uint64 epoch, bytes32 reasonHash) external onlyRole(VETOER_ROLE) {
+        SwarmRewards.revoke(_epochs, epoch, reasonHash);
+    }
+
+    /// @inheritdoc ISwarmStaking
+    function sweepEpoch(uint64 epoch) external onlyRole(GOVERNANCE_ROLE) nonReentrant {
+        SwarmRewards.sweepEpoch(_epochs, _held, _stakeToken, _treasury, epoch);
+    }
+
+    /// @inheritdoc ISwarmStaking
+    function sweepExcess() external onlyRole(GOVERNANCE_ROLE) nonReentrant {
+        SwarmRewards.sweepExcess(_held, _stakeToken, _treasury, _bonds.totalBonded);
     }
 
     // ------------------------------------------------------------------ governance: parameters
@@ -679,16 +545,14 @@ contract SwarmStaking is ISwarmStaking, AccessControl, ReentrancyGuardTransient,
     // ------------------------------------------------------------------ views
 
     /// @inheritdoc ISwarmStaking
-    function appealOf(bytes32 id) public view returns (uint8 state) {
-        Appeal storage a = _appeals[id];
-        state = a.state;
-        if (state == APPEAL_OPEN && block.timestamp >= a.deadline) state = APPEAL_EXPIRED;
+    function appealOf(bytes32 id) external view returns (uint8) {
+        return SwarmSlashes.appealState(_book, id);
     }
 
     /// @inheritdoc ISwarmStaking
     function getAppeal(bytes32 id) external view returns (Appeal memory a) {
-        a = _appeals[id];
-        a.state = appealOf(id);
+        a = _book.appeals[id];
+        a.state = SwarmSlashes.appealState(_book, id);
     }
 
     /// @inheritdoc ISwarmStaking
@@ -748,18 +612,18 @@ contract SwarmStaking is ISwarmStaking, AccessControl, ReentrancyGuardTransient,
 
     /// @inheritdoc ISwarmStaking
     function slashState(bytes32 id) external view returns (SlashState) {
-        return _slashes[id].state;
+        return _book.slashes[id].state;
     }
 
     /// @inheritdoc ISwarmStaking
     function getSlash(bytes32 id) external view returns (Slash memory) {
-        SlashRecord storage s = _slashes[id];
+        SlashRecord storage s = _book.slashes[id];
         return Slash(s.provider, s.bps, s.state, s.eventType, s.executableAt, s.amount, s.proposedAt, s.severity);
     }
 
     /// @inheritdoc ISwarmStaking
     function verdictJailUsed(bytes32 id) external view returns (bool) {
-        return _slashes[id].jailUsed;
+        return _book.slashes[id].jailUsed;
     }
 
     /// @inheritdoc ISwarmStaking
@@ -795,6 +659,16 @@ contract SwarmStaking is ISwarmStaking, AccessControl, ReentrancyGuardTransient,
     function getEpoch(uint64 epoch) external view returns (Epoch memory) {
         EpochState storage e = _epochs[epoch];
         return Epoch(e.merkleRoot, e.totalWeight, e.pool, e.claimed, e.published);
+    }
+
+    /// @inheritdoc ISwarmStaking
+    function claimableAt(uint64 epoch) external view returns (uint64) {
+        return _epochs[epoch].claimableAt;
+    }
+
+    /// @inheritdoc ISwarmStaking
+    function rewardChallengeDelay() external view returns (uint64) {
+        return _rewardChallengeDelay;
     }
 
     /// @inheritdoc ISwarmStaking
@@ -907,14 +781,7 @@ contract SwarmStaking is ISwarmStaking, AccessControl, ReentrancyGuardTransient,
 
     /// @return minimum active stake of `p` under its class's current parameters
     function _minStake(ProviderState storage p) private view returns (uint256) {
-        ClassParams storage c = _classParams[uint8(p.class)];
-        return c.baseMinStake + c.perGpuMinStake * p.gpus;
-    }
-
-    function _addBonded(uint256 amount) private {
-        uint256 total = uint256(_bonds.totalBonded) + amount;
-        if (total > type(uint128).max) revert AmountTooLarge(total);
-        _bonds.totalBonded = uint128(total);
+        return SwarmParams.minStake(_classParams[uint8(p.class)], p.gpus);
     }
 
     /// @dev Checks enums, freshness, the provider and the DETECTOR_ROLE signature of `v`.
@@ -937,7 +804,7 @@ contract SwarmStaking is ISwarmStaking, AccessControl, ReentrancyGuardTransient,
 
     /// @dev The jail of a verified verdict, counted against the jail cap.
     function _jail(Verdict calldata v, uint64 until) private {
-        SlashRecord storage record = _slashes[v.id];
+        SlashRecord storage record = _book.slashes[v.id];
         if (record.jailUsed) revert VerdictAlreadyUsed(v.id);
         if (until != 0 && (until <= block.timestamp || until > block.timestamp + _maxJailDuration)) {
             revert InvalidJailUntil(until);
@@ -964,7 +831,7 @@ contract SwarmStaking is ISwarmStaking, AccessControl, ReentrancyGuardTransient,
             revert InvalidBps(bps);
         }
         if (bps > b.quorumBps && signers < b.quorum) revert QuorumNotMet(signers, b.quorum);
-        if (_slashes[v.id].state != SlashState.None) revert SlashAlreadyExists(v.id);
+        if (_book.slashes[v.id].state != SlashState.None) revert SlashAlreadyExists(v.id);
         (uint256 amount, uint256 fresh, uint64 executableAt) = _recordSlash(
             v.id, _providers[v.provider], v.provider, bps, EventType(v.eventType), Severity(v.severity)
         );
@@ -991,7 +858,7 @@ contract SwarmStaking is ISwarmStaking, AccessControl, ReentrancyGuardTransient,
         uint256 pending = p.pendingAmount;
         if (pending < total) fresh = (pending + amount < total ? pending + amount : total) - pending;
         executableAt = uint64(block.timestamp) + _limits.vetoWindow;
-        SlashRecord storage s = _slashes[id];
+        SlashRecord storage s = _book.slashes[id];
         s.provider = provider;
         s.bps = bps;
         s.state = SlashState.Pending;
@@ -1002,28 +869,6 @@ contract SwarmStaking is ISwarmStaking, AccessControl, ReentrancyGuardTransient,
         s.severity = severity;
         p.pendingAmount = uint128(pending + amount);
         p.pendingSlashes += 1;
-    }
-
-    function _veto(bytes32 id, SlashRecord storage s, bytes32 reasonHash) private {
-        s.state = SlashState.Vetoed;
-        ProviderState storage p = _providers[s.provider];
-        p.pendingSlashes -= 1;
-        p.pendingAmount -= s.amount;
-        emit SlashVetoed(id, s.provider, msg.sender, reasonHash);
-        Appeal storage a = _appeals[id];
-        if (a.state == APPEAL_OPEN) {
-            // A veto of an appealed slash upholds the appeal, even past its deadline: the bond
-            // goes back to the provider either way.
-            a.state = APPEAL_UPHELD;
-            emit AppealResolved(id, true, reasonHash, 0);
-            _stakeToken.safeTransfer(s.provider, a.bond);
-        }
-    }
-
-    /// @dev Whether the council may still veto pending slash `s`: inside its veto window, while
-    ///      paused, or while it has an unsettled appeal.
-    function _vetoable(bytes32 id, SlashRecord storage s, bool open) private view returns (bool) {
-        return open || block.timestamp < s.executableAt || _appeals[id].state == APPEAL_OPEN;
     }
 
     // ---- the rolling caps
@@ -1111,6 +956,14 @@ contract SwarmStaking is ISwarmStaking, AccessControl, ReentrancyGuardTransient,
         if (duration < 1 hours || duration > MAX_JAIL_DURATION_LIMIT) revert ParameterOutOfBounds();
         _maxJailDuration = uint32(duration);
         emit MaxJailDurationSet(duration);
+    }
+
+    /// @dev At least a day outside the devnet: the council's time to notice a stolen oracle key.
+    function _setRewardChallengeDelay(uint64 delay) private {
+        uint64 floor = block.chainid == DEVNET_CHAIN_ID ? 0 : 1 days;
+        if (delay < floor || delay > MAX_CHALLENGE_DELAY) revert ParameterOutOfBounds();
+        _rewardChallengeDelay = delay;
+        emit RewardChallengeDelaySet(delay);
     }
 
     function _setProbationEpochs(uint32 epochs) private {

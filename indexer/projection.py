@@ -36,13 +36,23 @@ PROVIDER_EVENTS = frozenset(
     }
 )
 SLASH_EVENTS = frozenset({"SlashProposed", "SlashVetoed", "SlashExecuted"})
-EPOCH_EVENTS = frozenset({"EligibilityPublished", "RewardsFunded", "RewardClaimed"})
+EPOCH_EVENTS = frozenset(
+    {
+        "EligibilityPublished",
+        "RewardsFunded",
+        "RewardClaimed",
+        "ClaimsOpenAt",
+        "EligibilityRevoked",
+        "RewardsSwept",
+    }
+)
 PARAM_EVENTS = {
     "VetoWindowSet": ("veto_window", "vetoWindow"),
     "MaxVerdictAgeSet": ("max_verdict_age", "maxVerdictAge"),
     "MaxJailDurationSet": ("max_jail_duration", "maxJailDuration"),
     "ProbationEpochsSet": ("probation_epochs", "probationEpochs"),
     "TreasurySet": ("treasury", "treasury"),
+    "RewardChallengeDelaySet": ("reward_challenge_delay", "delay"),
 }
 # The on-chain bounds of the automatic path (SPEC section 8), as `params` rows. `severity_bounds`
 # is a JSON list of four bps (low, medium, high, critical).
@@ -130,6 +140,9 @@ class EpochRow:
     uri: str | None = None
     published_block: int | None = None
     claims: int = 0
+    claimable_at: int | None = None
+    revocations: int = 0
+    swept: int = 0
 
 
 def row_dict(row: Any) -> dict[str, Any]:
@@ -289,6 +302,15 @@ class Projection:
         elif ev.name == "EligibilityPublished":
             e.published, e.merkle_root, e.total_weight = True, a["merkleRoot"], a["totalWeight"]
             e.uri, e.pool, e.published_block = a["uri"], a["pool"], ev.block_number
+        elif ev.name == "ClaimsOpenAt":
+            e.claimable_at = a["claimableAt"]
+        elif ev.name == "EligibilityRevoked":  # withdrawn before any claim: unpublished again
+            e.published, e.merkle_root, e.total_weight = False, None, None
+            e.uri, e.published_block, e.claimable_at = None, None, None
+            e.revocations += 1
+        elif ev.name == "RewardsSwept":  # the contract closes the epoch: claimed == pool
+            e.claimed += a["amount"]
+            e.swept += a["amount"]
         else:  # RewardClaimed
             e.claimed += a["amount"]
             e.claims += 1

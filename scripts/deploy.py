@@ -1,13 +1,20 @@
 #!/usr/bin/env python3
 """Deploy SwarmStaking to a network from a keystore and write deployments/<network>.json.
 
-    SWARM_RPC_URL=https://rpc.example SWARM_SIGNER_KEYSTORE=gov.json \
+    SWARM_RPC_URL=https://rpc.example SWARM_SIGNER_KEYSTORE=deployer.json \
     SWARM_SIGNER_PASSWORD_FILE=pw.txt .venv/bin/python scripts/deploy.py --network mainnet \
-        --token 0x… --treasury 0x… --service 0x… --detector 0x… [--detector 0x…] [--dry-run]
+        --token 0x… --treasury 0x… --service 0x… --detector 0x… [--detector 0x…] \
+        --owner 0x… --owner 0x… --owner 0x… --threshold 2 \
+        --council-owner 0x… --council-owner 0x… --council-owner 0x… --council-threshold 2 [--dry-run]
 
-The keystore's account deploys and becomes governance (admin, governance, vetoer), then grants
-SLASHER_ROLE + REWARDS_ORACLE_ROLE to --service and DETECTOR_ROLE to each --detector.
-With no --token (devnet only) a SwarmToken is deployed too.
+The production shape (SPEC section 9), by default: the keystore's account deploys SwarmStaking,
+grants SLASHER_ROLE + REWARDS_ORACLE_ROLE to --service and DETECTOR_ROLE to each --detector, then
+deploys the governance Safe (--owner, --threshold), the council Safe (--council-owner,
+--council-threshold) and a TimelockController (--min-delay, default 2 days) proposed to by the
+governance Safe; hands DEFAULT_ADMIN_ROLE and GOVERNANCE_ROLE to the timelock and VETOER_ROLE to
+the council, and renounces every role it held. `--governance eoa` (the devnet only) leaves the
+deployer as governance. With no --token (devnet only) a SwarmToken is deployed too.
+Run it with --dry-run first: it prints the plan and every problem with the shape, sends nothing.
 """
 
 from __future__ import annotations
@@ -22,7 +29,8 @@ from staking.chain.connect import wait_for_rpc
 from staking.chain.keys import SignerError, load_signer
 from staking.config import Settings
 from staking.deploy import RoleHolders, StakingParams, deploy_all
-from staking.deployment import Accounts, Contracts, Deployment
+from staking.deploy_governance import PRODUCTION_MIN_DELAY, SafeShape, governance_record, owners_of
+from staking.deployment import Accounts, Contracts, Deployment, Governance
 from staking.domain.errors import NodeUnreachable
 from staking.domain.vocabulary import DEVNET_CHAIN_ID
 
@@ -64,6 +72,17 @@ def main() -> int:
     )
     ap.add_argument("--quorum", type=int, default=StakingParams.quorum)
     ap.add_argument("--quorum-bps", type=int, default=StakingParams.quorum_bps)
+    # SPEC section 9: who governs.
+    ap.add_argument(
+        "--governance", choices=("safe", "eoa"), default="safe", help="safe (default) or eoa (devnet only)"
+    )
+    ap.add_argument("--owner", type=address, action="append", default=[], help="a governance Safe owner")
+    ap.add_argument("--threshold", type=int, help="governance Safe signatures needed")
+    ap.add_argument("--council-owner", type=address, action="append", default=[], help="a council Safe owner")
+    ap.add_argument("--council-threshold", type=int, help="council Safe signatures needed")
+    ap.add_argument(
+        "--min-delay", type=int, default=PRODUCTION_MIN_DELAY, help="timelock delay, seconds (default 2 days)"
+    )
     ap.add_argument("--dry-run", action="store_true", help="print the plan, send nothing")
     args = ap.parse_args()
 
@@ -98,14 +117,40 @@ def main() -> int:
         quorum=args.quorum,
         quorum_bps=args.quorum_bps,
     )
+    shape = None
+    if args.governance == "eoa":
+        if chain_id != DEVNET_CHAIN_ID:
+            return fail("--governance eoa is for the devnet only: one key as governance can take every stake")
+    else:
+        shape = SafeShape(
+            owners=owners_of(args.owner),
+            threshold=args.threshold if args.threshold is not None else 0,
+            council_owners=owners_of(args.council_owner),
+            council_threshold=args.council_threshold if args.council_threshold is not None else 0,
+            min_delay=args.min_delay,
+        )
+        problems = shape.problems(production=chain_id != DEVNET_CHAIN_ID)
+        if signer.address in shape.owners + shape.council_owners:
+            problems.append(f"the deployer {signer.address} must not own a Safe: it renounces everything")
+        if problems:
+            return fail("the governance shape is unsafe:\n  " + "\n  ".join(problems))
     roles = RoleHolders(governance=signer.address, service=args.service, detectors=tuple(args.detector))
-    print(f"chain {chain_id} at {rpc_url}; deployer/governance {signer.address}")
+    print(f"chain {chain_id} at {rpc_url}; deployer {signer.address}")
+    if shape is None:
+        print("governance: the deployer's key alone (devnet)")
+    else:
+        print(f"governance Safe {shape.threshold} of {', '.join(shape.owners)}")
+        print(f"council Safe    {shape.council_threshold} of {', '.join(shape.council_owners)}")
+        print(f"timelock        {shape.min_delay} s delay; DEFAULT_ADMIN_ROLE (two steps, and an admin "
+              f"delay of {shape.min_delay} s for the next transfer) and GOVERNANCE_ROLE")  # fmt: skip
+        print("deployer        renounces every role afterwards (checked)")
     print(f"token {args.token or '(new SwarmToken)'} · treasury {args.treasury} · service {args.service}")
     print(f"detectors {', '.join(args.detector)} · {params}")
     if args.dry_run:
         print("dry run: nothing sent")
         return 0
-    deployed = deploy_all(w3, signer, roles, args.treasury, params, token=args.token)
+    deployed = deploy_all(w3, signer, roles, args.treasury, params, token=args.token, shape=shape)
+    holder = deployed.governance.timelock.address if deployed.governance else signer.address
     out = Path("deployments") / f"{args.network}.json"
     Deployment(
         chain_id=chain_id,
@@ -113,10 +158,17 @@ def main() -> int:
         deployed_block=deployed.deployed_block,
         contracts=Contracts(SwarmStaking=deployed.staking, SwarmToken=deployed.token),
         accounts=Accounts(
-            governance=signer.address, service=args.service, detector=args.detector[0], treasury=args.treasury
+            governance=holder, service=args.service, detector=args.detector[0], treasury=args.treasury
+        ),
+        governance=(
+            governance_record(deployed.governance, shape) if deployed.governance and shape else Governance()
         ),
     ).save(out)
     print(f"SwarmStaking {deployed.staking} at block {deployed.deployed_block}; wrote {out}")
+    if deployed.governance:
+        g = deployed.governance
+        print(f"timelock {g.timelock.address} · governance Safe {g.governance_safe.address} · council Safe "
+              f"{g.council_safe.address}; the deployer holds no role")  # fmt: skip
     return 0
 
 

@@ -14,6 +14,7 @@ from web3.types import TxReceipt
 from staking.chain.artifacts import DEFAULT_ARTIFACTS, Artifact, load_artifact
 from staking.chain.contracts import StakingContract
 from staking.chain.sender import Sender
+from staking.deploy_governance import GovernanceContracts, SafeShape, deploy_governance, hand_over
 from staking.domain.vocabulary import TOKEN, Address, Wei
 
 
@@ -64,6 +65,7 @@ class Deployed:
     token: Address
     staking: Address
     deployed_block: int
+    governance: GovernanceContracts | None = None  # the Safe shape; None: one EOA governs
 
 
 def _created(receipt: TxReceipt) -> Address:
@@ -158,13 +160,19 @@ def deploy_all(
     treasury: str,
     params: StakingParams,
     token: str | None = None,
+    shape: SafeShape | None = None,
 ) -> Deployed:
     """Deploys (a devnet token if `token` is None and) SwarmStaking, then grants the roles.
-    The deployer must be `roles.governance` for the grants to succeed."""
+    The deployer must be `roles.governance` for the grants to succeed. With a `shape`, the two
+    Safes and the timelock follow and the deployer hands every governance role over to them."""
     sender = Sender(w3, deployer)
     token_address = Address(Web3.to_checksum_address(token)) if token else deploy_token(sender)
     staking_address, block = deploy_staking(sender, token_address, treasury, roles.governance, params)
     staking = StakingContract(w3, staking_address)
     apply_bounds(sender, staking, params)
     grant_service_roles(sender, staking, roles)
-    return Deployed(token=token_address, staking=staking_address, deployed_block=block)
+    governance = None
+    if shape is not None:
+        governance = deploy_governance(sender, shape)
+        hand_over(sender, staking, governance)
+    return Deployed(token=token_address, staking=staking_address, deployed_block=block, governance=governance)

@@ -48,7 +48,7 @@ class Accounts(BaseModel):
 class Governance(BaseModel):
     """Who holds the governance roles (SPEC section 9). `eoa`: one key (the plain devnet, `make
     demo`); `safe`: the timelock holds DEFAULT_ADMIN_ROLE and GOVERNANCE_ROLE, proposed to and
-    cancelled by the governance Safe; the council Safe holds VETOER_ROLE and PAUSER_ROLE."""
+    cancelled by the governance Safe; the council Safe holds VETOER_ROLE (which also pauses)."""
 
     mode: Literal["eoa", "safe"] = "eoa"
     timelock: str | None = None
@@ -59,8 +59,9 @@ class Governance(BaseModel):
     council_owners: list[str] = Field(default_factory=list)  # extra to SPEC section 9
     council_threshold: int = 1
     min_delay: int = 0  # the timelock's minimum delay, seconds
+    multi_send: str | None = None  # Safe's MultiSendCallOnly: the council's batches (extra to SPEC 9)
 
-    @field_validator("timelock", "governance_safe", "council_safe")
+    @field_validator("timelock", "governance_safe", "council_safe", "multi_send")
     @classmethod
     def _check_contract(cls, value: str | None) -> str | None:
         return None if value is None else _checksummed(value)

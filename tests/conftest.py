@@ -28,11 +28,24 @@ def chain_session() -> Iterator[Chain]:
 
 @pytest.fixture
 def chain(chain_session: Chain) -> Iterator[Chain]:
-    snapshot = chain_session.rpc("evm_snapshot")
-    try:
-        yield chain_session
-    finally:
-        assert chain_session.rpc("evm_revert", snapshot) is True
+    with chain_session.reverted() as chain:
+        yield chain
+
+
+@pytest.fixture(scope="session")
+def safe_chain_session() -> Iterator[Chain]:
+    """A second Anvil, provisioned in the Safe shape (SPEC section 9): the timelock and two Safes."""
+    from staking.devnet.node import LocalNode
+    from staking.devnet.provision import provision_devnet
+
+    with LocalNode.start("anvil") as node:
+        yield Chain(node.w3, provision_devnet(node.w3, node.rpc_url, governance="safe"))
+
+
+@pytest.fixture
+def safe_chain(safe_chain_session: Chain) -> Iterator[Chain]:
+    with safe_chain_session.reverted() as chain:
+        yield chain
 
 
 @pytest.fixture(autouse=True)

@@ -164,6 +164,12 @@ class EpochResource(BaseModel):
     pool: str | None = Field(description=f"The epoch's reward pool on chain (null: never funded). {AMOUNT}")
     claimed: str | None = Field(description=f"Paid out by claims so far. {AMOUNT}")
     claims: int | None
+    claims_open_at: str | None = Field(
+        description="When claims open (ISO-8601 UTC): the end of the council's challenge of the published "
+        "root (null: not published on chain)"
+    )
+    revocations: int = Field(description="Published roots of this epoch the council revoked")
+    swept: str | None = Field(description=f"Sent to the treasury after the claim period. {AMOUNT}")
     computed_at: str | None
     published_at: str | None
 

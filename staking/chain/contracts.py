@@ -18,6 +18,7 @@ from web3.types import BlockIdentifier
 
 from staking.chain.appeals import AppealsMixin
 from staking.chain.artifacts import DEFAULT_ARTIFACTS, load_artifact
+from staking.chain.council import CouncilMixin
 from staking.domain.vocabulary import (
     Address,
     Bps,
@@ -118,8 +119,9 @@ def _abi_type(inp: dict[str, Any]) -> str:
     return str(inp["type"])
 
 
-class StakingContract(AppealsMixin):
-    """SwarmStaking at `address` (its appeals in `staking.chain.appeals`)."""
+class StakingContract(AppealsMixin, CouncilMixin):
+    """SwarmStaking at `address` (its appeals in `staking.chain.appeals`; reward challenges,
+    sweeps, detector revocation and the admin in `staking.chain.council`)."""
 
     def __init__(self, w3: Web3, address: str, artifacts_dir: Path = DEFAULT_ARTIFACTS) -> None:
         self.w3 = w3
@@ -311,6 +313,9 @@ class StakingContract(AppealsMixin):
 
     def set_severity_bounds(self, bounds: tuple[int, int, int, int]) -> ContractFunction:
         return self.contract.functions.setSeverityBounds(list(bounds))
+
+    def set_veto_window(self, window: int) -> ContractFunction:
+        return self.contract.functions.setVetoWindow(window)
 
     def set_quorum(self, quorum: int, quorum_bps: int) -> ContractFunction:
         return self.contract.functions.setQuorum(quorum, quorum_bps)

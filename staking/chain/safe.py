@@ -34,6 +34,7 @@ _SOURCES = {
     "SafeL2": "contracts/SafeL2.sol",
     "SafeProxyFactory": "contracts/proxies/SafeProxyFactory.sol",
     "CompatibilityFallbackHandler": "contracts/handler/CompatibilityFallbackHandler.sol",
+    "MultiSendCallOnly": "contracts/libraries/MultiSendCallOnly.sol",
 }
 
 # EIP-712 types of a Safe >= 1.3 (domain: chainId and verifyingContract only).
@@ -146,6 +147,7 @@ class SafeSingletons:
     singleton: Address
     factory: Address
     fallback_handler: Address
+    multi_send: Address  # MultiSendCallOnly: several calls in one Safe transaction
 
 
 def _created(sender: Sender, name: str) -> Address:
@@ -157,11 +159,13 @@ def _created(sender: Sender, name: str) -> Address:
 
 
 def deploy_singletons(sender: Sender, singleton: str = "Safe") -> SafeSingletons:
-    """Deploy the Safe (or SafeL2) singleton, the proxy factory and the fallback handler."""
+    """Deploy the Safe (or SafeL2) singleton, the proxy factory, the fallback handler and
+    MultiSendCallOnly."""
     return SafeSingletons(
         singleton=_created(sender, singleton),
         factory=_created(sender, "SafeProxyFactory"),
         fallback_handler=_created(sender, "CompatibilityFallbackHandler"),
+        multi_send=_created(sender, "MultiSendCallOnly"),
     )
 
 
@@ -229,6 +233,23 @@ class SafeContract:
         if not self.contract.events.ExecutionSuccess().process_receipt(receipt, errors=DISCARD):
             raise TransactionFailed("Safe.execTransaction: no ExecutionSuccess event")
         return receipt
+
+
+def multi_send_calldata(w3: Web3, multi_send: str, calls: Sequence[tuple[str, bytes]]) -> bytes:
+    """`multiSend(transactions)` of MultiSendCallOnly for `calls` (target, call data), each packed
+    as Safe's library reads it: operation (uint8, 0: call), to (20 bytes), value (uint256), data
+    length (uint256), data. A Safe delegatecalls it, so every call comes from the Safe."""
+    packed = b"".join(
+        b"\x00"
+        + bytes.fromhex(to_checksum_address(to)[2:])
+        + (0).to_bytes(32, "big")
+        + len(data).to_bytes(32, "big")
+        + data
+        for to, data in calls
+    )
+    abi = safe_artifact("MultiSendCallOnly").abi
+    library = w3.eth.contract(address=to_checksum_address(multi_send), abi=abi)
+    return calldata(library.functions.multiSend(packed))
 
 
 def calldata(fn: ContractFunction) -> bytes:

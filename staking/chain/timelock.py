@@ -115,6 +115,62 @@ class TimelockContract:
         return self.contract.functions.cancel(operation_id)
 
 
+@dataclass(frozen=True)
+class ScheduledOperation:
+    """A timelock operation as its events tell it (one call per operation: the CLI schedules no
+    batches), and its state now: pending (waiting for its ETA), ready, done or cancelled."""
+
+    operation_id: bytes
+    call: TimelockCall
+    delay: int
+    scheduled_block: int
+    eta: int  # 0 once cancelled, 1 once done (the contract's own markers)
+    state: str
+
+
+def _operation_state(eta: int, now: int) -> str:
+    if eta == 0:
+        return "cancelled"
+    if eta == 1:
+        return "done"
+    return "ready" if eta <= now else "pending"
+
+
+def scheduled_operations(
+    timelock: TimelockContract, from_block: int, to_block: int | None = None, page: int = 10_000
+) -> list[ScheduledOperation]:
+    """Every operation scheduled on `timelock` since `from_block`, oldest first, from its
+    CallScheduled and CallSalt events (read in pages of `page` blocks), with its state now."""
+    w3 = timelock.w3
+    last = w3.eth.block_number if to_block is None else to_block
+    events = timelock.contract.events
+    scheduled, salts = [], {}
+    for start in range(from_block, last + 1, page):
+        end = min(last, start + page - 1)
+        scheduled += events.CallScheduled().get_logs(from_block=start, to_block=end)
+        for log in events.CallSalt().get_logs(from_block=start, to_block=end):
+            salts[bytes(log["args"]["id"])] = bytes(log["args"]["salt"])
+    now = int(w3.eth.get_block("latest")["timestamp"])
+    out = []
+    for log in scheduled:
+        a = log["args"]
+        op_id = bytes(a["id"])
+        call = TimelockCall(
+            target=Address(to_checksum_address(a["target"])),
+            data=bytes(a["data"]),
+            value=int(a["value"]),
+            predecessor=bytes(a["predecessor"]),
+            salt=salts.get(op_id, ZERO32),
+        )
+        eta = timelock.timestamp(op_id)
+        out.append(
+            ScheduledOperation(
+                op_id, call, int(a["delay"]), int(log["blockNumber"]), eta, _operation_state(eta, now)
+            )
+        )
+    return out
+
+
 def deploy_timelock(
     sender: Sender,
     min_delay: int,

@@ -18,6 +18,7 @@ from staking.cli import (  # noqa: F401 - each module registers its commands
     provider,
     rewards,
     service,
+    timelock,
     verdicts,
 )
 from staking.cli.common import app, fail

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Generic, TypeVar, get_type_hin
 import typer
 
 from staking.cli.common import confirm_or_abort, fail, load_settings, runtime, say
+from staking.cli.reverts import HINTS, revert_reason, show  # noqa: F401 - HINTS: the commands add theirs
 
 if TYPE_CHECKING:
     from eth_account.signers.local import LocalAccount
@@ -85,6 +86,14 @@ SIGNING_OPTIONS = {
 def with_signing(func: Callable[..., None]) -> Callable[..., None]:
     """`func(<its own arguments>, signing: Signing)` as a typer command function that also takes
     --keystore, --password-file, --dry-run and --yes, handed to `func` as one `Signing`."""
+    return with_options(func, SIGNING_OPTIONS, Signing)
+
+
+def with_options(
+    func: Callable[..., None], options: dict[str, Any], make: Callable[..., Any]
+) -> Callable[..., None]:
+    """`func(<its own arguments>, signing=make(*<the options' values>))` as a typer command that
+    also takes `options` (name -> (annotation, default)); one home for the signature surgery."""
     hints = get_type_hints(func, include_extras=True)
     own = [
         p.replace(annotation=hints[p.name])
@@ -93,35 +102,17 @@ def with_signing(func: Callable[..., None]) -> Callable[..., None]:
     ]
     added = [
         inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=annotation)
-        for name, (annotation, default) in SIGNING_OPTIONS.items()
+        for name, (annotation, default) in options.items()
     ]
 
     def command(*args: Any, **kwargs: Any) -> None:
-        signing = Signing(*(kwargs.pop(name) for name in SIGNING_OPTIONS))
+        signing = make(*(kwargs.pop(name) for name in options))
         func(*args, **kwargs, signing=signing)
 
     command.__signature__ = inspect.Signature([*own, *added], return_annotation=None)  # type: ignore[attr-defined]
     command.__annotations__ = {p.name: p.annotation for p in (*own, *added)}
     command.__name__, command.__qualname__, command.__doc__ = func.__name__, func.__qualname__, func.__doc__
     return command
-
-
-# A short explanation after the error name, for the reverts an operator meets most.
-HINTS = {
-    "SlashNotPending": "no pending slash with this id (state {state}: {state_name})",
-    "VetoWindowClosed": "the veto window closed at {executableAt_utc}; only a pause reopens vetoes",
-    "VetoWindowOpen": "the veto window is open until {executableAt_utc}; execute it after that",
-    "EnforcedPause": "the contract is paused (swarm-staking unpause)",
-    "ExpectedPause": "the contract is not paused",
-    "NoRecoveryOpen": "the provider has no open recovery (swarm-staking recovery begin)",
-    "RecoveryAtFinalStage": "the recovery is at its last stage (restoration): reinstate the provider",
-    "RecoveryIncomplete": "the recovery is at stage {stage_name}: advance it to restoration first",
-    "RecoveryOpen": "a recovery is already open for this provider",
-    "NothingToReinstate": "the provider is neither jailed nor in recovery",
-    "ProviderIsTombstoned": "the provider is tombstoned (permanent)",
-    "NotRegistered": "not a registered provider",
-    "InvalidRecoveryPath": "unknown recovery path",
-}
 
 
 # ------------------------------------------------------------------------------------ set-up
@@ -141,7 +132,7 @@ def load_cli_signer(
     """The signer and where it came from. `devnet_role` (governance, detector) names the
     deployment account used on the devnet when no signer is configured."""
     from staking.chain.keys import SignerError, load_signer
-    from staking.devnet.accounts import DETECTOR, GOVERNANCE, devnet_account
+    from staking.devnet.accounts import DETECTOR, GOVERNANCE, GOVERNANCE_OWNERS, devnet_account
     from staking.domain.vocabulary import DEVNET_CHAIN_ID
 
     s = load_settings()
@@ -149,6 +140,10 @@ def load_cli_signer(
     password_file = password_file or s.signer_password_file
     raw = s.signer_key.get_secret_value() if s.signer_key else None
     if keystore is None and raw is None and deployment.chain_id == DEVNET_CHAIN_ID:
+        if devnet_role == "governance" and deployment.governance.mode == "safe":
+            # No key governs alone: sign as the first owner (the Safe route picks its own Safe's).
+            index = GOVERNANCE_OWNERS[0]
+            return devnet_account(index), f"devnet Safe owner #{index}, public default mnemonic"
         index = {"governance": GOVERNANCE, "detector": DETECTOR}[devnet_role]
         account = devnet_account(index)
         if account.address == getattr(deployment.accounts, devnet_role):
@@ -202,6 +197,21 @@ def open_governance(keystore: Path | None, password_file: Path | None) -> Gov:
     return Gov(deployment, url, w3, staking, signer, source)
 
 
+def open_reader() -> Gov:
+    """The deployment and chain without a signer, for commands that only read."""
+    deployment = load_deployment()
+    rt = runtime()
+    try:
+        staking = rt.staking
+        staking.veto_window()
+    except Exception as exc:
+        fail(
+            f"cannot read SwarmStaking at {deployment.contracts.SwarmStaking} on {rt.rpc_url}: "
+            f"{type(exc).__name__}"
+        )
+    return Gov(deployment, rt.rpc_url, rt.w3, staking, None, "")  # type: ignore[arg-type]
+
+
 # ------------------------------------------------------------------------------------ operations
 
 
@@ -222,16 +232,8 @@ class Operation(Generic[T]):
 
 def describe_call(fn: ContractFunction) -> str:
     names = [i["name"] for i in fn.abi.get("inputs", [])]
-    args = ", ".join(f"{n}={_show(v)}" for n, v in zip(names, fn.args, strict=True))
+    args = ", ".join(f"{n}={show(v)}" for n, v in zip(names, fn.args, strict=True))
     return f"{fn.fn_name}({args})"
-
-
-def _show(value: Any) -> str:
-    if isinstance(value, bytes | bytearray):
-        return "0x" + bytes(value).hex()
-    if isinstance(value, tuple | list):
-        return "(" + ", ".join(_show(v) for v in value) + ")"
-    return str(value)
 
 
 def _print_state(label: str, lines: list[str]) -> None:
@@ -281,16 +283,23 @@ def require_role(gov: Gov, roles: tuple[str, ...], fn_name: str) -> None:
 
 def simulate(gov: Gov, fn: ContractFunction) -> int:
     """`eth_call` from the signer, then the gas estimate; a revert is a one-line error."""
+    return simulate_call(
+        gov, gov.signer.address, gov.staking.address, fn._encode_transaction_data(), fn.fn_name
+    )
+
+
+def simulate_call(gov: Gov, sender: str, to: str, data: str, name: str) -> int:
+    """`eth_call` of `data` from `sender` to `to`, then the gas estimate; a revert is one line."""
     from staking.chain.rpc import RawRpc, RpcError
     from staking.domain.errors import NodeUnreachable
 
-    tx = {"from": gov.signer.address, "to": gov.staking.address, "data": fn._encode_transaction_data()}
+    tx = {"from": sender, "to": to, "data": data}
     rpc = RawRpc(gov.w3)
     try:
         rpc.call("eth_call", [tx, "latest"])
         return int(rpc.call("eth_estimateGas", [tx, "latest"]), 16)
     except RpcError as exc:
-        fail(f"{fn.fn_name} would revert: {revert_reason(gov, exc.data, exc.message)}")
+        fail(f"{name} would revert: {revert_reason(gov, exc.data, exc.message)}")
     except NodeUnreachable as exc:
         fail(f"cannot reach the chain at {gov.rpc_url}: {exc}")
 
@@ -318,55 +327,3 @@ def send(gov: Gov, fn: ContractFunction, gas: int) -> TxReceipt:
             f"(block {receipt['blockNumber']}): {reason}"
         )
     return receipt
-
-
-def revert_reason(gov: Gov, data: str | None, message: str) -> str:
-    """`ErrorName(arg=value, …): hint` from revert data; the node's message if there is none."""
-    if not data or len(data) < 10:
-        return message
-    from eth_abi import decode
-    from eth_utils import to_checksum_address
-    from eth_utils.abi import get_abi_input_types
-
-    name = gov.staking.error_name(data)
-    item = next((i for i in gov.staking.abi if i["type"] == "error" and i["name"] == name), None)
-    if item is None:
-        return f"custom error {name} (not in the SwarmStaking ABI)"
-    try:
-        values = decode(get_abi_input_types(item), bytes.fromhex(data[10:]))  # type: ignore[arg-type]
-    except Exception:
-        return name
-    args: dict[str, Any] = {
-        i["name"]: to_checksum_address(v) if i["type"] == "address" else v
-        for i, v in zip(item["inputs"], values, strict=True)
-    }
-    if name == "AccessControlUnauthorizedAccount":
-        return f"{name}: {args['account']} lacks {role_name(args['neededRole'])}"
-    shown = ", ".join(f"{k}={_show(v)}" for k, v in args.items())
-    hint = HINTS.get(name)
-    if hint is None:
-        return f"{name}({shown})"
-    return f"{name}({shown}): {hint.format(**_hint_fields(args))}"
-
-
-def _hint_fields(args: dict[str, Any]) -> dict[str, Any]:
-    from staking.cli.common import utc
-    from staking.domain.vocabulary import RecoveryStage, SlashState
-
-    out = dict(args)
-    if "executableAt" in args:
-        out["executableAt_utc"] = utc(int(args["executableAt"]))
-    if "state" in args:
-        out["state_name"] = "unknown id" if args["state"] == 0 else SlashState(args["state"]).wire
-    if "stage" in args:
-        out["stage_name"] = RecoveryStage(args["stage"]).wire
-    return out
-
-
-def role_name(role: bytes) -> str:
-    from staking.chain.contracts import ROLE_NAMES, role_id
-
-    for name in ("DEFAULT_ADMIN_ROLE", *ROLE_NAMES):
-        if bytes(role_id(name)) == bytes(role):
-            return name
-    return "0x" + bytes(role).hex()

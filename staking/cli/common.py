@@ -156,3 +156,12 @@ def service_engine() -> Engine:
         return rt.engine
     except Exception as exc:
         fail(f"{type(exc).__name__}: {str(exc).splitlines()[0]}" if str(exc) else type(exc).__name__)
+
+
+def reason_hash(reason: str) -> bytes:
+    """keccak256 of the reason's UTF-8 text: what goes on chain as `reasonHash`."""
+    from web3 import Web3
+
+    if not reason.strip():
+        fail("--reason must say why (its keccak256 goes on chain, the text stays with you)")
+    return bytes(Web3.keccak(text=reason))

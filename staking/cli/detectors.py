@@ -2,11 +2,12 @@
 (SPEC section 8).
 
 `revoke ADDRESS` prints the plan (`staking.worker.containment`: counts and amounts), simulates
-every transaction from the governance signer, and with `--dry-run` stops there; otherwise it asks
-(unless `--yes`) and contains (`staking.worker.revoke.contain`): the service refuses the detector
-from that instant, its unsent actions are cancelled, `revokeRole` goes on chain, and with
-`--veto-pending` / `--release-jails` the slashes and jails that rest only on its verdicts are
-vetoed and lifted in batched, pipelined transactions.
+every call from the council (VETOER_ROLE), and with `--dry-run` stops there; otherwise it asks
+(unless `--yes`) and contains: the service refuses the detector from that instant, its unsent
+actions are cancelled, `revokeDetector` goes on chain, and with `--veto-pending` /
+`--release-jails` the slashes and jails that rest only on its verdicts are vetoed and lifted. With
+one key (`staking.worker.revoke.contain`) in batched, pipelined transactions; in the Safe shape
+(`staking.cli.council`) in one council Safe transaction, once its owners signed.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from staking.cli.chainops import Signing, revert_reason, with_signing
+from staking.cli.chainops import Signing
 from staking.cli.common import (
     GOVERNANCE,
     app,
@@ -28,13 +29,15 @@ from staking.cli.common import (
     service_engine,
     tokens,
 )
+from staking.cli.reverts import revert_reason
+from staking.cli.routes import GovernanceSigning, with_governance
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
 
     from staking.cli.chainops import Gov
     from staking.worker.containment import Plan
-    from staking.worker.revoke import Options, Outcome, Simulation
+    from staking.worker.revoke import Call, Options, Outcome, Simulation
 
 detector_app = typer.Typer(
     help="Detectors: list them (verdicts, last seen), revoke one and undo what rests only on it.",
@@ -163,7 +166,7 @@ def plan_lines(plan: Plan, options: Options) -> list[str]:
     return lines
 
 
-def _simulation_lines(gov: Gov, simulations: list[Simulation]) -> list[str]:
+def simulation_lines(gov: Gov, simulations: list[Simulation]) -> list[str]:
     out = []
     for s in simulations:
         if s.error is not None:
@@ -192,7 +195,7 @@ def outcome_lines(outcome: Outcome) -> list[str]:
 
 
 @detector_app.command("revoke")
-@with_signing
+@with_governance
 def detector_revoke(
     address: Annotated[str, typer.Argument(help="the detector's address")],
     signing: Signing,
@@ -208,16 +211,22 @@ def detector_revoke(
     ] = None,
 ) -> None:
     """Revoke a detector at once: refused by the service, DETECTOR_ROLE revoked, unsent actions
-    cancelled; with the flags, its pending slashes vetoed and its jails lifted (VETOER_ROLE,
-    and DEFAULT_ADMIN_ROLE for the role)."""
+    cancelled; with the flags, its pending slashes vetoed and its jails lifted (all VETOER_ROLE:
+    the council; in the Safe shape one council Safe transaction carries every call)."""
+    from staking.cli.routes import choose_via
     from staking.worker.containment import plan_revocation
-    from staking.worker.revoke import ContainmentFailed, Options, calls, contain, simulate
+    from staking.worker.revoke import Options, calls
 
+    assert isinstance(signing, GovernanceSigning)
     account = parse_address(address)
     engine = service_engine()
     gov = signing.open()
     rt = runtime()
-    options = Options(veto_pending, release_jails, reason or "", gov.signer.address)
+    via = choose_via(gov, ("VETOER_ROLE",), signing.via)
+    if via == "timelock":
+        fail("detector revoke is the council's call (VETOER_ROLE): --via safe, not the timelock")
+    council = gov.deployment.governance.council_safe if via == "safe" else None
+    options = Options(veto_pending, release_jails, reason or "", council or gov.signer.address)
     plan = plan_revocation(engine, account, rt.now_ms())
     role = _role_held(gov, account)
     if not (role or plan.holds_role or plan.own or plan.cosigned or plan.revoked_ms is not None):
@@ -225,16 +234,27 @@ def detector_revoke(
     for line in plan_lines(plan, options):
         say(f"plan     {line}" if line.startswith("detector") else f"         {line}")
     say(f"contract {gov.staking.address} on chain {gov.deployment.chain_id} ({gov.rpc_url})")
-    say(f"signer   {gov.signer.address} ({gov.signer_source})")
-    todo = calls(gov.staking, plan, options, revoke_role=role)
-    needed = (["DEFAULT_ADMIN_ROLE"] if role else []) + (["VETOER_ROLE"] if len(todo) > int(role) else [])
-    for name in needed:
-        if not gov.staking.has_role(name, gov.signer.address):
-            fail(f"signer {gov.signer.address} lacks {name}, which detector revoke needs")
     if not role:
-        say(f"         {account} does not hold DETECTOR_ROLE on chain: no revokeRole")
+        say(f"         {account} does not hold DETECTOR_ROLE on chain: no revokeDetector")
+    todo = calls(gov.staking, plan, options, revoke_role=role)
+    if council is not None:
+        revoke_through_council(gov, engine, rt, plan, options, todo, signing)
+        return
+    _revoke_from_key(gov, engine, rt, plan, options, todo, signing)
+
+
+def _revoke_from_key(
+    gov: Gov, engine: Engine, rt: Any, plan: Plan, options: Options, todo: list[Call], signing: Signing
+) -> None:
+    """The EOA shape: the council's key sends every call itself, pipelined."""
+    from staking.worker.revoke import ContainmentFailed, contain, simulate
+
+    account = plan.account
+    say(f"signer   {gov.signer.address} ({gov.signer_source})")
+    if todo and not gov.staking.has_role("VETOER_ROLE", gov.signer.address):
+        fail(f"signer {gov.signer.address} lacks VETOER_ROLE, which detector revoke needs")
     simulations = simulate(gov.w3, gov.staking, gov.signer.address, todo)
-    for line in _simulation_lines(gov, simulations):
+    for line in simulation_lines(gov, simulations):
         say(line)
     sending = sum(1 for s in simulations if s.needed)
     if signing.dry_run:
@@ -245,16 +265,63 @@ def detector_revoke(
         f"on chain {gov.deployment.chain_id}?",
         signing.yes,
     )
-    try:
-        outbox = rt.webhook_notifier(engine, start=False).record
-    except Exception as exc:
-        fail(f"bad webhook configuration: {exc}")
+    outbox = webhook_outbox(rt, engine)
     try:
         outcome = contain(engine, gov.w3, gov.staking, gov.signer, plan, options, rt.clock, outbox)
     except ContainmentFailed as exc:
         fail(f"containment stopped: {exc} (the service already refuses {account}; run it again to finish)")
     for line in outcome_lines(outcome):
         say(line)
+
+
+def webhook_outbox(rt: Any, engine: Engine) -> Any:
+    try:
+        return rt.webhook_notifier(engine, start=False).record
+    except Exception as exc:
+        fail(f"bad webhook configuration: {exc}")
+
+
+def revoke_through_council(
+    gov: Gov,
+    engine: Engine,
+    rt: Any,
+    plan: Plan,
+    options: Options,
+    todo: list[Call],
+    opts: GovernanceSigning,
+) -> None:
+    """The Safe shape (`staking.cli.council`): every call of the plan in one council Safe
+    transaction. The service refuses the detector from the first signing run on, whatever the
+    owners' pace; a run after the execution contains what came after."""
+    from staking.cli.council import open_council, send_as_council, signs
+    from staking.worker.revoke import effects, record, simulate
+
+    council, signer = open_council(gov, opts)
+    simulations = simulate(gov.w3, gov.staking, council.address, todo)  # from the role's holder
+    for line in simulation_lines(gov, simulations):
+        say(line)
+    needed = [s.call.fn for s in simulations if s.needed]
+    if signs(opts):
+        confirm_or_abort(
+            f"revoke detector {plan.account}: the service refuses it from now, and the council Safe's "
+            f"transaction carries {len(needed)} call{'s' if len(needed) != 1 else ''}?",
+            opts.yes,
+        )
+        _, cancelled, rejected = record(engine, plan, options, rt.now_ms(), webhook_outbox(rt, engine))
+        say(f"refused  {plan.account} by the service from now; {cancelled} unsent actions cancelled, "
+            f"{rejected} verdicts rejected")  # fmt: skip
+    if not needed:
+        say("nothing to send on chain: no role to revoke, nothing to veto or lift")
+        return
+    receipt = send_as_council(gov, council, signer, needed, "detector revoke", opts)
+    if receipt is None:
+        return
+    vetoed, lifted = effects([("execTransaction", receipt)], gov.staking.address)
+    amount = sum(s.amount or 0 for s in plan.slashes if s.id in vetoed)
+    held = gov.staking.has_role("DETECTOR_ROLE", plan.account)
+    say(f"revoked  {plan.account}: DETECTOR_ROLE {'STILL HELD' if held else 'not held on chain'}")
+    say(f"vetoed   {len(vetoed)} slashes worth {tokens(amount)} SWARM")
+    say(f"lifted   {len(lifted)} jails")
 
 
 def _role_held(gov: Gov, account: str) -> bool:

@@ -25,6 +25,13 @@ def devnet(
     deployment: Annotated[Path, typer.Option(help="where to write the deployment file")] = Path(
         "deployments/localhost.json"
     ),
+    governance: Annotated[
+        str,
+        typer.Option(
+            help="eoa: account #0 governs (quick demos); "
+            "safe: a timelock and two 2-of-3 Safes (SPEC section 9)"
+        ),
+    ] = "eoa",
 ) -> None:
     """Start a local chain, compile, deploy, stake the demo providers; run until Ctrl-C."""
     from staking.chain.contracts import StakingContract
@@ -34,6 +41,8 @@ def devnet(
 
     if node not in ("anvil", "hardhat"):
         fail(f"--node must be anvil or hardhat, not {node!r}")
+    if governance not in ("eoa", "safe"):
+        fail(f"--governance must be eoa or safe, not {governance!r}")
     if block_time < 0:
         fail("--block-time must be 0 (automine) or a positive number of seconds")
     try:
@@ -49,7 +58,7 @@ def devnet(
     signal.signal(signal.SIGTERM, _raise_interrupt)
     try:
         try:
-            result = provision_devnet(chain.w3, chain.rpc_url)
+            result = provision_devnet(chain.w3, chain.rpc_url, governance=governance)
         except Exception as exc:
             fail(f"devnet set-up failed: {exc} (chain log: {chain.log_path})")
         result.save(deployment)
@@ -80,8 +89,19 @@ def _print_summary(
     console.print(f"  SwarmStaking {result.contracts.SwarmStaking}")
     console.print(f"  SwarmToken   {result.contracts.SwarmToken}")
     console.print(f"  deployment   {path}")
-    a = result.accounts
-    console.print(f"  governance #0 {a.governance} · service #1 {a.service} · detector #2 {a.detector}")
+    a, g = result.accounts, result.governance
+    if g.mode == "safe":
+        console.print(f"  timelock     {g.timelock} (GOVERNANCE_ROLE, admin; {g.min_delay} s delay)")
+        console.print(
+            f"  governance   Safe {g.governance_safe}, {g.threshold} of accounts #11-#13 (proposes)"
+        )
+        console.print(
+            f"  council      Safe {g.council_safe}, {g.council_threshold} of accounts #14-#16 (vetoes, "
+            "pauses)"
+        )
+        console.print(f"  service #1 {a.service} · detector #2 {a.detector} · #0 deployed and holds no role")
+    else:
+        console.print(f"  governance #0 {a.governance} · service #1 {a.service} · detector #2 {a.detector}")
     table = Table(title="demo providers", show_edge=False)
     for col in ("account", "class", "gpus", "stake (SWARM)", "minimum"):
         table.add_column(col)

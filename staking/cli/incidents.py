@@ -22,8 +22,9 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from staking.cli.chainops import DryRun, Signing, Yes, with_signing
+from staking.cli.chainops import DryRun, Signing, Yes
 from staking.cli.common import GOVERNANCE, app, confirm_or_abort, fail, runtime, say, service_engine, tokens
+from staking.cli.routes import with_governance
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
@@ -236,7 +237,7 @@ def _events(gov: Gov, receipt: Any, name: str) -> int:
 
 
 @incident_app.command("dismiss")
-@with_signing
+@with_governance
 def incident_dismiss(
     incident: IdArg,
     reason: Annotated[str, typer.Option(help="why; kept as the note, its keccak256 goes on chain")],
@@ -245,9 +246,12 @@ def incident_dismiss(
 ) -> None:
     """Dismiss an incident: cancel its actions, veto its slashes, lift the jails resting only on it.
 
-    The vetoes and lifts are VETOER_ROLE's transactions, batched (200 ids each)."""
-    from staking.cli.chainops import require_role, send, simulate
-    from staking.cli.governance.operations import reason_hash
+    The vetoes and lifts are VETOER_ROLE's: the council key's transactions, batched (200 ids
+    each); in the Safe shape one council Safe transaction once its owners signed (the service
+    cancels the actions at the first signing run)."""
+    from staking.cli.chainops import require_role, simulate_call
+    from staking.cli.common import reason_hash
+    from staking.cli.routes import GovernanceSigning, choose_via
     from staking.intake.incident_resolution import (
         IncidentError,
         dismiss_incident,
@@ -255,6 +259,7 @@ def incident_dismiss(
         dismissal_calls,
     )
 
+    assert isinstance(signing, GovernanceSigning)
     closer = _closer(by)
     digest = reason_hash(reason)
     engine = service_engine()
@@ -263,17 +268,32 @@ def incident_dismiss(
     except IncidentError as exc:
         fail(str(exc))
     gov: Gov | None = None
+    council: Any = None
     if plan.undo.vetoes or plan.undo.lifts:
         gov = signing.open()
-        require_role(gov, ("VETOER_ROLE",), "vetoSlashes and liftJails")
+        if choose_via(gov, ("VETOER_ROLE",), signing.via) == "safe":
+            from staking.cli.council import open_council
+
+            council, signer = open_council(gov, signing)
+        else:
+            if signing.via == "timelock":
+                fail("vetoes and lifts are the council's calls (VETOER_ROLE): --via safe, not the timelock")
+            require_role(gov, ("VETOER_ROLE",), "vetoSlashes and liftJails")
         plan = dismiss_plan(engine, incident, gov.now())
     again = " (dismissed already: what remains on chain)" if plan.state == "dismissed" else ""
     say(f"dismiss incident #{incident}{again}: {reason}")
     calls = dismissal_calls(gov.staking, plan, digest) if gov is not None else []
     _print_plan(plan, len(calls))
     if gov is not None:
-        say(f"  signer {gov.signer.address} ({gov.signer_source}); reasonHash 0x{digest.hex()}")
-        gas = sum(simulate(gov, fn) for fn in calls)
+        caller = council.address if council is not None else gov.signer.address
+        if council is None:
+            say(f"  signer {gov.signer.address} ({gov.signer_source}); reasonHash 0x{digest.hex()}")
+        else:
+            say(f"  reasonHash 0x{digest.hex()}")
+        gas = sum(
+            simulate_call(gov, caller, gov.staking.address, fn._encode_transaction_data(), fn.fn_name)
+            for fn in calls
+        )
         say(f"  simulated: every transaction would succeed (about {gas:,} gas)")
     if signing.dry_run:
         say("dry run: nothing changed, nothing was sent")
@@ -281,20 +301,38 @@ def incident_dismiss(
     if plan.state != "open" and not calls:
         say(f"incident #{incident} is dismissed already and nothing is left to veto or lift")
         return
-    sends = f" and send {len(calls)} transaction(s)" if calls else ""
-    confirm_or_abort(f"dismiss incident #{incident}{sends}?", signing.yes)
-    if plan.state == "open":
+    if council is not None and not (signing.sign or signing.signatures or signing.export):
+        fail("the council Safe signs the vetoes and lifts: pass --sign, --signatures FILE or --export FILE")
+    sends = f" and send {len(calls)} transaction(s)" if calls and council is None else ""
+    if council is not None and calls:
+        sends = f" and sign the council Safe's transaction of {len(calls)} call(s)"
+    if signing.export is None:
+        confirm_or_abort(f"dismiss incident #{incident}{sends}?", signing.yes)
+    if plan.state == "open" and signing.export is None:
         try:
             now_ms = runtime().now_ms()
             plan = dismiss_incident(engine, incident, reason, closer, now_ms, _outbox(), _chain_time(engine))
         except (IncidentError, ValueError) as exc:
             fail(str(exc))
         say(f"incident #{incident} dismissed by {closer}: the actions of its verdicts are cancelled")
-    if (plan.undo.vetoes or plan.undo.lifts) and gov is None:
-        gov = signing.open()
-        require_role(gov, ("VETOER_ROLE",), "vetoSlashes and liftJails")
     if gov is None:
         return
+    if council is not None:
+        from staking.cli.council import send_as_council
+
+        receipt = send_as_council(gov, council, signer, calls, f"dismiss incident #{incident}", signing)
+        if receipt is not None:
+            say(f"vetoed {_events(gov, receipt, 'SlashVetoed')} slash(es), lifted "
+                f"{_events(gov, receipt, 'JailLifted')} jail(s)")  # fmt: skip
+        return
+    _send_undo(gov, engine, incident, digest)
+
+
+def _send_undo(gov: Gov, engine: Engine, incident: int, digest: bytes) -> None:
+    """The council key sends the vetoes and lifts what remains of the plan needs, one by one."""
+    from staking.cli.chainops import send, simulate
+    from staking.intake.incident_resolution import dismiss_plan, dismissal_calls
+
     plan = dismiss_plan(engine, incident, gov.now())
     vetoed = lifted = 0
     for fn in dismissal_calls(gov.staking, plan, digest):

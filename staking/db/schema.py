@@ -125,6 +125,9 @@ epochs = Table(
     Column("uri", Text),
     Column("published_block", BigInteger),
     Column("claims", Integer, nullable=False),
+    Column("claimable_at", BigInteger),  # when claims open (ClaimsOpenAt); null while unpublished
+    Column("revocations", Integer, nullable=False, server_default="0"),  # roots the council revoked
+    Column("swept", Amount, nullable=False, server_default="0"),  # to the treasury after the claim period
 )
 
 roles = Table(

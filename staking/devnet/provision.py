@@ -18,8 +18,16 @@ from staking.chain.contracts import StakingContract, TokenContract
 from staking.chain.rpc import RawRpc, RpcError
 from staking.chain.sender import Sender
 from staking.deploy import RoleHolders, StakingParams, deploy_all
-from staking.deployment import Accounts, Contracts, Deployment
-from staking.devnet.accounts import DETECTOR, GOVERNANCE, SERVICE, devnet_account, provider_accounts
+from staking.deploy_governance import governance_record
+from staking.deployment import Accounts, Contracts, Deployment, Governance
+from staking.devnet.accounts import (
+    DETECTOR,
+    GOVERNANCE,
+    SERVICE,
+    devnet_account,
+    devnet_shape,
+    provider_accounts,
+)
 from staking.domain.errors import NodeUnreachable, SwarmError
 from staking.domain.vocabulary import TOKEN, Address, ProviderClass, Wei
 
@@ -47,24 +55,33 @@ DEMO_PROVIDERS = (
 PROVIDER_ALLOWANCE = Wei(1_000_000 * TOKEN)  # tokens each demo provider receives
 
 
-def provision_devnet(w3: Web3, rpc_url: str, params: StakingParams | None = None) -> Deployment:
+def provision_devnet(
+    w3: Web3, rpc_url: str, params: StakingParams | None = None, governance: str = "eoa"
+) -> Deployment:
     """Deploys, grants the SPEC section 6 roles and registers + stakes the demo providers.
-    Needs an automining chain (the devnet switches to interval mining afterwards)."""
-    governance = devnet_account(GOVERNANCE)
+    `governance` "safe" hands governance to the timelock and the two Safes (SPEC section 9) of
+    `devnet_shape()`; "eoa" leaves it with account #0. Needs an automining chain (the devnet
+    switches to interval mining afterwards)."""
+    if governance not in ("eoa", "safe"):
+        raise ValueError(f"governance must be eoa or safe, not {governance!r}")
+    shape = devnet_shape() if governance == "safe" else None
+    deployer = devnet_account(GOVERNANCE)
     service = devnet_account(SERVICE)
     detector = devnet_account(DETECTOR)
     treasury = devnet_account(TREASURY_INDEX)
     roles = RoleHolders(
-        governance=Address(governance.address),
+        governance=Address(deployer.address),
         service=Address(service.address),
         detectors=(Address(detector.address),),
     )
-    deployed = deploy_all(w3, governance, roles, treasury.address, params or StakingParams.devnet())
+    deployed = deploy_all(
+        w3, deployer, roles, treasury.address, params or StakingParams.devnet(), shape=shape
+    )
     staking = StakingContract(w3, deployed.staking)
     token = TokenContract(w3, deployed.token)
 
     providers = provider_accounts()
-    gov = Sender(w3, governance)
+    gov = Sender(w3, deployer)  # the token's supply went to the deployer
     gov.wait_all([gov.send(token.transfer(p.address, PROVIDER_ALLOWANCE)) for p in providers])
     senders = [Sender(w3, p) for p in providers]
     batch = []
@@ -82,11 +99,15 @@ def provision_devnet(w3: Web3, rpc_url: str, params: StakingParams | None = None
         deployed_block=deployed.deployed_block,
         contracts=Contracts(SwarmStaking=deployed.staking, SwarmToken=deployed.token),
         accounts=Accounts(
-            governance=governance.address,
+            # Who holds GOVERNANCE_ROLE: the timelock in the Safe shape.
+            governance=deployed.governance.timelock.address if deployed.governance else deployer.address,
             service=service.address,
             detector=detector.address,
             treasury=treasury.address,
             providers=[p.address for p in providers],
+        ),
+        governance=(
+            governance_record(deployed.governance, shape) if deployed.governance and shape else Governance()
         ),
     )
 

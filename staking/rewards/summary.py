@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import Connection, select
 
 from staking.db import schema as t
-from staking.domain.clock import iso_ms
+from staking.domain.clock import iso_ms, iso_seconds
 from staking.domain.errors import SwarmError
 from staking.rewards.clock import epoch_clock, window
 from staking.rewards.last_computed import reasons_of
@@ -35,7 +35,16 @@ def epoch_document(conn: Connection, epoch: int, *, detail: bool = False) -> dic
     and every provider's weight, score, time-weighted stake and reasons (`weights`)."""
     r, e = t.reward_epochs, t.epochs
     row = conn.execute(
-        select(r, e.c.pool, e.c.claimed, e.c.claims, e.c.published.label("on_chain"))
+        select(
+            r,
+            e.c.pool,
+            e.c.claimed,
+            e.c.claims,
+            e.c.published.label("on_chain"),
+            e.c.claimable_at,
+            e.c.revocations,
+            e.c.swept,
+        )
         .select_from(r.outerjoin(e, e.c.epoch == r.c.epoch))
         .where(r.c.epoch == epoch)
     ).first()
@@ -49,10 +58,14 @@ def epoch_document(conn: Connection, epoch: int, *, detail: bool = False) -> dic
         "eligible": row.eligible,
         "providers": row.providers,
         "uri": row.uri,
-        "published": bool(row.on_chain) or row.state == "published",
+        # Our own confirmation may run ahead of the indexer, but not past a revocation it has seen.
+        "published": bool(row.on_chain) or (row.state == "published" and not row.revocations),
         "pool": None if row.pool is None else str(row.pool),
         "claimed": None if row.claimed is None else str(row.claimed),
         "claims": row.claims,
+        "claims_open_at": None if row.claimable_at is None else iso_seconds(row.claimable_at),
+        "revocations": row.revocations or 0,
+        "swept": None if row.swept is None else str(row.swept),
         "computed_at": iso_ms(row.computed_ms),
         "published_at": iso_ms(row.published_ms),
     }

@@ -5,9 +5,9 @@ the plan of `staking.worker.containment`.
    that instant, before anything is mined), the detector's unsent actions `skipped` ("detector
    revoked"), the verdicts the containment undoes `rejected` (no longer strikes), and the
    `detector_revoked` webhook in the outbox;
-2. `calls`: `revokeRole(DETECTOR_ROLE, account)` first (once mined, the contract refuses the
+2. `calls`: `revokeDetector(account)` first (once mined, the contract refuses the
    detector's signatures too), then `vetoSlashes` and `liftJails` in batches of `BATCH`;
-3. `send`: every transaction signed and sent back to back from the governance signer (nonces
+3. `send`: every transaction signed and sent back to back from the council's key (nonces
    counted locally), then all receipts awaited; what the receipts' `SlashVetoed` and `JailLifted`
    logs say is the outcome;
 4. `contain` runs all of it, then plans again and sends what a transaction still in flight at
@@ -188,12 +188,8 @@ def calls(staking: StakingContract, plan: Plan, options: Options, revoke_role: b
     reason = options.reason_hash(plan.account)
     out: list[Call] = []
     if revoke_role:
-        out.append(
-            Call(
-                f"revokeRole(DETECTOR_ROLE, {plan.account})",
-                staking.revoke_role("DETECTOR_ROLE", plan.account),
-            )
-        )
+        # The council's own revocation (VETOER_ROLE): no admin key, and no timelock in the Safe shape.
+        out.append(Call(f"revokeDetector({plan.account})", staking.revoke_detector(plan.account)))
     if options.veto_pending:
         for chunk in batches(s.id for s in plan.slashes):
             ids = [bytes.fromhex(i[2:]) for i in chunk]

@@ -115,7 +115,7 @@ def test_revoke_dry_run_prints_the_plan_and_changes_nothing(cli: Cli) -> None:
     assert f"veto 3 pending slashes worth {tokens(at_stake)} SWARM (1 vetoSlashes)" in out
     assert "lift 2 jails resting only on its verdicts (1 liftJails)" in out
     assert "keep 1 jail also resting on another verdict" in out
-    assert f"call     SwarmStaking.revokeRole(DETECTOR_ROLE, {cli.rogue}) (about" in out
+    assert f"call     SwarmStaking.revokeDetector({cli.rogue}) (about" in out
     assert "vetoSlashes(3 ids): would veto 3" in out and "liftJails(2 providers): would lift 2" in out
     assert "dry run: 3 transactions would succeed; nothing was sent and nothing recorded" in out
     assert cli.chain_view() == chain_before and cli.db_view() == db_before
@@ -173,7 +173,7 @@ def test_revoke_with_veto_and_release_contains_the_detector(cli: Cli) -> None:
 def test_revoke_needs_a_signer_with_the_roles(cli: Cli) -> None:
     cli.env["SWARM_SIGNER_KEY"] = devnet_account(STRANGER_INDEX).key.to_0x_hex()
     before = cli.db_view()
-    one_line_error(cli("detector", "revoke", cli.rogue, *REVOKE, "--yes"), "lacks DEFAULT_ADMIN_ROLE")
+    one_line_error(cli("detector", "revoke", cli.rogue, *REVOKE, "--yes"), "lacks VETOER_ROLE")
     assert cli.db_view() == before and cli.scene.chain.staking.has_role("DETECTOR_ROLE", cli.rogue)
 
 

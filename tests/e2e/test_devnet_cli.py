@@ -125,7 +125,7 @@ def test_devnet_command_refuses_a_port_in_use_with_one_line(tmp_path: Path) -> N
     assert not (tmp_path / "x.json").exists()
 
 
-def test_deploy_script_deploys_from_a_keystore_and_grants_the_roles(tmp_path: Path) -> None:
+def test_deploy_script_deploys_the_safe_shape_from_a_keystore_and_grants_the_roles(tmp_path: Path) -> None:
     gov = devnet_account(0)
     keystore = tmp_path / "gov.keystore.json"
     keystore.write_text(json.dumps(Account.encrypt(gov.key, "correct horse", kdf="pbkdf2", iterations=2)))
@@ -152,7 +152,20 @@ def test_deploy_script_deploys_from_a_keystore_and_grants_the_roles(tmp_path: Pa
             service,
             "--detector",
             detector,
+            *[x for i in (3, 4, 5) for x in ("--owner", devnet_account(i).address)],
+            "--threshold",
+            "2",
+            *[x for i in (6, 7, 8) for x in ("--council-owner", devnet_account(i).address)],
+            "--council-threshold",
+            "2",
+            "--min-delay",
+            "120",
         ]
+        shared = [*args, "--council-owner", devnet_account(3).address, "--dry-run"]
+        unsafe = subprocess.run(
+            shared, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60, check=False
+        )
+        assert unsafe.returncode == 1 and "the council must be independent of governance" in unsafe.stderr
         dry = subprocess.run(
             [*args, "--dry-run"],
             cwd=tmp_path,
@@ -171,7 +184,22 @@ def test_deploy_script_deploys_from_a_keystore_and_grants_the_roles(tmp_path: Pa
         assert result.returncode == 0, result.stderr
         d = json.loads((tmp_path / "deployments" / "testnet.json").read_text())
         staking = StakingContract(node.w3, d["contracts"]["SwarmStaking"])
-        assert staking.has_role("GOVERNANCE_ROLE", gov.address)
+        shape = d["governance"]
+        assert (shape["mode"], shape["threshold"], shape["council_threshold"], shape["min_delay"]) == (
+            "safe",
+            2,
+            2,
+            120,
+        )
+        assert (
+            staking.has_role("GOVERNANCE_ROLE", shape["timelock"])
+            and d["accounts"]["governance"] == shape["timelock"]
+        )
+        assert staking.has_role("DEFAULT_ADMIN_ROLE", shape["timelock"])
+        assert staking.has_role("VETOER_ROLE", shape["council_safe"])
+        assert not any(
+            staking.has_role(r, gov.address) for r in ("DEFAULT_ADMIN_ROLE", "GOVERNANCE_ROLE", "VETOER_ROLE")
+        )
         assert staking.has_role("SLASHER_ROLE", service) and staking.has_role("REWARDS_ORACLE_ROLE", service)
         assert staking.has_role("DETECTOR_ROLE", detector)
         assert staking.treasury() == treasury

@@ -321,8 +321,8 @@ def test_recovery_and_tombstone_need_governance(gov: Gov) -> None:
             "GOVERNANCE_ROLE (or SLASHER_ROLE)",
         ),
         (["tombstone", p, "--reason", "x"], "GOVERNANCE_ROLE, which tombstone"),
-        (["pause"], "GOVERNANCE_ROLE, which pause"),
-        (["unpause"], "GOVERNANCE_ROLE, which unpause"),
+        (["pause"], "VETOER_ROLE (or GOVERNANCE_ROLE), which pause"),
+        (["unpause"], "VETOER_ROLE (or GOVERNANCE_ROLE), which unpause"),
     ):
         for extra in (["--dry-run"], ["--yes"]):
             one_line_error(gov(*args, *extra), f"signer {who} lacks {role}")

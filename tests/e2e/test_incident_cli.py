@@ -23,7 +23,7 @@ from indexer.runner import Indexer
 from staking.cli import app
 from staking.db import schema as t
 from staking.db.engine import make_engine, upgrade
-from staking.devnet.accounts import devnet_account
+from staking.devnet.accounts import COUNCIL_OWNERS, devnet_account
 from staking.domain.vocabulary import EventType, Severity, SlashState
 from staking.intake.results import Accepted
 from staking.intake.service import IntakeService
@@ -84,6 +84,15 @@ class Service:
 
 @pytest.fixture
 def service(chain: Chain, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Service]:
+    yield from _service(chain, tmp_path, monkeypatch)
+
+
+@pytest.fixture
+def safe_service(safe_chain: Chain, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Service]:
+    yield from _service(safe_chain, tmp_path, monkeypatch)
+
+
+def _service(chain: Chain, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Service]:
     deployment = tmp_path / "deployment.json"
     chain.deployment.save(deployment)
     db = f"sqlite:///{tmp_path}/swarm.db"
@@ -173,6 +182,27 @@ def test_dismiss_vetoes_the_proposed_slash_and_lifts_only_the_jails_resting_on_t
     again = ok(svc.cli("incident", "dismiss", str(incident), "--reason", REASON, "--yes"))
     assert "dismissed already and nothing is left to veto or lift" in again
     assert "dismissed" in ok(svc.cli("incident", "list", "--state", "dismissed"))
+
+
+def test_in_the_safe_shape_the_council_safe_dismisses_in_one_transaction(safe_service: Service) -> None:
+    svc, p = safe_service, safe_service.chain.providers
+    incident, ids = misfire(svc)
+    s, council = svc.chain.staking, svc.chain.deployment.governance.council_safe
+    args = ("incident", "dismiss", str(incident), "--reason", REASON)
+    svc.env["SWARM_SIGNER_KEY"] = devnet_account(COUNCIL_OWNERS[0]).key.to_0x_hex()
+    block = svc.chain.w3.eth.block_number
+    first = ok(svc.cli(*args, "--sign", "--signature-out", "d1.sig.json", "--yes"))
+    assert f"route    the council Safe {council}" in first and "signers  1 of 2" in first
+    assert incident_rows(svc.engine)[0].state == "dismissed"  # the service cancels at once
+    assert svc.chain.w3.eth.block_number == block and s.is_jailed(p[0])  # the chain waits for a 2nd owner
+
+    svc.env["SWARM_SIGNER_KEY"] = devnet_account(COUNCIL_OWNERS[1]).key.to_0x_hex()
+    done = ok(svc.cli(*args, "--sign", "--signatures", "d1.sig.json", "--yes"))
+    assert "dismissed already: what remains on chain" in done and "the Safe executed it" in done
+    assert "vetoed 1 slash(es), lifted 3 jail(s)" in done, done
+    assert svc.chain.w3.eth.block_number == block + 1  # vetoSlashes and liftJails in one Safe transaction
+    assert s.slash_state(bytes.fromhex(ids[0][2:])) == SlashState.VETOED
+    assert not any(s.is_jailed(a) for a in p[:3])
 
 
 def test_release_lets_the_held_slashes_through_to_the_chain(service: Service) -> None:

@@ -18,7 +18,8 @@ from web3.exceptions import ContractCustomError
 
 from indexer.runner import Indexer
 from staking.cli import app
-from staking.cli.chainops import Gov, revert_reason
+from staking.cli.chainops import Gov
+from staking.cli.reverts import revert_reason
 from staking.db.engine import make_engine, upgrade
 from staking.devnet.accounts import GOVERNANCE, SERVICE, devnet_account, provider_accounts
 from staking.domain.clock import EpochClock

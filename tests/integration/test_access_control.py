@@ -24,6 +24,7 @@ from web3.types import TxReceipt
 from staking.chain.contracts import DEFAULT_ADMIN_ROLE, role_id
 from staking.domain.vocabulary import TOKEN, ProviderClass, RecoveryPath, RecoveryStage, SlashState
 from tests.support.chain import Chain
+from tests.support.indexing import ZERO32
 
 pytestmark = pytest.mark.integration
 
@@ -36,8 +37,11 @@ ORACLE = "REWARDS_ORACLE_ROLE"
 ALL_ROLES = (ADMIN, GOVERNANCE, SLASHER, VETOER, DETECTOR, ORACLE)
 NAMED_ROLES = (GOVERNANCE, SLASHER, VETOER, DETECTOR, ORACLE)
 
-# Fresh, funded, role-less Anvil accounts that receive exactly one role inside a test.
-SINGLE_ROLE_INDEX = {ADMIN: 12, GOVERNANCE: 13, SLASHER: 14, VETOER: 15, DETECTOR: 16, ORACLE: 17}
+# Fresh, funded, role-less Anvil accounts that receive exactly one role inside a test. The admin
+# role has one holder and moves only in two steps (AccessControlDefaultAdminRules), so no
+# persona holds it alone: test_the_admin_role_moves_only_in_two_steps hands it over.
+SINGLE_ROLE_INDEX = {GOVERNANCE: 13, SLASHER: 14, VETOER: 15, DETECTOR: 16, ORACLE: 17}
+NEW_ADMIN_INDEX = 12
 SPARE_INDEX = 18  # role-less account used as a grantee / claimer / new treasury
 SPARE_INDEX_2 = 19
 
@@ -46,11 +50,11 @@ PERSONAS: dict[str, frozenset[str]] = {
     "governance": frozenset({ADMIN, GOVERNANCE, VETOER}),
     "service": frozenset({SLASHER, ORACLE}),
     "detector": frozenset({DETECTOR}),
-    **{f"{role.removesuffix('_ROLE').lower()}_only": frozenset({role}) for role in ALL_ROLES},
+    **{f"{role.removesuffix('_ROLE').lower()}_only": frozenset({role}) for role in NAMED_ROLES},
     "provider": frozenset(),
     "stranger": frozenset(),
 }
-SINGLE_ROLE_PERSONA = {f"{role.removesuffix('_ROLE').lower()}_only": role for role in ALL_ROLES}
+SINGLE_ROLE_PERSONA = {f"{role.removesuffix('_ROLE').lower()}_only": role for role in NAMED_ROLES}
 SINGLE_ROLE_PERSONA_FOR = {role: name for name, role in SINGLE_ROLE_PERSONA.items()}
 
 
@@ -248,6 +252,58 @@ def _revoke_role(chain: Chain) -> ContractFunction:
     return chain.staking.revoke_role(SLASHER, chain.service)
 
 
+def _revoke_detector(chain: Chain) -> ContractFunction:
+    return chain.staking.contract.functions.revokeDetector(chain.detector)
+
+
+def _challenged_epoch(chain: Chain) -> int:
+    """A finished epoch whose root was just published under a one-hour challenge."""
+    chain.tx(chain.staking.contract.functions.setRewardChallengeDelay(3_600), chain.governance)
+    epoch = _finished_epoch(chain)
+    chain.tx(chain.staking.publish_eligibility(epoch, reason("root"), 100, "ipfs://leaves"), chain.service)
+    return epoch
+
+
+def _revoke_eligibility(chain: Chain) -> ContractFunction:
+    return chain.staking.contract.functions.revokeEligibility(_challenged_epoch(chain), reason("stolen key"))
+
+
+def _sweep_epoch(chain: Chain) -> ContractFunction:
+    epoch = _finished_epoch(chain)
+    chain.tx(chain.token.approve(chain.staking.address, 10 * TOKEN), chain.governance)
+    chain.tx(chain.staking.fund_rewards(epoch, 10 * TOKEN), chain.governance)
+    chain.tx(chain.staking.publish_eligibility(epoch, ZERO32, 0, "ipfs://empty"), chain.service)
+    chain.advance(chain.staking.contract.functions.REWARD_CLAIM_PERIOD().call())
+    return chain.staking.contract.functions.sweepEpoch(epoch)
+
+
+def _sweep_excess(chain: Chain) -> ContractFunction:
+    chain.tx(chain.token.transfer(chain.staking.address, 3 * TOKEN), chain.providers[0])
+    return chain.staking.contract.functions.sweepExcess()
+
+
+def _set_reward_challenge_delay(chain: Chain) -> ContractFunction:
+    return chain.staking.contract.functions.setRewardChallengeDelay(7_200)
+
+
+def _begin_admin_transfer(chain: Chain) -> ContractFunction:
+    return chain.staking.contract.functions.beginDefaultAdminTransfer(chain.account(NEW_ADMIN_INDEX).address)
+
+
+def _cancel_admin_transfer(chain: Chain) -> ContractFunction:
+    chain.tx(_begin_admin_transfer(chain), chain.governance)
+    return chain.staking.contract.functions.cancelDefaultAdminTransfer()
+
+
+def _change_admin_delay(chain: Chain) -> ContractFunction:
+    return chain.staking.contract.functions.changeDefaultAdminDelay(86_400)
+
+
+def _rollback_admin_delay(chain: Chain) -> ContractFunction:
+    chain.tx(_change_admin_delay(chain), chain.governance)
+    return chain.staking.contract.functions.rollbackDefaultAdminDelay()
+
+
 def _only(role: str) -> frozenset[str]:
     return frozenset({role})
 
@@ -267,8 +323,9 @@ RESTRICTED = (
     Restricted("beginRecovery", frozenset({GOVERNANCE, SLASHER}), SLASHER, _begin_recovery),
     Restricted("advanceRecovery", _only(GOVERNANCE), GOVERNANCE, _advance_recovery),
     Restricted("reinstate", _only(GOVERNANCE), GOVERNANCE, _reinstate),
-    Restricted("pause", _only(GOVERNANCE), GOVERNANCE, _pause),
-    Restricted("unpause", _only(GOVERNANCE), GOVERNANCE, _unpause),
+    # The council (VETOER) stops at once; governance may too. Neither: told it lacks VETOER.
+    Restricted("pause", frozenset({GOVERNANCE, VETOER}), VETOER, _pause),
+    Restricted("unpause", frozenset({GOVERNANCE, VETOER}), VETOER, _unpause),
     Restricted("publishEligibility", _only(ORACLE), ORACLE, _publish_eligibility),
     Restricted("setClassParams", _only(GOVERNANCE), GOVERNANCE, _set_class_params),
     Restricted("setVetoWindow", _only(GOVERNANCE), GOVERNANCE, _set_veto_window),
@@ -283,6 +340,16 @@ RESTRICTED = (
     Restricted("setAppealParams", _only(GOVERNANCE), GOVERNANCE, _set_appeal_params),
     Restricted("grantRole", _only(ADMIN), ADMIN, _grant_role),
     Restricted("revokeRole", _only(ADMIN), ADMIN, _revoke_role),
+    Restricted("beginDefaultAdminTransfer", _only(ADMIN), ADMIN, _begin_admin_transfer),
+    Restricted("cancelDefaultAdminTransfer", _only(ADMIN), ADMIN, _cancel_admin_transfer),
+    Restricted("changeDefaultAdminDelay", _only(ADMIN), ADMIN, _change_admin_delay),
+    Restricted("rollbackDefaultAdminDelay", _only(ADMIN), ADMIN, _rollback_admin_delay),
+    # The council's containment: it may take a detector's role at once, never grant one.
+    Restricted("revokeDetector", _only(VETOER), VETOER, _revoke_detector),
+    Restricted("revokeEligibility", _only(VETOER), VETOER, _revoke_eligibility),
+    Restricted("sweepEpoch", _only(GOVERNANCE), GOVERNANCE, _sweep_epoch),
+    Restricted("sweepExcess", _only(GOVERNANCE), GOVERNANCE, _sweep_excess),
+    Restricted("setRewardChallengeDelay", _only(GOVERNANCE), GOVERNANCE, _set_reward_challenge_delay),
 )
 RESTRICTED_BY_NAME = {r.name: r for r in RESTRICTED}
 
@@ -316,6 +383,8 @@ def test_every_state_changing_abi_function_is_classified_as_restricted_or_open(c
         "fundRewards",
         "claim",
         "renounceRole",
+        # by the pending admin only (test_the_admin_role_moves_only_in_two_steps)
+        "acceptDefaultAdminTransfer",
     }
     mutating = {
         item["name"]
@@ -361,7 +430,8 @@ def test_default_admin_role_administers_every_role_including_itself(chain: Chain
         assert chain.staking.contract.functions.getRoleAdmin(role_id(name)).call() == DEFAULT_ADMIN_ROLE, name
 
 
-@pytest.mark.parametrize("role", ALL_ROLES)
+# DEFAULT_ADMIN_ROLE is granted by no one (test_the_admin_role_moves_only_in_two_steps).
+@pytest.mark.parametrize("role", NAMED_ROLES)
 def test_governance_only_account_cannot_grant_any_role(chain: Chain, role: str) -> None:
     gov_only = persona(chain, "governance_only")
     target = chain.account(SPARE_INDEX).address
@@ -512,13 +582,15 @@ def test_governance_only_account_can_reinstate_a_jailed_provider(chain: Chain) -
     assert not chain.staking.is_jailed(p)
 
 
-def test_governance_only_account_can_pause_and_unpause(chain: Chain) -> None:
-    gov = persona(chain, "governance_only")
-    receipt = chain.tx(chain.staking.pause(), gov)
-    assert one_event(chain, receipt, "Paused")["account"] == gov
+# The council (VETOER alone) stops and resumes at once, without governance's timelock.
+@pytest.mark.parametrize("who", ["governance_only", "vetoer_only"])
+def test_governance_or_the_council_alone_can_pause_and_unpause(chain: Chain, who: str) -> None:
+    account = persona(chain, who)
+    receipt = chain.tx(chain.staking.pause(), account)
+    assert one_event(chain, receipt, "Paused")["account"] == account
     assert chain.staking.paused()
-    receipt = chain.tx(chain.staking.unpause(), gov)
-    assert one_event(chain, receipt, "Unpaused")["account"] == gov
+    receipt = chain.tx(chain.staking.unpause(), account)
+    assert one_event(chain, receipt, "Unpaused")["account"] == account
     assert not chain.staking.paused()
 
 
@@ -584,20 +656,86 @@ def test_governance_only_account_can_set_the_treasury(chain: Chain) -> None:
     assert chain.staking.treasury() == new_treasury
 
 
-def test_admin_only_account_can_grant_and_revoke_a_role(chain: Chain) -> None:
-    admin = persona(chain, "default_admin_only")
+def test_the_admin_role_moves_only_in_two_steps(chain: Chain) -> None:
+    fn = chain.staking.contract.functions
+    new_admin = chain.account(NEW_ADMIN_INDEX).address
+    # No shortcut: the admin role is never granted directly.
+    chain.expect_revert(
+        chain.staking.grant_role(ADMIN, new_admin), chain.governance, "AccessControlEnforcedDefaultAdminRules"
+    )
+    receipt = chain.tx(fn.beginDefaultAdminTransfer(new_admin), chain.governance)
+    args = one_event(chain, receipt, "DefaultAdminTransferScheduled")
+    assert args["newAdmin"] == new_admin
+    # Step one alone moves nothing, and only the named account may take step two.
+    assert chain.staking.has_role(ADMIN, chain.governance) and not chain.staking.has_role(ADMIN, new_admin)
+    assert fn.pendingDefaultAdmin().call()[0] == new_admin
+    chain.advance(1)
+    chain.expect_revert(
+        fn.acceptDefaultAdminTransfer(),
+        chain.stranger,
+        "AccessControlInvalidDefaultAdmin",
+        chain.stranger.lower(),
+    )
+    receipt = chain.tx(fn.acceptDefaultAdminTransfer(), new_admin)
+    granted = one_event(chain, receipt, "RoleGranted")
+    assert (granted["role"], granted["account"]) == (DEFAULT_ADMIN_ROLE, new_admin)
+    assert fn.defaultAdmin().call() == new_admin
+    assert not chain.staking.has_role(ADMIN, chain.governance)
+
+    # The new admin administers every role at once; the old one no longer does.
     grantee = chain.account(SPARE_INDEX).address
-    receipt = chain.tx(chain.staking.grant_role(SLASHER, grantee), admin)
+    receipt = chain.tx(chain.staking.grant_role(SLASHER, grantee), new_admin)
     args = one_event(chain, receipt, "RoleGranted")
-    assert (args["role"], args["account"], args["sender"]) == (role_id(SLASHER), grantee, admin)
-    assert chain.staking.has_role(SLASHER, grantee)
+    assert (args["role"], args["account"], args["sender"]) == (role_id(SLASHER), grantee, new_admin)
     v, sig = chain.signed(chain.providers[0])
     chain.tx(chain.staking.jail(v, sig, 0), grantee)  # the new role is effective immediately
-
-    receipt = chain.tx(chain.staking.revoke_role(SLASHER, chain.service), admin)
+    receipt = chain.tx(chain.staking.revoke_role(SLASHER, chain.service), new_admin)
     args = one_event(chain, receipt, "RoleRevoked")
-    assert (args["role"], args["account"], args["sender"]) == (role_id(SLASHER), chain.service, admin)
-    assert not chain.staking.has_role(SLASHER, chain.service)
+    assert (args["role"], args["account"], args["sender"]) == (role_id(SLASHER), chain.service, new_admin)
+    chain.expect_revert(
+        chain.staking.grant_role(SLASHER, chain.stranger),
+        chain.governance,
+        "AccessControlUnauthorizedAccount",
+        chain.governance.lower(),
+        DEFAULT_ADMIN_ROLE,
+    )
+
+
+def test_a_scheduled_admin_transfer_waits_for_the_admin_delay(chain: Chain) -> None:
+    fn = chain.staking.contract.functions
+    new_admin = chain.account(NEW_ADMIN_INDEX).address
+    chain.tx(fn.changeDefaultAdminDelay(3_600), chain.governance)
+    # A longer delay takes effect only after the delay it sets (at most five days).
+    _, effect = fn.pendingDefaultAdminDelay().call()
+    chain.mine(effect + 1)
+    assert fn.defaultAdminDelay().call() == 3_600
+    chain.tx(fn.beginDefaultAdminTransfer(new_admin), chain.governance)
+    _, schedule = fn.pendingDefaultAdmin().call()
+    assert schedule >= chain.now() + 3_600 - 1
+    chain.expect_revert(
+        fn.acceptDefaultAdminTransfer(), new_admin, "AccessControlEnforcedDefaultAdminDelay", schedule
+    )
+    chain.mine(schedule + 1)
+    chain.tx(fn.acceptDefaultAdminTransfer(), new_admin)
+    assert fn.defaultAdmin().call() == new_admin
+
+
+def test_the_council_revokes_a_detector_at_once_and_cannot_grant_one(chain: Chain) -> None:
+    council = persona(chain, "vetoer_only")
+    receipt = chain.tx(_revoke_detector(chain), council)
+    args = one_event(chain, receipt, "RoleRevoked")
+    assert (args["role"], args["account"], args["sender"]) == (role_id(DETECTOR), chain.detector, council)
+    v, sig = chain.signed(chain.providers[0])
+    chain.expect_revert(
+        chain.staking.jail(v, sig, 0), chain.service, "InvalidVerdictSigner", chain.detector.lower()
+    )
+    chain.expect_revert(
+        chain.staking.grant_role(DETECTOR, chain.detector),
+        council,
+        "AccessControlUnauthorizedAccount",
+        council.lower(),
+        DEFAULT_ADMIN_ROLE,
+    )
 
 
 def test_slasher_only_account_can_propose_a_slash_on_a_quorum_of_signatures(chain: Chain) -> None:

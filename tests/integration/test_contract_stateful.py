@@ -710,6 +710,7 @@ RESTRICTED: dict[str, tuple[tuple[str, ...], bool]] = {
     "vetoSlash": ((VETOER,), False),
     "vetoSlashes": ((VETOER,), False),
     "liftJails": ((VETOER,), False),
+    "revokeDetector": ((VETOER,), False),
     "tombstone": ((GOVERNANCE,), False),
     "releaseTombstoned": ((GOVERNANCE,), False),
     "slashTombstoned": ((GOVERNANCE,), False),
@@ -719,8 +720,8 @@ RESTRICTED: dict[str, tuple[tuple[str, ...], bool]] = {
     "beginRecovery": ((GOVERNANCE, SLASHER), False),
     "advanceRecovery": ((GOVERNANCE,), False),
     "reinstate": ((GOVERNANCE,), False),
-    "pause": ((GOVERNANCE,), False),
-    "unpause": ((GOVERNANCE,), False),
+    "pause": ((GOVERNANCE, VETOER), False),
+    "unpause": ((GOVERNANCE, VETOER), False),
     "setClassParams": ((GOVERNANCE,), False),
     "setTreasury": ((GOVERNANCE,), False),
     **{setter: ((GOVERNANCE,), False) for setter in PARAMETERS},
@@ -1405,16 +1406,18 @@ class ContractSecurity(RuleBasedStateMachine):
             return
         for function, pick, severity, bps in calls:
             plan = VerdictPlan("none", pick, pick % NUM_EVENT_TYPES, severity, "now", pick)
+            # `pick` is drawn wider than the actor list: a caller falls back to an actor when
+            # nobody holds SLASHER_ROLE (all renounced), so it has to index one.
+            who = pick % len(self.actors)
             if function == "jail":
-                self.jail(pick, True, plan, "short")
+                self.jail(who, True, plan, "short")
             elif function == "proposeSlash":
-                self.propose_slash(pick, True, plan, bps)
+                self.propose_slash(who, True, plan, bps)
             elif function == "jailAndProposeSlash":
-                self.jail_and_propose_slash(pick, True, plan, "forever", bps)
-            else:
-                count = len(self._detectors())
+                self.jail_and_propose_slash(who, True, plan, "forever", bps)
+            elif count := len(self._detectors()):
                 picks = [pick % count + i for i in range(min(count, max(self.m.quorum, 2)))]
-                self.propose_slash_quorum(pick, True, plan, picks, "detectors", "ascending", bps)
+                self.propose_slash_quorum(who, True, plan, picks, "detectors", "ascending", bps)
 
     @rule(
         who=WHO,
@@ -1694,10 +1697,11 @@ class ContractSecurity(RuleBasedStateMachine):
 
     @rule(who=WHO, insider=LEAN, action=st.sampled_from(("pause", "unpause", "unpause")))
     def pause_or_unpause(self, who: int, insider: bool, action: str) -> None:
-        caller = self._caller(who, insider, GOVERNANCE)
+        # Governance or the council (VETOER); a caller with neither is told it lacks VETOER.
+        caller = self._caller(who, insider, VETOER if who % 2 else GOVERNANCE)
         expected: Expect
-        if caller not in self.m.roles[GOVERNANCE]:
-            expected = _denied(caller, GOVERNANCE)
+        if caller not in self.m.roles[GOVERNANCE] | self.m.roles[VETOER]:
+            expected = _denied(caller, VETOER)
         elif action == "pause" and self.m.paused:
             expected = _err("EnforcedPause")
         elif action == "unpause" and not self.m.paused:
@@ -1962,7 +1966,11 @@ class ContractSecurity(RuleBasedStateMachine):
     def administer_role(self, who: int, insider: bool, action: str, role: str, account: int) -> None:
         caller = self._caller(who, insider, ADMIN)
         target = self.actors[account]
-        expected = None if caller in self.m.roles[ADMIN] else _denied(caller, ADMIN)  # admin of every role
+        expected: Expect
+        if role == ADMIN:  # AccessControlDefaultAdminRules: the admin moves only in two steps
+            expected = _err("AccessControlEnforcedDefaultAdminRules")
+        else:  # the admin administers every other role
+            expected = None if caller in self.m.roles[ADMIN] else _denied(caller, ADMIN)
         data = self._staking_call(action, role_id(role), target)
         if self._send(f"{action}({role})", caller, data, expected) is not None:
             if action == "grantRole":
@@ -1970,11 +1978,26 @@ class ContractSecurity(RuleBasedStateMachine):
             else:
                 self.m.roles[role].discard(target)
 
+    @rule(who=WHO, insider=LEAN, account=WHO)
+    def revoke_detector(self, who: int, insider: bool, account: int) -> None:
+        """The council contains a detector at once: DETECTOR_ROLE only, without the admin."""
+        caller = self._caller(who, insider, VETOER)
+        target = self.actors[account]
+        expected = None if caller in self.m.roles[VETOER] else _denied(caller, VETOER)
+        data = self._staking_call("revokeDetector", target)
+        if self._send("revokeDetector", caller, data, expected) is not None:
+            self.m.roles[DETECTOR].discard(target)
+
     @rule(who=WHO, role=ROLE, own=st.booleans(), other=WHO)
     def renounce_role(self, who: int, role: str, own: bool, other: int) -> None:
         caller = self.actors[who]
         confirmation = caller if own else self.actors[other]
-        expected = None if confirmation == caller else _err("AccessControlBadConfirmation")
+        expected: Expect
+        if role == ADMIN and confirmation in self.m.roles[ADMIN]:
+            # The admin renounces only after scheduling a transfer to nobody (never in this model).
+            expected = _err("AccessControlEnforcedDefaultAdminDelay", 0)
+        else:
+            expected = None if confirmation == caller else _err("AccessControlBadConfirmation")
         data = self._staking_call("renounceRole", role_id(role), confirmation)
         if self._send(f"renounceRole({role})", caller, data, expected) is not None:
             self.m.roles[role].discard(caller)
@@ -2246,6 +2269,8 @@ class ContractSecurity(RuleBasedStateMachine):
             self.veto_slashes(who, False, [pick], "pending", False, True)
         elif function == "liftJails":
             self.lift_jails(who, False, [whom], True)
+        elif function == "revokeDetector":
+            self.revoke_detector(who, False, whom)
         elif function == "tombstone":
             self.tombstone(who, False, whom, True)
         elif function == "releaseTombstoned":

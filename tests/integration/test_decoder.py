@@ -73,6 +73,22 @@ def _exercise_every_event(chain: Chain) -> None:
     tree = WeightTree.build({p0: 3, p1: 5})
     chain.tx(s.publish_eligibility(epoch, tree.root, tree.total_weight, "ipfs://epoch"), svc)
     chain.tx(s.claim(epoch, 3, tree.proofs[p0]), p0)
+    chain.tx(s.set_reward_challenge_delay(3600), gov)  # RewardChallengeDelaySet
+    later = s.current_epoch()
+    chain.tx(chain.token.approve(s.address, 10**18), gov)
+    chain.tx(s.fund_rewards(later, 10**18), gov)
+    chain.advance(600)
+    chain.tx(s.publish_eligibility(later, tree.root, tree.total_weight, "ipfs://wrong"), svc)
+    chain.tx(s.revoke_eligibility(later, b"\x0e" * 32), gov)  # EligibilityRevoked
+    chain.advance(s.contract.functions.REWARD_CLAIM_PERIOD().call())
+    chain.tx(s.sweep_epoch(epoch), gov)  # RewardsSwept: p1 never claimed
+    chain.tx(chain.token.transfer(s.address, 10**18), gov)
+    chain.tx(s.sweep_excess(), gov)  # ExcessSwept
+    f = s.contract.functions
+    chain.tx(f.beginDefaultAdminTransfer(newcomer), gov)  # DefaultAdminTransferScheduled
+    chain.tx(f.cancelDefaultAdminTransfer(), gov)  # DefaultAdminTransferCanceled
+    chain.tx(f.changeDefaultAdminDelay(100), gov)  # DefaultAdminDelayChangeScheduled
+    chain.tx(f.rollbackDefaultAdminDelay(), gov)  # DefaultAdminDelayChangeCanceled
     for fn in (
         s.contract.functions.setVetoWindow(300),
         s.contract.functions.setMaxVerdictAge(600),

@@ -19,6 +19,7 @@ from sqlalchemy import Engine, select, update
 
 from indexer.runner import Indexer
 from staking.db import schema as t
+from staking.domain.clock import iso_seconds
 from staking.domain.vocabulary import Wei
 from staking.policy import load_policy
 from staking.readmodel import provider_standing, snapshot
@@ -126,6 +127,9 @@ def test_a_computed_epoch_shows_its_root_weights_and_the_chains_pool(ep: Epochs)
         "pool": str(POOL),
         "claimed": "0",
         "claims": 0,
+        "claims_open_at": None,
+        "revocations": 0,
+        "swept": "0",
         "computed_at": "2026-11-18T11:06:40.000Z",
         "published_at": None,
     }
@@ -198,6 +202,27 @@ def test_a_proof_from_the_api_claims_the_providers_share_on_chain(ep: Epochs) ->
     ep.index()
     after = ep.get("/v1/epochs/0").json()
     assert after["claims"] == 1 and after["claimed"] == str(POOL * weights[provider] // tree.total_weight)
+
+
+def test_a_root_the_council_revokes_is_unpublished_with_the_revocation_counted(ep: Epochs) -> None:
+    chain = ep.chain
+    s = chain.staking
+    chain.tx(chain.token.approve(s.address, POOL), chain.governance)
+    chain.tx(s.fund_rewards(0, POOL), chain.governance)
+    chain.tx(s.set_reward_challenge_delay(3_600), chain.governance)
+    tree = store_epoch(ep.engine, 0, weights_of(chain))
+    chain.advance(s.contract.functions.epochLength().call())
+    receipt = chain.tx(s.publish_eligibility(0, tree.root, tree.total_weight, "ipfs://w"), chain.service)
+    published_at = chain.w3.eth.get_block(receipt["blockNumber"])["timestamp"]
+    ep.index()
+    doc = ep.get("/v1/epochs/0").json()
+    assert doc["published"] is True and doc["revocations"] == 0
+    assert doc["claims_open_at"] == iso_seconds(published_at + 3_600)
+    chain.tx(s.revoke_eligibility(0, b"\x01" * 32), chain.governance)  # the council (EOA shape: governance)
+    ep.index()
+    doc = ep.get("/v1/epochs/0").json()
+    assert doc["published"] is False and doc["revocations"] == 1 and doc["claims_open_at"] is None
+    assert doc["pool"] == str(POOL) and doc["claimed"] == "0"
 
 
 def test_an_ineligible_provider_gets_a_404_with_its_reasons(ep: Epochs) -> None:

@@ -115,7 +115,7 @@ def test_amounts_beyond_64_bits_survive_the_database_exactly(chain: Chain, db_ur
     chain.tx(s.fund_rewards(epoch, pool), gov)
     chain.advance(epoch_clock_length(chain) + 1)
     tree = WeightTree.build({provider: 5})
-    total_weight = 2**248 - 1  # and total weights in 248
+    total_weight = 2**184 - 1  # and total weights in 184 (the slot shares claimableAt)
     chain.tx(s.publish_eligibility(epoch, tree.root, total_weight, "ipfs://huge"), chain.service)
 
     index_to_head(db_url, chain)

@@ -1376,6 +1376,7 @@ COMPANIONS = (
     "test_contract_bounds.py",
     "test_contract_containment.py",
     "test_contract_appeals.py",
+    "test_contract_reward_challenge.py",
 )
 
 

@@ -27,7 +27,8 @@ def combined(chain: Chain, provider: str) -> object:
 
 def test_a_limit_simulated_in_a_written_bucket_suffices_in_a_fresh_one(chain: Chain) -> None:
     client = TxClient(RawRpc(chain.w3), chain.service, TxConfig())
-    fresh = chain.bucket_start(CAP_WINDOW)
+    # A boundary at least 60 s ahead, so the two earlier blocks still fit before it.
+    fresh = chain.bucket_start(CAP_WINDOW, after=chain.now() + 60)
     # Bucket k holds a jail and a slash already: the next call there writes warm slots only.
     chain.tx_ok_at(fresh - 30, combined(chain, chain.providers[0]), chain.service)  # type: ignore[arg-type]
     chain.mine(fresh - 20)
@@ -36,6 +37,6 @@ def test_a_limit_simulated_in_a_written_bucket_suffices_in_a_fresh_one(chain: Ch
     assert isinstance(gas, int)
     # …but it is mined in bucket k + 1, whose counters start at zero.
     chain.set_next_timestamp(fresh)
-    tx_hash = fn.transact({"from": chain.service, "gas": gas})  # type: ignore[attr-defined]  # type: ignore[attr-defined]
+    tx_hash = fn.transact({"from": chain.service, "gas": gas})  # type: ignore[attr-defined]
     receipt = chain.w3.eth.wait_for_transaction_receipt(tx_hash, timeout=30)
     assert receipt["status"] == 1, f"out of gas: limit {gas}, used {receipt['gasUsed']}"

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -87,6 +88,15 @@ class Chain(SignsVerdicts):
         return devnet_account(STRANGER_INDEX).address
 
     # ---- raw RPC and time
+    @contextmanager
+    def reverted(self) -> Iterator[Chain]:
+        """This chain, with everything done inside the block undone afterwards (evm_snapshot)."""
+        snapshot = self.rpc("evm_snapshot")
+        try:
+            yield self
+        finally:
+            assert self.rpc("evm_revert", snapshot) is True
+
     def rpc(self, method: str, *params: Any) -> Any:
         response = self.w3.provider.make_request(method, list(params))  # type: ignore[arg-type]
         if "error" in response:

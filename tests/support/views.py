@@ -299,7 +299,13 @@ def _compare_appeals(
 def _compare_epochs(chain: Chain, tables: dict[str, list[dict[str, Any]]], upto: int, out: list[str]) -> None:
     rows = {r["epoch"]: r for r in tables["epochs"]}
     numbers = set(rows)
-    for name in ("RewardsFunded", "EligibilityPublished", "RewardClaimed"):
+    for name in (
+        "RewardsFunded",
+        "EligibilityPublished",
+        "RewardClaimed",
+        "EligibilityRevoked",
+        "RewardsSwept",
+    ):
         numbers |= {ev.args.epoch for ev in _web3_events(chain, name, upto)}
     current = chain.staking.current_epoch()
     numbers |= set(range(max(0, current - 20), current + 2))
@@ -319,6 +325,8 @@ def _compare_epochs(chain: Chain, tables: dict[str, list[dict[str, Any]]], upto:
         }  # fmt: skip
         want = {"pool": rec.pool, "claimed": rec.claimed, "published": rec.published,
                 "merkle_root": to_hex(rec.merkle_root), "total_weight": rec.total_weight}  # fmt: skip
+        # claimableAt is 0 on chain while unpublished, null in the row
+        got["claimable_at"], want["claimable_at"] = row["claimable_at"] or 0, chain.staking.claimable_at(n)
         for key in want:
             if got[key] != want[key]:
                 out.append(f"epoch {n}.{key}: db {got[key]!r} != chain {want[key]!r}")
@@ -347,6 +355,7 @@ def _compare_params(chain: Chain, tables: dict[str, list[dict[str, Any]]], out: 
         "max_jail_duration": str(fns.maxJailDuration().call()),
         "probation_epochs": str(fns.probationEpochs().call()),
         "treasury": chain.staking.treasury(),
+        "reward_challenge_delay": str(chain.staking.reward_challenge_delay()),
     }
     appeal = chain.staking.appeal_params()
     want |= {

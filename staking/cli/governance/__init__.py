@@ -1,5 +1,6 @@
 """Governance commands: `slash list|veto|execute|appeal`, `appeal list|resolve`, `recovery
-begin|advance|reinstate`, `tombstone ADDRESS|proposals`, `pause`, `unpause`.
+begin|advance|reinstate`, `tombstone ADDRESS|proposals`, `pause`, `unpause`, `params show|set`, `admin
+show|transfer|accept|cancel`.
 
 Each state-changing command goes through `chainops.run`: it prints the call, the signer and the
 state before, checks the role, simulates, and with `--dry-run` stops there; otherwise it asks
@@ -12,4 +13,4 @@ state before, checks the role, simulates, and with `--dry-run` stops there; othe
 - `render`: slashes and providers as the contract holds them, in lines (pure).
 """
 
-from staking.cli.governance import appeals, commands  # noqa: F401 - registers the commands on `app`
+from staking.cli.governance import admin, appeals, commands, params  # noqa: F401 - registers the commands on `app`

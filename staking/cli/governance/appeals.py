@@ -19,10 +19,12 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from staking.cli.chainops import HINTS, Signing, with_signing
+from staking.cli.chainops import Signing, with_signing
 from staking.cli.common import GOVERNANCE, app, console, fail, relative, say, service_engine, tokens, utc
 from staking.cli.governance.commands import SlashIdArg, slash_app
 from staking.cli.governance.operations import appeal_view, parse_id, resolve_appeal
+from staking.cli.reverts import HINTS
+from staking.cli.routes import with_governance
 
 if TYPE_CHECKING:
     from staking.cli.chainops import Gov, Operation
@@ -200,7 +202,7 @@ def appeal_list(
 
 
 @appeal_app.command("resolve")
-@with_signing
+@with_governance
 def appeal_resolve(
     slash_id: SlashIdArg,
     reason: Annotated[str, typer.Option(help="why; its keccak256 goes on chain as reasonHash")],

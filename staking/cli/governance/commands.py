@@ -11,7 +11,7 @@ from typing import Annotated, Any
 import typer
 from typer.core import TyperGroup
 
-from staking.cli.chainops import Signing, with_signing
+from staking.cli.chainops import Signing
 from staking.cli.common import (
     GOVERNANCE,
     app,
@@ -34,6 +34,7 @@ from staking.cli.governance.operations import (
     tombstone,
     veto_slash,
 )
+from staking.cli.routes import with_governance
 
 # ------------------------------------------------------------------------------------ slash
 
@@ -77,7 +78,7 @@ def slash_list(
 
 
 @slash_app.command("veto")
-@with_signing
+@with_governance
 def slash_veto(
     slash_id: SlashIdArg,
     reason: Annotated[str, typer.Option(help="why; its keccak256 goes on chain as reasonHash")],
@@ -89,7 +90,7 @@ def slash_veto(
 
 
 @slash_app.command("execute")
-@with_signing
+@with_governance
 def slash_execute(slash_id: SlashIdArg, signing: Signing) -> None:
     """Execute a pending slash whose veto window has passed (anyone may)."""
     sid = parse_id(slash_id)
@@ -107,7 +108,7 @@ app.add_typer(recovery_app, name="recovery", rich_help_panel=GOVERNANCE)
 
 
 @recovery_app.command("begin")
-@with_signing
+@with_governance
 def recovery_begin(
     address: ProviderArg,
     path: Annotated[
@@ -121,7 +122,7 @@ def recovery_begin(
 
 
 @recovery_app.command("advance")
-@with_signing
+@with_governance
 def recovery_advance(address: ProviderArg, signing: Signing) -> None:
     """Move a provider's open recovery to its next stage (GOVERNANCE_ROLE)."""
     provider = parse_address(address)
@@ -129,7 +130,7 @@ def recovery_advance(address: ProviderArg, signing: Signing) -> None:
 
 
 @recovery_app.command("reinstate")
-@with_signing
+@with_governance
 def recovery_reinstate(address: ProviderArg, signing: Signing) -> None:
     """Close a completed recovery (or a jail without one) and lift the jail (GOVERNANCE_ROLE)."""
     provider = parse_address(address)
@@ -160,7 +161,7 @@ app.add_typer(tombstone_app, name="tombstone", rich_help_panel=GOVERNANCE)
 
 
 @tombstone_app.command("address", hidden=True)
-@with_signing
+@with_governance
 def tombstone_address(
     address: ProviderArg,
     reason: Annotated[str, typer.Option(help="why; its keccak256 goes on chain as reasonHash")],
@@ -205,14 +206,14 @@ def tombstone_list(
 
 
 @app.command("pause", rich_help_panel=GOVERNANCE)
-@with_signing
+@with_governance
 def pause(signing: Signing) -> None:
     """Emergency stop: staking, slashing, claims and withdrawals stop; vetoes still work."""
     signing.send(lambda gov: set_paused(gov, True))
 
 
 @app.command("unpause", rich_help_panel=GOVERNANCE)
-@with_signing
+@with_governance
 def unpause(signing: Signing) -> None:
     """Resume normal operation after an emergency pause."""
     signing.send(lambda gov: set_paused(gov, False))

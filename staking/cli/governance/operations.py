@@ -11,7 +11,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from staking import recovery
-from staking.cli.common import fail
+from staking.cli.common import fail, reason_hash
 from staking.cli.governance.render import appeal_lines, provider_lines, slash_lines
 
 if TYPE_CHECKING:
@@ -33,15 +33,6 @@ def parse_id(value: str, what: str = "slash id") -> bytes:
     if normal is None:
         fail(f"{value!r} is not a {what} (0x and 64 hex digits)")
     return bytes.fromhex(normal[2:])
-
-
-def reason_hash(reason: str) -> bytes:
-    """keccak256 of the reason's UTF-8 text: what goes on chain as `reasonHash`."""
-    from web3 import Web3
-
-    if not reason.strip():
-        fail("--reason must say why (its keccak256 goes on chain, the text stays with you)")
-    return bytes(Web3.keccak(text=reason))
 
 
 # ------------------------------------------------------------------------------------ operations
@@ -253,4 +244,5 @@ def set_paused(gov: Gov, paused: bool) -> Operation[bool]:
         return ["contract running (not paused)"]
 
     fn = gov.staking.pause() if paused else gov.staking.unpause()
-    return Operation(fn, ("GOVERNANCE_ROLE",), gov.staking.paused, render, lambda _: paused)
+    # The council (VETOER_ROLE) pauses at once; governance may too (through its timelock).
+    return Operation(fn, ("VETOER_ROLE", "GOVERNANCE_ROLE"), gov.staking.paused, render, lambda _: paused)

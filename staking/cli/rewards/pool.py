@@ -11,8 +11,9 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from staking.cli.allowance import approve_then_run
-from staking.cli.chainops import HINTS, Signing, with_signing
+from staking.cli.chainops import Signing, with_signing
 from staking.cli.common import fail, tokens
+from staking.cli.reverts import HINTS
 from staking.cli.rewards.read import eligible_proof
 from staking.cli.rewards.shared import EpochArg, epoch_lines, stake_token
 from staking.domain.vocabulary import TOKEN, Wei

@@ -7,8 +7,8 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from staking.cli.chainops import HINTS
 from staking.cli.common import tokens
+from staking.cli.reverts import HINTS
 
 if TYPE_CHECKING:
     from staking.chain.contracts import EpochRecord, TokenContract
@@ -31,6 +31,10 @@ HINTS.update(
         ),
         "InvalidEligibility": "a zero root goes with a zero total weight, and only with it",
         "ZeroAmount": "the amount must be positive",
+        "ClaimsNotOpen": "claims of epoch {epoch} open at {claimableAt_utc} (the council's challenge)",
+        "ChallengeClosed": "claims of epoch {epoch} opened at {claimableAt_utc}: too late to revoke its root",
+        "ClaimPeriodOver": "the claim period of epoch {epoch} is over: what is left goes to the treasury",
+        "ClaimPeriodOpen": "epoch {epoch} stays claimable until {closesAt_utc}; sweep it afterwards",
     }
 )
 
