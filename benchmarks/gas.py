@@ -225,6 +225,22 @@ class Bench:
         call = self.staking.publish_eligibility(epoch, tree.root, tree.total_weight, "ipfs://gas-bench-epoch")
         self.send(self.service, call, "publishEligibility")
         self.send(claimer, self.staking.claim(epoch, 500, proof), "claim_depth14")
+        # The council's challenge of a root, and the sweeps of what strands (audit finding 4).
+        self.send(self.gov, self.staking.set_reward_challenge_delay(3_600), "setRewardChallengeDelay")
+        later = self.staking.current_epoch()
+        self.send(self.gov, self.token.approve(self.staking.address, Wei(1_001 * TOKEN)))
+        self.send(self.gov, self.staking.fund_rewards(later, Wei(1_000 * TOKEN)))
+        self.advance(self.staking.contract.functions.epochLength().call() + 1)
+        self.send(
+            self.service, self.staking.publish_eligibility(later, tree.root, tree.total_weight, "ipfs://x")
+        )
+        self.send(
+            self.gov, self.staking.revoke_eligibility(later, keccak(text="wrong root")), "revokeEligibility"
+        )
+        self.advance(self.staking.contract.functions.REWARD_CLAIM_PERIOD().call() + 1)
+        self.send(self.gov, self.staking.sweep_epoch(epoch), "sweepEpoch")
+        self.send(self.gov, self.token.transfer(self.staking.address, Wei(TOKEN)))
+        self.send(self.gov, self.staking.sweep_excess(), "sweepExcess")
 
     def governance(self) -> None:
         caps = self.staking.caps()
@@ -261,12 +277,16 @@ class Bench:
         self.send(Sender(self.w3, devnet_account(SPARE)), call, "renounceRole")
         self.send(self.gov, self.staking.pause(), "pause")
         self.send(self.gov, self.staking.unpause(), "unpause")
+        self.send(self.gov, self.staking.grant_role("DETECTOR_ROLE", spare))
+        self.send(self.gov, self.staking.revoke_detector(spare), "revokeDetector")
+        self.send(self.gov, self.fns.beginDefaultAdminTransfer(spare), "beginDefaultAdminTransfer")
+        self.send(self.gov, self.fns.cancelDefaultAdminTransfer(), "cancelDefaultAdminTransfer")
 
     def production_shape(self) -> dict[str, Any]:
         """The Safe shape (SPEC section 9), on a deployment provisioned with governance "safe": the
         council Safe's 2-of-3 execTransaction of a veto and of a pause, the governance Safe's
         schedule of setVetoWindow on the timelock, and the timelock's execute after the delay."""
-        from staking.chain.safe import SafeContract, calldata
+        from staking.chain.safe import SafeContract, SafeOperation, calldata, multi_send_calldata
         from staking.chain.timelock import TimelockCall, TimelockContract
         from staking.devnet.accounts import COUNCIL_OWNERS, GOVERNANCE_OWNERS
 
@@ -299,6 +319,25 @@ class Bench:
         self.advance(timelock.min_delay() + 1)
         self.send(submitter, timelock.execute(call), "timelock_execute_setVetoWindow")
         through(council, self.staking.pause(), council_owners, "safe_pause_2of3")
+        through(council, self.staking.unpause(), council_owners, "safe_unpause_2of3")
+        # Containment in one council transaction: revokeDetector, vetoSlashes and liftJails
+        # through Safe's MultiSendCallOnly (what `detector revoke` sends in this shape).
+        v = self.verdict(self.p(1))
+        self.send(self.service, self.staking.jail_and_propose_slash(v, self.sign(v), 0, Bps(500)))
+        reason = keccak(text="contained")
+        calls = [
+            self.staking.revoke_detector(self.detectors[0].address),
+            self.staking.veto_slashes([v.id], reason),
+            self.staking.lift_jails([self.p(1)], reason),
+        ]
+        assert g.multi_send is not None
+        data = multi_send_calldata(
+            self.w3, g.multi_send, [(self.staking.address, calldata(f)) for f in calls]
+        )
+        tx = council.build_tx(g.multi_send, data, operation=SafeOperation.DELEGATECALL)
+        receipt = council.execute(submitter, tx, council_owners)
+        self.gas["safe_contain_multisend_2of3"] = int(receipt["gasUsed"])
+        say(f"safe_contain_multisend_2of3: {self.gas['safe_contain_multisend_2of3']:,} gas", "gas")
         return {k: v for k, v in self.gas.items() if k.startswith(("safe_", "timelock_"))}
 
     def run(self) -> dict[str, Any]:
