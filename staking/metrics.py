@@ -26,6 +26,7 @@ from staking.db.lock import lease_clock_ms
 from staking.db.meta import DRIFT_CHECKED_MS, DRIFT_FIELDS
 from staking.domain.vocabulary import ActionKind, AppealState, TxState, VerdictStatus
 from staking.intake.investigations import INVESTIGATION_STATUSES
+from staking.metrics_response import ResponseCollector
 from staking.readmodel.appeals import APPEAL_STATES
 from staking.txmanager.store import fee_capped_by_kind
 
@@ -208,6 +209,7 @@ def _by_label(
 def metrics_registry(engine: Engine) -> CollectorRegistry:
     registry = CollectorRegistry(auto_describe=False)
     registry.register(ServiceCollector(engine))
+    registry.register(ResponseCollector(engine))
     return registry
 
 

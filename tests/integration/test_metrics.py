@@ -6,57 +6,23 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
-from dataclasses import dataclass
 from types import SimpleNamespace
 
 import pytest
-from eth_utils import to_checksum_address
-from fastapi.testclient import TestClient
-from prometheus_client.parser import text_string_to_metric_families
-from sqlalchemy import Engine, select
+from sqlalchemy import select
 
-from staking.api.app import create_app
 from staking.db import schema as t
-from staking.db.engine import make_engine
-from staking.intake.service import IntakeService
-from staking.policy import load_policy
-from staking.verdict import Domain
 from staking.worker import jobs
+from tests.support.scrape import Scrape, labels, scraping
 from tests.support.verdict_rows import PROVIDER, add_verdict
 
 pytestmark = pytest.mark.integration
 
-Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
-
-
-@dataclass
-class Scrape:
-    engine: Engine
-    client: TestClient
-
-    def __call__(self) -> Samples:
-        r = self.client.get("/metrics")
-        assert r.status_code == 200, r.text
-        assert r.headers["content-type"].startswith("text/plain; version=0.0.4")
-        return {
-            (s.name, frozenset(s.labels.items())): s.value
-            for family in text_string_to_metric_families(r.text)
-            for s in family.samples
-        }
-
 
 @pytest.fixture
 def scrape(db_url: str) -> Iterator[Scrape]:
-    engine = make_engine(db_url)
-    domain = Domain(chain_id=31337, verifying_contract=to_checksum_address("0x" + "5f" * 20))
-    intake = IntakeService(engine, domain, None, load_policy(), max_age=3600)
-    with TestClient(create_app(engine, intake)) as client:
-        yield Scrape(engine, client)
-    engine.dispose()
-
-
-def labels(**kw: str) -> frozenset[tuple[str, str]]:
-    return frozenset(kw.items())
+    with scraping(db_url) as s:
+        yield s
 
 
 class Clock:
