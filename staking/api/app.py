@@ -24,6 +24,7 @@ from sqlalchemy import Engine, select
 
 import staking
 from staking.api.appeals import appeals_router
+from staking.api.docs import install_local_docs
 from staking.api.health import ChainProbe, health_router, rpc_head
 from staking.api.incidents import incidents_router
 from staking.api.investigations import investigations_router
@@ -77,6 +78,8 @@ def create_app(
     app = FastAPI(
         title=title,
         version=staking.__version__,
+        docs_url=None,  # served from local assets below (install_local_docs), not a CDN
+        redoc_url=None,
         description=(
             "Turns Swarm risk-framework verdicts into on-chain staking consequences and shows node "
             "providers where they stand. Errors are RFC 9457 `application/problem+json`; each "
@@ -112,6 +115,7 @@ def create_app(
         *routers,
     ):
         app.include_router(router)
+    install_local_docs(app)
     problem_openapi(app)
     document_security(app, security)
     return app
