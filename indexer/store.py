@@ -5,6 +5,7 @@ transaction (checkpoint included), chain identity, and rolling back orphaned blo
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -27,6 +28,7 @@ from indexer.projection import (
     row_from,
 )
 from staking.db import schema as t
+from staking.db.stream import KIND_OF_EVENT, append
 from staking.domain.errors import SwarmError
 from staking.domain.events import DecodedEvent
 
@@ -168,6 +170,7 @@ class Store:
                 self._insert_events(conn, events, block_times, proj)
                 self._write(conn, proj)
                 self._announce(conn, events, proj)
+                self._stream(conn, events, block_times, proj)
             meta = {
                 "checkpoint_block": str(number),
                 "checkpoint_hash": block_hash,
@@ -209,6 +212,27 @@ class Store:
         for ev in events:
             if ev.name == "SlashAppealed":
                 self.outbox(conn, APPEAL_WEBHOOK, appeal_notice(proj.appeals[ev.args["id"]]))
+
+    def _stream(
+        self, conn: Connection, events: Sequence[DecodedEvent], block_times: dict[int, int], proj: Projection
+    ) -> None:
+        """`GET /v1/stream`'s rows of the batch, in its transaction (numbers in `args` as decimal
+        strings: amounts exceed what a JavaScript number holds)."""
+        now_ms = int(time.time() * 1000)
+        for ev in events:
+            kind = KIND_OF_EVENT.get(ev.name)
+            if kind is None:
+                continue
+            provider = ev.args.get("provider")
+            if provider is None and ev.name in APPEAL_EVENTS:
+                provider = proj.appeals[ev.args["id"]].provider
+            data = {
+                "event": ev.name,
+                "tx_hash": ev.tx_hash,
+                "block_time": block_times[ev.block_number],
+                "args": {k: _stream_value(v) for k, v in ev.args.items()},
+            }
+            append(conn, kind, data, now_ms, provider=provider, block_number=ev.block_number)
 
     def _load_working_set(self, conn: Connection, events: Iterable[DecodedEvent]) -> Projection:
         proj = Projection()
@@ -284,6 +308,8 @@ class Store:
 
             conn.execute(delete(t.events).where(t.events.c.block_number > ancestor))
             conn.execute(delete(t.blocks).where(t.blocks.c.number > ancestor))
+            # Subscribers drop what they saw above `ancestor`; the new branch's events follow.
+            append(conn, "reorg", {"ancestor": ancestor, "orphaned": len(orphaned)}, int(time.time() * 1000))
             for part in _chunks(providers):
                 conn.execute(delete(t.providers).where(t.providers.c.address.in_(part)))
                 conn.execute(delete(t.slashes).where(t.slashes.c.provider.in_(part)))
@@ -321,6 +347,16 @@ class Store:
     def count_events(self) -> int:
         with self.engine.connect() as conn:
             return int(conn.execute(select(func.count()).select_from(t.events)).scalar_one())
+
+
+def _stream_value(value: Any) -> Any:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, list | tuple):
+        return [_stream_value(v) for v in value]
+    return value
 
 
 def stored_event(r: Any) -> DecodedEvent:

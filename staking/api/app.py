@@ -42,6 +42,7 @@ from staking.api.security import (
     install_rate_limit_handler,
     signer_limiter,
 )
+from staking.api.stream import stream_router
 from staking.api.verdicts import verdicts_router
 from staking.db import schema as t
 from staking.intake.performance import PerformanceIntake
@@ -112,6 +113,7 @@ def create_app(
         providers_router(engine, intake.policy, clock, head),
         appeals_router(engine, clock),
         rewards_router(engine, performance),
+        stream_router(engine),
         *routers,
     ):
         app.include_router(router)

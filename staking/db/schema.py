@@ -21,6 +21,7 @@ from sqlalchemy import (
 from staking.db.appeals import appeals
 from staking.db.blast_radius import detector_revocations, incident_verdicts, incidents, verdict_signers
 from staking.db.columns import ADDRESS, HASH, metadata
+from staking.db.stream import stream_events
 from staking.db.types import Amount, Uint64
 
 # Chain identity the database was built from, and indexer bookkeeping (key -> value).
@@ -381,5 +382,6 @@ __all__ = [
     "incident_verdicts",
     "incidents",
     "metadata",
+    "stream_events",
     "verdict_signers",
 ]

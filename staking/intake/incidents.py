@@ -36,6 +36,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Connection, Select, and_, exists, func, select, text, update
 
 from staking.db import schema as t
+from staking.db.stream import append as stream_append
 from staking.domain.clock import iso_ms
 from staking.domain.vocabulary import BPS, ActionKind, ActionState, EventType, IncidentKind, IncidentState
 from staking.policy.engine import Incidents, IncidentThreshold
@@ -276,6 +277,13 @@ def open_incident(
     )
     if outbox is not None:
         outbox(conn, "incident", payload)
+    stream_append(
+        conn,
+        "incident",
+        {"incident": incident, "state": "open", "kind": subject.kind.value, "subject": subject.name,
+         "reason": reason, "providers": payload["providers"]},
+        now_ms,
+    )  # fmt: skip
     return incident
 
 

@@ -14,13 +14,10 @@ from typing import Any
 
 import httpx
 import pytest
-from eth_utils import keccak
 
-from staking.devnet.accounts import DETECTOR, devnet_account
 from staking.devnet.harness import ServiceProcess, local_deployment
 from staking.devnet.node import free_port
-from staking.domain.vocabulary import EventType, Severity
-from staking.verdict import Verdict, sign_verdict, to_wire
+from tests.support.live_service import post_breach
 
 pytestmark = pytest.mark.e2e
 
@@ -82,16 +79,7 @@ def test_every_dashboard_panel_returns_data_from_a_live_service(tmp_path: Path) 
         )
         try:
             # A breach verdict: the service jails the provider, so the isolation panels have data.
-            v = Verdict(
-                keccak(text="dashboards"),
-                net.providers[0],
-                EventType.SECURITY_BREACH,
-                Severity.HIGH,
-                net.now(),
-                keccak(text="evidence"),
-            )
-            body = to_wire(v, sign_verdict(v, net.staking.domain(), devnet_account(DETECTOR).key))
-            assert httpx.post(f"{service.base_url}/v1/verdicts", json=body, timeout=10).status_code == 202
+            post_breach(net, service.base_url, net.providers[0], "dashboards")
             until(lambda: net.staking.is_jailed(net.providers[0]), 60, "the jail")
             base = f"http://127.0.0.1:{port}"
 
