@@ -13,7 +13,7 @@ import pytest
 from tests.support.chain import Chain
 
 # Every test carries the marker of its folder (tests/support/markers.py); pytester tests that rule.
-pytest_plugins = ["tests.support.markers", "pytester"]
+pytest_plugins = ["tests.support.markers", "tests.support.ordering", "pytester"]
 
 
 @pytest.fixture(scope="session")
