@@ -90,7 +90,7 @@ def stream_router(engine: Engine) -> APIRouter:
         description=(
             "Server-sent events (`text/event-stream`): `jailed`, `unjailed`, `slash_proposed`, "
             "`slash_vetoed`, `slash_executed`, `appeal`, `epoch_published` (from indexed chain "
-            "events, with the block), `incident` (an incident opened) and `reorg` (blocks above "
+            "events, with the block), `incident` (opened, released, dismissed) and `reorg` (blocks above "
             "`ancestor` were orphaned: drop what you saw above it). Each event's `id` is its resume "
             "id: reconnect with `Last-Event-ID` (or `?after=`) to get every later event exactly "
             "once, from any replica. Filters: `provider`, `kinds` (comma-separated)."

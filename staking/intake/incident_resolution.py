@@ -33,6 +33,7 @@ from staking.intake.incidents import (
     incident_verdict_ids,
     incident_verdicts_query,
     lock_subject,
+    stream_incident,
 )
 
 if TYPE_CHECKING:
@@ -127,7 +128,7 @@ def release_incident(
             )
             .values(state=ActionState.PENDING.value, note=f"released from incident {incident}")
         )
-        _announce(conn, incident, outbox)
+        _announce(conn, incident, outbox, now_ms)
         conn.commit()
     log.warning(
         "incident released: its held slashes go to the executor, through the on-chain caps",
@@ -150,9 +151,11 @@ def _close(
     )
 
 
-def _announce(conn: Connection, incident: int, outbox: Outbox | None) -> None:
+def _announce(conn: Connection, incident: int, outbox: Outbox | None, now_ms: int) -> None:
+    payload = incident_payload(conn, incident)
     if outbox is not None:
-        outbox(conn, "incident", incident_payload(conn, incident))
+        outbox(conn, "incident", payload)
+    stream_incident(conn, payload, now_ms)
 
 
 # ------------------------------------------------------------------------------------ dismiss
@@ -225,7 +228,7 @@ def dismiss_incident(
             .where(v.id.in_(ids))
             .values(status=VerdictStatus.REJECTED.value, updated_ms=now_ms)
         )
-        _announce(conn, incident, outbox)
+        _announce(conn, incident, outbox, now_ms)
         conn.commit()
         now_s = chain_now_s if chain_now_s is not None else now_ms // 1000
         plan = _dismiss_plan(conn, incident, IncidentState.DISMISSED.value, now_s)

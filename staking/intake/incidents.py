@@ -277,14 +277,14 @@ def open_incident(
     )
     if outbox is not None:
         outbox(conn, "incident", payload)
-    stream_append(
-        conn,
-        "incident",
-        {"incident": incident, "state": "open", "kind": subject.kind.value, "subject": subject.name,
-         "reason": reason, "providers": payload["providers"]},
-        now_ms,
-    )  # fmt: skip
+    stream_incident(conn, payload, now_ms)
     return incident
+
+
+def stream_incident(conn: Connection, payload: dict[str, Any], now_ms: int) -> None:
+    """`GET /v1/stream`'s `incident` event: the incident opened, was released or dismissed."""
+    keys = ("state", "kind", "subject", "reason", "verdicts", "providers", "held_actions")
+    stream_append(conn, "incident", {"incident": payload["id"], **{k: payload[k] for k in keys}}, now_ms)
 
 
 def add_verdicts(conn: Connection, incident: int, verdict_ids: list[str], now_ms: int) -> None:

@@ -6,12 +6,13 @@ change exactly the actions they name."""
 
 from __future__ import annotations
 
+import json
 import threading
 from typing import Any
 
 import pytest
 from httpx import Response
-from sqlalchemy import select
+from sqlalchemy import Engine, select
 
 from staking.db import schema as t
 from staking.domain.vocabulary import EventType, Severity
@@ -251,6 +252,14 @@ def test_unknown_and_malformed_incident_ids_and_states_are_problems(api: Api) ->
 # ------------------------------------------------------------------------------------ closing
 
 
+def streamed_incidents(engine: Engine) -> list[tuple[int, str]]:
+    """The `incident` events of the live stream, in order: (incident id, state)."""
+    s = t.stream_events.c
+    with engine.connect() as conn:
+        rows = conn.execute(select(s.data).where(s.kind == "incident").order_by(s.id)).scalars()
+        return [(d["incident"], d["state"]) for d in map(json.loads, rows)]
+
+
 def test_release_sends_the_held_slashes_back_to_the_executor_except_those_another_incident_holds(
     api: Api, outbox: RecordingOutbox
 ) -> None:
@@ -280,6 +289,7 @@ def test_release_sends_the_held_slashes_back_to_the_executor_except_those_anothe
     released = incident_rows(api.engine)[0]
     assert (released.state, released.closed_by, released.note) == ("released", "alice", "a real outbreak")
     assert outbox.of("incident")[-1]["state"] == "released"
+    assert streamed_incidents(api.engine)[-1] == (detector.id, "released")  # GET /v1/stream's event
     with api.engine.connect() as conn:
         assert suspect_detectors(conn) == set()  # the event type's incident is no detector's
     with pytest.raises(IncidentError, match="is released, not open"):
@@ -314,6 +324,7 @@ def test_dismissal_cancels_every_open_action_of_its_verdicts_and_rejects_them(
     assert (dismissed.state, dismissed.closed_by, dismissed.note) == ("dismissed", "alice", "bad model push")
     event = outbox.of("incident")[-1]
     assert (event["state"], event["held_actions"], event["note"]) == ("dismissed", 0, "bad model push")
+    assert streamed_incidents(api.engine) == [(incident.id, "open"), (incident.id, "dismissed")]
     assert api.client.get("/readyz").status_code == 200
     with pytest.raises(IncidentError, match="is dismissed, not open"):
         dismiss_incident(api.engine, incident.id, "again", "alice", 1_750_000_000_001)
