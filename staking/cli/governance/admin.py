@@ -9,7 +9,7 @@ view, before anyone else administers the roles."""
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Annotated
 
 import typer
@@ -93,7 +93,7 @@ def admin_transfer(
 
 def transfer_operation(gov: Gov, target: str) -> Operation[AdminState]:
     def predict(s: AdminState) -> AdminState:
-        return AdminState(s.admin, target, gov.now() + s.delay, s.delay, s.pending_delay, s.delay_changes_at)
+        return replace(s, pending=target, accept_after=gov.now() + s.delay)
 
     return Operation(
         gov.staking.contract.functions.beginDefaultAdminTransfer(target),
@@ -126,7 +126,7 @@ def admin_accept(signing: Signing) -> None:
         )
 
     def predict(st: AdminState) -> AdminState:
-        return AdminState(s.pending or st.admin, None, 0, st.delay, st.pending_delay, st.delay_changes_at)
+        return replace(st, admin=s.pending or st.admin, pending=None, accept_after=0)
 
     op = Operation(
         gov.staking.contract.functions.acceptDefaultAdminTransfer(),
@@ -149,7 +149,7 @@ def admin_cancel(signing: Signing) -> None:
             fail("no admin transfer is pending")
 
         def predict(s: AdminState) -> AdminState:
-            return AdminState(s.admin, None, 0, s.delay, s.pending_delay, s.delay_changes_at)
+            return replace(s, pending=None, accept_after=0)
 
         return Operation(
             gov.staking.contract.functions.cancelDefaultAdminTransfer(),

@@ -25,6 +25,11 @@ if TYPE_CHECKING:
     from staking.chain.contracts import EpochRecord
 
 
+def _epoch_state(gov: Gov, epoch: int) -> tuple[EpochRecord, int]:
+    """The epoch as `getEpoch` answers it, and when its claims open."""
+    return gov.staking.epoch(epoch), gov.staking.claimable_at(epoch)
+
+
 def _state_lines(gov: Gov, epoch: int, rec: EpochRecord, claimable_at: int) -> list[str]:
     lines = epoch_lines(epoch, rec)
     if rec.published:
@@ -47,13 +52,10 @@ def revoke(
     digest = reason_hash(reason)
 
     def build(gov: Gov) -> Operation[tuple[EpochRecord, int]]:
-        def read() -> tuple[EpochRecord, int]:
-            return gov.staking.epoch(epoch), gov.staking.claimable_at(epoch)
-
         return Operation(
             gov.staking.revoke_eligibility(epoch, digest),
             ("VETOER_ROLE",),
-            read,
+            lambda: _epoch_state(gov, epoch),
             lambda st: _state_lines(gov, epoch, *st),
             lambda st: (type(st[0])(b"\x00" * 32, 0, st[0].pool, st[0].claimed, False), 0),
             [f"reasonHash 0x{digest.hex()}; the rewards oracle may publish the epoch again"],
@@ -68,14 +70,11 @@ def sweep(epoch: EpochArg, signing: Signing) -> None:
     (GOVERNANCE_ROLE; timelocked in the Safe shape)."""
 
     def build(gov: Gov) -> Operation[tuple[EpochRecord, int]]:
-        def read() -> tuple[EpochRecord, int]:
-            return gov.staking.epoch(epoch), gov.staking.claimable_at(epoch)
-
         left = gov.staking.epoch(epoch)
         return Operation(
             gov.staking.sweep_epoch(epoch),
             ("GOVERNANCE_ROLE",),
-            read,
+            lambda: _epoch_state(gov, epoch),
             lambda st: _state_lines(gov, epoch, *st),
             None,
             [f"{tokens(left.pool - left.claimed)} SWARM unclaimed, to the treasury {gov.staking.treasury()}"],
