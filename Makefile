@@ -9,7 +9,7 @@ SOL := $(shell find contracts -name '*.sol')
 ARTIFACT := artifacts/contracts/SwarmStaking.sol/SwarmStaking.json
 PYTEST_ARGS ?=
 
-.PHONY: setup run demo demo-governance devnet test lint format typecheck pytest compile clean help bench-indexer bench-latency bench-api bench-epochs bench-gas bench-stream crash chaos rogue
+.PHONY: setup run demo demo-governance devnet test lint format typecheck pytest compile clean help bench-indexer bench-latency bench-api bench-epochs bench-gas bench-stream crash chaos rogue screenshots
 
 help:
 	@echo "make run      - devnet + contracts + the service on http://127.0.0.1:8000 (Ctrl-C stops)"
@@ -27,6 +27,7 @@ help:
 	@echo "make crash    - 20 trials of SIGKILL during 200-verdict bursts, invariants checked (JSON)"
 	@echo "make chaos    - 50 fault-injection trials on PostgreSQL (kills, node stop, db restart, reorgs, webhooks)"
 	@echo "make rogue    - a rogue detector and a stolen service key vs the on-chain caps, SQLite + PostgreSQL (JSON)"
+	@echo "make screenshots - the browser tests, saving the pages' screenshots to docs/screenshots (README)"
 	@echo "make clean    - remove build outputs (keeps installs)"
 
 setup: $(VENV)/.installed node_modules/.installed $(ARTIFACT)
@@ -107,6 +108,10 @@ chaos: setup
 
 rogue: setup
 	@$(BIN)/python -m faults.rogue $(ROGUE_ARGS)
+
+# The README's pictures: the browser tests write them where SWARM_SCREENSHOTS points.
+screenshots: setup
+	SWARM_SCREENSHOTS=$(CURDIR)/docs/screenshots $(BIN)/pytest -q tests/e2e/test_pages_browser.py
 
 clean:
 	rm -rf artifacts cache var .pytest_cache .mypy_cache .ruff_cache

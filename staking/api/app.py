@@ -48,6 +48,7 @@ from staking.db import schema as t
 from staking.intake.performance import PerformanceIntake
 from staking.intake.service import IntakeService
 from staking.metrics import metrics_registry, request_latency
+from staking.web.pages import install_pages
 
 if TYPE_CHECKING:
     from staking.config import Settings
@@ -118,6 +119,7 @@ def create_app(
     ):
         app.include_router(router)
     install_local_docs(app)
+    install_pages(app, engine, intake.policy, clock, head)
     problem_openapi(app)
     document_security(app, security)
     return app

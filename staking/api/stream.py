@@ -47,10 +47,10 @@ def _kinds(value: str | None) -> tuple[str, ...] | None:
 
 
 def _resume(header: str | None, after: int | None) -> int | None:
-    if after is not None:
-        return after
+    """Where to resume. The header wins: a browser's EventSource reconnects to the URL it opened
+    (its `?after=` the first position) and sends the id of the last event it got, the later one."""
     if header is None:
-        return None
+        return after
     if not header.isdigit():
         raise _invalid("Last-Event-ID", "header", "not an id this stream sent (a non-negative integer)")
     return int(header)
@@ -105,7 +105,8 @@ def stream_router(engine: Engine) -> APIRouter:
         ] = None,
         kinds: Annotated[str | None, Query(description=f"Comma-separated, of: {', '.join(KINDS)}")] = None,
         after: Annotated[
-            int | None, Query(ge=0, description="Resume after this id (as Last-Event-ID)")
+            int | None,
+            Query(ge=0, description="Resume after this id (a Last-Event-ID header, sent on reconnect, wins)"),
         ] = None,
         last_event_id: Annotated[str | None, Header(alias="Last-Event-ID")] = None,
     ) -> StreamingResponse:

@@ -7,13 +7,17 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, func, select
 
 from staking.db import schema as t
+from staking.db.stream import stream_events
+from staking.domain.status import STATUSES
 from staking.domain.vocabulary import Severity
 from staking.readmodel.documents import as_of
 from staking.readmodel.incidents import open_incidents
+from staking.readmodel.parts import epoch_clock, evaluated_at
 from staking.readmodel.queries import meta
+from staking.readmodel.status_filter import status_condition
 
 if TYPE_CHECKING:
     from staking.chain.contracts import Caps, CapUsage
@@ -91,4 +95,38 @@ def network_document(conn: Connection, live: Live | None, why_not_live: str | No
         "incidents": {"open": len(incidents), "ids": [i["id"] for i in incidents]},
         "totals": {k: (str(v) if k in ("active", "unbonding", "bonded") else v) for k, v in sums.items()},
         "as_of": as_of(meta(conn)),
+    }
+
+
+RECENT = 20
+
+
+def network_overview(conn: Connection, now: int) -> dict[str, Any]:
+    """The network page (`/`, SPEC section 10): totals, providers by status at `max(now, last
+    indexed block time)`, the newest consequences (the live stream's rows) and recent epochs."""
+    meta_ = meta(conn)
+    at = evaluated_at(meta_, now)
+    clock = epoch_clock(meta_)
+    count = select(func.count()).select_from(t.providers)
+    by_status = {
+        s: int(conn.execute(count.where(status_condition(s, at, clock))).scalar_one()) for s in STATUSES
+    }
+    s = stream_events.c
+    recent = conn.execute(select(stream_events).order_by(s.id.desc()).limit(RECENT)).all()
+    re, e = t.reward_epochs.c, t.epochs.c
+    epochs = conn.execute(
+        select(re.epoch, re.state, re.eligible, re.providers, re.total_weight, e.pool, e.claimed, e.claims)
+        .select_from(t.reward_epochs.outerjoin(t.epochs, e.epoch == re.epoch))
+        .order_by(re.epoch.desc())
+        .limit(8)
+    ).all()
+    return {
+        "at": at,
+        "current_epoch": clock.epoch_at(at) if clock else None,
+        "totals": totals(conn),
+        "by_status": by_status,
+        "recent": [{**r._mapping, "data": json.loads(r.data)} for r in recent],
+        "epochs": [dict(r._mapping) for r in epochs],
+        "incidents_open": len(open_incidents(conn)),
+        "as_of": as_of(meta_),
     }

@@ -19,6 +19,7 @@ LONG_FILES = (
     "tests/e2e/test_governance_cli.py",  # ~45
     "tests/integration/test_indexer_faults.py",  # ~45
     "tests/e2e/test_recovery_e2e.py",  # ~35
+    "tests/e2e/test_pages_browser.py",  # ~35
     "tests/e2e/test_service_e2e.py",  # ~30
     "tests/integration/test_token_conservation.py",  # ~25
 )
