@@ -9,7 +9,7 @@ SOL := $(shell find contracts -name '*.sol')
 ARTIFACT := artifacts/contracts/SwarmStaking.sol/SwarmStaking.json
 PYTEST_ARGS ?=
 
-.PHONY: setup run demo demo-governance devnet test lint format typecheck pytest compile clean help bench-indexer bench-latency bench-api bench-epochs bench-gas bench-stream crash chaos rogue screenshots
+.PHONY: setup run demo demo-governance devnet test lint format typecheck pytest compile clean help bench-indexer bench-latency bench-api bench-epochs bench-gas bench-stream bench-policy crash chaos rogue screenshots
 
 help:
 	@echo "make run      - devnet + contracts + the service on http://127.0.0.1:8000 (Ctrl-C stops)"
@@ -24,6 +24,7 @@ help:
 	@echo "make bench-epochs - one reward epoch of 10,000 providers: compute, store, publish; proofs/s (JSON)"
 	@echo "make bench-gas    - gasUsed of every state-changing SwarmStaking function vs targets (JSON)"
 	@echo "make bench-stream - verdict -> jailed event delivered on GET /v1/stream vs polling (JSON)"
+	@echo "make bench-policy - policy simulate over 100,000 recorded verdicts vs a per-verdict SQL replay (JSON)"
 	@echo "make crash    - 20 trials of SIGKILL during 200-verdict bursts, invariants checked (JSON)"
 	@echo "make chaos    - 50 fault-injection trials on PostgreSQL (kills, node stop, db restart, reorgs, webhooks)"
 	@echo "make rogue    - a rogue detector and a stolen service key vs the on-chain caps, SQLite + PostgreSQL (JSON)"
@@ -99,6 +100,9 @@ bench-gas: setup
 
 bench-stream: setup
 	@$(BIN)/python -m benchmarks.stream_latency $(BENCH_ARGS)
+
+bench-policy: setup
+	@$(BIN)/python -m benchmarks.policy_simulate $(BENCH_ARGS)
 
 crash: setup
 	@$(BIN)/python -m faults.verdict_crash $(CRASH_ARGS)

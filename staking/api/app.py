@@ -31,6 +31,7 @@ from staking.api.investigations import investigations_router
 from staking.api.metrics import IncidentCollector, metrics_router
 from staking.api.middleware import RequestContext
 from staking.api.network import live_caps, network_router
+from staking.api.policy import policy_router
 from staking.api.problems import install_problem_handlers, problem_openapi, problems_router
 from staking.api.providers import providers_router
 from staking.api.rewards import rewards_router
@@ -46,6 +47,7 @@ from staking.api.stream import stream_router
 from staking.api.verdicts import verdicts_router
 from staking.db import schema as t
 from staking.intake.performance import PerformanceIntake
+from staking.intake.policy_change import announce_policy
 from staking.intake.service import IntakeService
 from staking.metrics import metrics_registry, request_latency
 from staking.web.pages import install_pages
@@ -115,6 +117,7 @@ def create_app(
         appeals_router(engine, clock),
         rewards_router(engine, performance),
         stream_router(engine),
+        policy_router(intake.policy),
         *routers,
     ):
         app.include_router(router)
@@ -192,6 +195,8 @@ def app_from_settings(settings: Settings, runtime: Runtime | None = None) -> Fas
         )
     if security.cors_origins:
         log.info("CORS enabled", extra={"origins": list(security.cors_origins)})
+    outbox = rt.webhook_notifier(start=False).record
+    announce_policy(engine, rt.policy, outbox, str(settings.policy_file or "the packaged default"))
     intake = IntakeService(
         engine=engine,
         domain=domain,
@@ -200,7 +205,7 @@ def app_from_settings(settings: Settings, runtime: Runtime | None = None) -> Fas
         max_age=contract.max_verdict_age(),
         clock=chain_aware_clock(engine, wall=rt.clock, monotonic=rt.monotonic),
         limiter=signer_limiter(security),
-        outbox=rt.webhook_notifier(start=False).record,  # the `incident` webhook
+        outbox=outbox,  # the `incident` webhook
     )
     return create_app(
         engine,

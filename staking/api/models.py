@@ -123,6 +123,11 @@ class DecisionModel(BaseModel):
     slash_bps: int = Field(ge=0, le=10_000)
     jail_seconds: int | None = Field(description="null: no jail; 0: until recovery; > 0: timed jail")
     jail_until_recovery: bool
+    policy_hash: str | None = Field(
+        description="sha256 of the canonical policy that made the decision (GET /v1/policy); null for "
+        "decisions recorded before the service kept it",
+        pattern=r"^sha256:[0-9a-f]{64}$",
+    )
 
 
 class ActionModel(BaseModel):
@@ -239,6 +244,7 @@ EXAMPLE_RESOURCE: dict[str, Any] = {
         "slash_bps": 2000,
         "jail_seconds": 0,
         "jail_until_recovery": True,
+        "policy_hash": "sha256:" + "3f" * 32,
     },
     "actions": [
         {

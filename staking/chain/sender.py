@@ -24,6 +24,13 @@ class TransactionFailed(SwarmError, RuntimeError):
     pass
 
 
+def with_margin(estimate: int) -> int:
+    """A gas limit over an estimate made against the pending block: the block that mines the
+    transaction can be later (a cap window rolled over, a slot another transaction wrote) and cost
+    more; an estimate used as the limit then runs out of gas and reverts."""
+    return estimate + estimate // 4 + 10_000
+
+
 @dataclass
 class Pending:
     label: str
@@ -40,12 +47,15 @@ class Sender:
 
     def send(self, fn: ContractFunction, label: str = "", gas: int | None = None) -> Pending:
         """Sign and send `fn` with the next nonce. Without `gas`, it is estimated, which also
-        simulates the call, so a reverting call raises here and burns no nonce."""
+        simulates the call, so a reverting call raises here and burns no nonce; the limit is the
+        estimate with a margin (`with_margin`)."""
         params: dict[str, Any] = {"from": self.address, "nonce": self._nonce, "chainId": self.chain_id}
         if gas is not None:
             params["gas"] = gas
-        tx = fn.build_transaction(params)  # type: ignore[arg-type]
-        return self._send_raw(dict(tx), label or fn.fn_name)
+        tx: dict[str, Any] = dict(fn.build_transaction(params))  # type: ignore[arg-type]
+        if gas is None:
+            tx["gas"] = with_margin(int(tx["gas"]))
+        return self._send_raw(tx, label or fn.fn_name)
 
     def deploy(self, abi: list[dict[str, Any]], bytecode: str, *args: Any, label: str = "deploy") -> Pending:
         constructor = self.w3.eth.contract(abi=abi, bytecode=bytecode).constructor(*args)

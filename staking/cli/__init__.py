@@ -9,12 +9,14 @@ from __future__ import annotations
 import sys
 
 from staking.cli import (  # noqa: F401 - each module registers its commands
+    audit,
     db,
     detectors,
     devnet,
     governance,
     incidents,
     investigations,
+    policy,
     provider,
     rewards,
     service,

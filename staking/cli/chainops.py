@@ -306,10 +306,10 @@ def simulate_call(gov: Gov, sender: str, to: str, data: str, name: str) -> int:
 
 def send(gov: Gov, fn: ContractFunction, gas: int) -> TxReceipt:
     from staking.chain.rpc import RawRpc, RpcError
-    from staking.chain.sender import Sender
+    from staking.chain.sender import Sender, with_margin
 
     try:
-        pending = Sender(gov.w3, gov.signer).send(fn, gas=gas + gas // 4 + 10_000)
+        pending = Sender(gov.w3, gov.signer).send(fn, gas=with_margin(gas))
         receipt = gov.w3.eth.wait_for_transaction_receipt(pending.tx_hash, timeout=300, poll_latency=0.2)
     except Exception as exc:
         first = str(exc).splitlines()[0] if str(exc) else ""

@@ -175,6 +175,7 @@ verdicts = Table(
     Column("deadline_ms", BigInteger, nullable=False),
     Column("received_ms", BigInteger, nullable=False),
     Column("updated_ms", BigInteger, nullable=False),
+    Column("policy_hash", String(71)),  # sha256: of the policy that decided it (null: before 0012)
 )
 
 actions = Table(

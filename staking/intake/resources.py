@@ -71,6 +71,7 @@ def verdict_resource(conn: Connection, vid: str) -> dict[str, Any] | None:
             "slash_bps": v.slash_bps,
             "jail_seconds": v.jail_seconds,
             "jail_until_recovery": v.jail_seconds == 0,
+            "policy_hash": v.policy_hash,
         },
         "actions": [
             {

@@ -50,6 +50,7 @@ from staking.intake.results import (
 )
 from staking.policy import Decision, Offence, Policy, decide
 from staking.policy.engine import VerdictFacts
+from staking.policy.identity import policy_hash
 from staking.verdict import Domain, recover_signer
 
 if TYPE_CHECKING:
@@ -68,6 +69,9 @@ class IntakeService:
     clock: Callable[[], float] = field(default=time.time)
     limiter: TokenBuckets | None = None  # per-detector rate limit (None: unlimited)
     outbox: incidents.Outbox | None = None  # writes the `incident` webhook in the intake's transaction
+
+    def __post_init__(self) -> None:
+        self.policy_hash = policy_hash(self.policy)  # recorded with every decision
 
     @property
     def detectors(self) -> Detectors:
@@ -98,7 +102,7 @@ class IntakeService:
                 existing = self._existing(conn, vid)
                 if existing is None:
                     decision = self._decide(conn, signed)
-                    self._insert(conn, signed, signer, decision, now_ms)
+                    self._insert(conn, signed, signer, decision, now_ms, self.policy_hash)
                     incidents.watch(conn, self.policy.incidents, vid, now_ms, self.outbox)
                     resource = verdict_resource(conn, vid)
                     assert resource is not None
@@ -214,7 +218,12 @@ class IntakeService:
 
     @staticmethod
     def _insert(
-        conn: Connection, signed: SignedVerdict, signer: str, decision: Decision, now_ms: int
+        conn: Connection,
+        signed: SignedVerdict,
+        signer: str,
+        decision: Decision,
+        now_ms: int,
+        policy_hash: str,
     ) -> None:
         v = signed.verdict
         vid = signed.id_hex
@@ -240,6 +249,7 @@ class IntakeService:
                 deadline_ms=deadline_ms,
                 received_ms=now_ms,
                 updated_ms=now_ms,
+                policy_hash=policy_hash,
             )
         )
         conn.execute(

@@ -40,6 +40,7 @@ KINDS = (
     "incident",  # an incident opened, grew, was released or dismissed (SPEC section 8)
     "cap",  # an action met an on-chain cap (JailCapExceeded, SlashCapExceeded) and waits
     "detector_revoked",  # `detector revoke` contained a detector
+    "policy_changed",  # the API started with a policy other than the one last recorded (SPEC section 11)
 )
 PENDING, DELIVERED, FAILED = "pending", "delivered", "failed"
 

@@ -28,7 +28,7 @@ from sqlalchemy import Connection, Engine, select, update
 from web3 import Web3
 
 from staking.chain.rpc import RawRpc, RpcError
-from staking.chain.sender import Sender, TransactionFailed
+from staking.chain.sender import Sender, TransactionFailed, with_margin
 from staking.db import schema as t
 from staking.domain.clock import iso_ms
 from staking.domain.errors import SwarmError
@@ -243,7 +243,7 @@ def send(
     try:
         for s in simulations:
             assert s.gas is not None
-            pending.append(sender.send(s.call.fn, label=s.call.label, gas=s.gas + s.gas // 4 + 10_000))
+            pending.append(sender.send(s.call.fn, label=s.call.label, gas=with_margin(s.gas)))
         return [(p.label, sender.wait(p, timeout)) for p in pending]
     except TransactionFailed as exc:
         raise ContainmentFailed(str(exc)) from exc

@@ -63,6 +63,7 @@ def test_make_run_serves_the_product_and_the_demo_runs_against_it(tmp_path: Path
         # A second run meets the first one's strikes and jails: it says so before doing anything.
         assert again.returncode == 1 and "already run the demo" in again.stdout, again.stdout[-2000:]
         assert "POST /v1/verdicts" not in again.stdout
+        assert_the_demo_trail_verifies(env, deployment, tmp_path, f"http://127.0.0.1:{chain_port}")
     finally:
         run.send_signal(signal.SIGINT)
         try:
@@ -72,6 +73,22 @@ def test_make_run_serves_the_product_and_the_demo_runs_against_it(tmp_path: Path
         log.close()
     assert run.returncode == 0, (tmp_path / "run.log").read_text()[-3000:]
     assert "stopping the service and the devnet" in (tmp_path / "run.log").read_text()
+
+
+def assert_the_demo_trail_verifies(env: dict[str, str], deployment: Path, tmp_path: Path, rpc: str) -> None:
+    """The demo's evidence trail (SPEC section 11), exported and checked against its chain."""
+    cli = [str(Path(sys.executable).parent / "swarm-staking"), "audit"]
+    env = dict(env, SWARM_DEPLOYMENT=str(deployment))
+    trail = tmp_path / "demo-trail.jsonl"
+    export = subprocess.run(
+        [*cli, "export", "--output", str(trail)], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert export.returncode == 0, export.stderr
+    verify = subprocess.run(
+        [*cli, "verify", str(trail), "--rpc", rpc], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert verify.returncode == 0, verify.stderr
+    assert "against the node" in verify.stdout and " 0 transactions" not in verify.stdout, verify.stdout
 
 
 def assert_a_reward_epoch_was_published(out: str) -> None:
