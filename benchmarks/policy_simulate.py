@@ -38,7 +38,7 @@ from staking.db.engine import make_engine, upgrade
 from staking.domain.vocabulary import EventType, Level, Severity, VerdictStatus
 from staking.policy import Policy, load_policy
 from staking.policy.engine import Offence, VerdictFacts, decide
-from staking.policy.simulate import Outcome, RecordedVerdict, replay, simulate
+from staking.policy.simulate import Outcome, RecordedVerdict, penalties_scaled, replay, simulate
 from staking.readmodel.queries import snapshot
 from staking.readmodel.verdict_history import bonded_stakes, recorded_verdicts
 
@@ -47,11 +47,7 @@ T0 = 1_800_000_000
 
 
 def doubled(policy: Policy) -> Policy:
-    data = policy.model_dump(mode="json")
-    for level in data["levels"].values():
-        level["slash_bps"] *= 2
-    data["caps"]["max_slash_bps"] = 10_000
-    return Policy.model_validate(data)
+    return penalties_scaled(policy, 2)
 
 
 def history(n: int, providers: list[str], seed: int) -> list[RecordedVerdict]:

@@ -16,9 +16,10 @@ from sqlalchemy import Connection, or_, select
 
 from staking.audit.lines import anchor
 from staking.db import schema as t
+from staking.domain.errors import SwarmError
 
 
-class NotIndexed(RuntimeError):
+class NotIndexed(SwarmError, RuntimeError):
     """The database has not indexed a deployment yet: there is nothing to anchor a trail to."""
 
 

@@ -19,6 +19,7 @@ from eth_utils import keccak, to_checksum_address
 
 from indexer.decoder import EventDecoder
 from staking.audit.lines import anchor_hash, encode, sha256
+from staking.domain.errors import SwarmError
 from staking.domain.vocabulary import EventType, Severity
 from staking.verdict import Domain, Verdict, recover_signer
 
@@ -29,7 +30,7 @@ ROLE_REVOKED = "0x" + keccak(text="RoleRevoked(bytes32,address,address)").hex()
 Rpc = Callable[[str, list[Any]], Any]  # JSON-RPC method, params -> result
 
 
-class TrailInvalid(Exception):
+class TrailInvalid(SwarmError, ValueError):
     def __init__(self, line: int, kind: str, why: str) -> None:
         super().__init__(f"line {line + 1} ({kind}): {why}")
         self.line, self.kind, self.why = line, kind, why

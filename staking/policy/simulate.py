@@ -190,3 +190,13 @@ def replay(verdicts: Iterable[RecordedVerdict], policy: Policy) -> list[Outcome]
         mine.append(_Prior.of(v, outcome.level))
         out.append(outcome)
     return out
+
+
+def penalties_scaled(policy: Policy, factor: int) -> Policy:
+    """The what-if governance asks first: every level's slash bps times `factor`, the per-decision
+    cap lifted to 100 % so nothing is cut (bps above 10,000 are refused as the policy refuses them)."""
+    data = policy.model_dump(mode="json")
+    for level in data["levels"].values():
+        level["slash_bps"] *= factor
+    data["caps"]["max_slash_bps"] = 10_000
+    return Policy.model_validate(data)

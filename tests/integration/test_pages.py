@@ -96,7 +96,8 @@ def test_the_operator_page_needs_the_admin_token_when_one_is_set(chain: Chain, d
         client.post("/operator/sign-out", follow_redirects=False)
         client.cookies.clear()
         after = client.get("/operator")
-        forged = client.get("/operator", cookies={COOKIE: TOKEN})
+        client.cookies.set(COOKIE, TOKEN, path="/operator")  # the raw token is not the session value
+        forged = client.get("/operator")
     assert (
         refused.status_code == 401
         and 'type="password"' in refused.text

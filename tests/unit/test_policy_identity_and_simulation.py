@@ -14,7 +14,7 @@ from staking.domain.vocabulary import EventType, Severity
 from staking.policy import Policy, load_policy
 from staking.policy.engine import DEFAULT_POLICY
 from staking.policy.identity import check_policy_file, policy_diff, policy_hash
-from staking.policy.simulate import Outcome, RecordedVerdict, replay, simulate
+from staking.policy.simulate import Outcome, RecordedVerdict, penalties_scaled, replay, simulate
 
 pytestmark = pytest.mark.unit
 
@@ -58,12 +58,7 @@ def test_a_bad_file_reports_every_error_at_once_one_line_each(tmp_path: Path) ->
 
 
 def doubled(policy: Policy) -> Policy:
-    """Every penalty bps doubled, the caps lifted so nothing is cut."""
-    data = policy.model_dump(mode="json")
-    for level in data["levels"].values():
-        level["slash_bps"] *= 2
-    data["caps"]["max_slash_bps"] = 10_000
-    return Policy.model_validate(data)
+    return penalties_scaled(policy, 2)
 
 
 @st.composite

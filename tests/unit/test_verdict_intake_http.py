@@ -20,6 +20,8 @@ from staking.api.middleware import MAX_BODY
 from staking.devnet.accounts import devnet_account
 from staking.domain.vocabulary import EventType, Severity
 from staking.intake.detectors import SECP256K1_N
+from staking.policy import load_policy
+from staking.policy.identity import policy_hash
 from tests.support.chain import STRANGER_INDEX
 from tests.support.intake import PROBLEM_JSON, kinds, wire
 from tests.support.offchain import OTHER_CONTRACT, OffChainApi
@@ -44,6 +46,7 @@ def test_a_security_breach_is_accepted_with_isolation_first(api: OffChainApi) ->
         "slash_bps": 500,
         "jail_seconds": 0,
         "jail_until_recovery": True,
+        "policy_hash": policy_hash(load_policy()),  # the policy that decided it (SPEC section 11)
     }
     assert kinds(doc) == ["jail", "propose_slash", "begin_recovery"]
     for action in doc["actions"]:
