@@ -91,6 +91,9 @@ class Slot:
     until: int = 0
 
 
+DEFAULT_BATCH = 25  # actions per step: tracking runs between batches during a burst
+
+
 class ActionExecutor(ActionStates, CapWaits):
     def __init__(
         self,
@@ -98,7 +101,7 @@ class ActionExecutor(ActionStates, CapWaits):
         staking: StakingContract,
         txm: TxManager,
         notify: Notify | None = None,
-        batch: int = 25,
+        batch: int = DEFAULT_BATCH,
         clock: Callable[[], float] = time.time,
         policy: Policy | None = None,
     ) -> None:
