@@ -30,7 +30,7 @@ from staking.api.incidents import incidents_router
 from staking.api.investigations import investigations_router
 from staking.api.metrics import IncidentCollector, metrics_router
 from staking.api.middleware import RequestContext
-from staking.api.network import live_caps, network_router
+from staking.api.network import LiveCaps, live_caps, network_router
 from staking.api.policy import policy_router
 from staking.api.problems import install_problem_handlers, problem_openapi, problems_router
 from staking.api.providers import providers_router
@@ -70,6 +70,7 @@ def create_app(
     confirmations: int = 0,
     clock: Callable[[], float] = time.time,
     security: SecurityOptions | None = None,
+    caps: LiveCaps | None = None,
 ) -> FastAPI:
     """The API over `engine`, with verdict intake through `intake`; `routers` add more endpoints.
 
@@ -77,7 +78,8 @@ def create_app(
     `max_indexer_lag_blocks` (+ `confirmations`) is the lag `/readyz` tolerates; `clock` (unix
     seconds) is the time provider documents are evaluated at; `security` the limits, admin token
     and CORS origins (default: `SecurityOptions()`, no admin token, no CORS, no rate limits — the
-    intake's own `limiter` applies)."""
+    intake's own `limiter` applies); `caps` the contract's caps and their use, read live: with it
+    the app serves `/v1/network` and the operator page shows the caps' use."""
     security = security or SecurityOptions()
     app = FastAPI(
         title=title,
@@ -118,11 +120,12 @@ def create_app(
         rewards_router(engine, performance),
         stream_router(engine),
         policy_router(intake.policy),
+        *([network_router(engine, caps)] if caps is not None else []),
         *routers,
     ):
         app.include_router(router)
     install_local_docs(app)
-    install_pages(app, engine, intake.policy, clock, head)
+    install_pages(app, engine, intake.policy, clock, head, caps.current if caps is not None else None)
     problem_openapi(app)
     document_security(app, security)
     return app
@@ -210,7 +213,7 @@ def app_from_settings(settings: Settings, runtime: Runtime | None = None) -> Fas
     return create_app(
         engine,
         intake,
-        routers=[network_router(engine, lambda: live_caps(contract))],
+        caps=LiveCaps(lambda: live_caps(contract)),
         chain=ChainProbe(rpc_head(rt.rpc_url)),
         max_indexer_lag_blocks=settings.max_indexer_lag_blocks,
         confirmations=settings.confirmations,

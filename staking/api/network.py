@@ -64,26 +64,39 @@ def live_caps(staking: StakingContract) -> Live:
     return staking.caps(), staking.cap_usage()
 
 
-def network_router(engine: Engine, read: Callable[[], Live] | None, ttl: float = 2.0) -> APIRouter:
-    """`read`: the contract's figures (None: no chain configured)."""
-    router = APIRouter(tags=["network"])
-    lock = threading.Lock()
-    cached: list[Any] = [None, None, -ttl]  # (Live | None, why not, monotonic time read)
+class LiveCaps:
+    """The contract's caps and their use, read at most once a `ttl` (None when no chain is
+    configured or the node did not answer, with why): `/v1/network` and the operator page share it."""
 
-    def current() -> tuple[Live | None, str | None]:
-        if read is None:
+    def __init__(self, read: Callable[[], Live] | None, ttl: float = 2.0) -> None:
+        self.read, self.ttl = read, ttl
+        self._lock = threading.Lock()
+        self._cached: list[Any] = [None, None, -ttl]  # (Live | None, why not, monotonic time read)
+
+    def current(self) -> tuple[Live | None, str | None]:
+        if self.read is None:
             return None, "no chain configured"
-        with lock:
-            if time.monotonic() - cached[2] >= ttl:
+        with self._lock:
+            if time.monotonic() - self._cached[2] >= self.ttl:
                 try:
-                    cached[:] = [read(), None, time.monotonic()]
+                    self._cached[:] = [self.read(), None, time.monotonic()]
                 except Exception as exc:  # the node is down or slow: answer from the index
-                    cached[:] = [None, f"the node did not answer ({type(exc).__name__})", time.monotonic()]
-            return cached[0], cached[1]
+                    self._cached[:] = [
+                        None,
+                        f"the node did not answer ({type(exc).__name__})",
+                        time.monotonic(),
+                    ]
+            return self._cached[0], self._cached[1]
+
+
+def network_router(engine: Engine, read: Callable[[], Live] | LiveCaps | None, ttl: float = 2.0) -> APIRouter:
+    """`read`: the contract's figures (None: no chain configured), or a `LiveCaps` to share."""
+    router = APIRouter(tags=["network"])
+    live_caps_ = read if isinstance(read, LiveCaps) else LiveCaps(read, ttl)
 
     @router.get("/v1/network", response_model=Network, summary="Caps, their use, open incidents, totals")
     def network() -> dict[str, Any]:
-        live, why = current()
+        live, why = live_caps_.current()
         with snapshot(engine) as conn:
             return network_document(conn, live, why)
 

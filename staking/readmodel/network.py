@@ -62,29 +62,37 @@ def totals(conn: Connection) -> dict[str, int]:
     }
 
 
+def live_figures(live: Live) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(caps, usage) as the documents show them, from what the contract answered."""
+    bounds, use = live
+    caps = {
+        "window_seconds": bounds.window,
+        "jail_cap": bounds.jail_cap,
+        "slash_cap_bps": bounds.slash_cap_bps,
+        "max_slash_bps": bounds.max_slash_bps,
+        "severity_bounds": {s.wire: b for s, b in zip(Severity, bounds.severity_bounds, strict=True)},
+        "quorum": bounds.quorum,
+        "quorum_bps": bounds.quorum_bps,
+        "source": "chain",
+    }
+    usage = {
+        "jails": use.jails,
+        "jails_left": max(0, bounds.jail_cap - use.jails),
+        "at_stake": str(use.at_stake),
+        "slash_cap": str(use.total_bonded * bounds.slash_cap_bps // 10_000),
+        "total_bonded": str(use.total_bonded),
+    }
+    return caps, usage
+
+
 def network_document(conn: Connection, live: Live | None, why_not_live: str | None) -> dict[str, Any]:
     """The document; `live` from the contract, or None with `why_not_live` (then the bounds come
     from the index and the window's use is unknown)."""
     incidents = open_incidents(conn)
+    caps: dict[str, Any] | None
+    usage: dict[str, Any] | None
     if live is not None:
-        bounds, use = live
-        caps: dict[str, Any] | None = {
-            "window_seconds": bounds.window,
-            "jail_cap": bounds.jail_cap,
-            "slash_cap_bps": bounds.slash_cap_bps,
-            "max_slash_bps": bounds.max_slash_bps,
-            "severity_bounds": {s.wire: b for s, b in zip(Severity, bounds.severity_bounds, strict=True)},
-            "quorum": bounds.quorum,
-            "quorum_bps": bounds.quorum_bps,
-            "source": "chain",
-        }
-        usage: dict[str, Any] | None = {
-            "jails": use.jails,
-            "jails_left": max(0, bounds.jail_cap - use.jails),
-            "at_stake": str(use.at_stake),
-            "slash_cap": str(use.total_bonded * bounds.slash_cap_bps // 10_000),
-            "total_bonded": str(use.total_bonded),
-        }
+        caps, usage = live_figures(live)
     else:
         caps, usage = indexed_caps(conn), None
     sums = totals(conn)

@@ -24,7 +24,7 @@ from staking.db.stream import stream_events
 from staking.domain.ids import InvalidAddress, normalize_address
 from staking.policy import Policy
 from staking.readmodel import provider_events, snapshot, standing_from_parts
-from staking.readmodel.network import network_overview
+from staking.readmodel.network import live_figures, network_overview
 from staking.readmodel.operator import operator_document
 from staking.readmodel.provider_rewards import provider_rewards
 from staking.readmodel.queries import fetch_parts
@@ -81,15 +81,21 @@ def install_pages(
     policy: Policy,
     clock: Callable[[], float],
     head: Callable[[], int | None],
+    caps: Callable[[], tuple[Any, str | None]] | None = None,
 ) -> None:
-    """Mount the pages' assets and add the three pages (and the operator's sign-in) to `app`."""
+    """Mount the pages' assets and add the three pages (and the operator's sign-in) to `app`;
+    `caps`: the contract's caps and their use (`staking.api.network.LiveCaps.current`)."""
     app.mount(STATIC_URL, StaticFiles(directory=str(files("staking.web") / "static")), name="page-assets")
-    app.include_router(pages_router(engine, policy, clock, head))
+    app.include_router(pages_router(engine, policy, clock, head, caps))
     install_operator_session(app)
 
 
 def pages_router(
-    engine: Engine, policy: Policy, clock: Callable[[], float], head: Callable[[], int | None]
+    engine: Engine,
+    policy: Policy,
+    clock: Callable[[], float],
+    head: Callable[[], int | None],
+    caps: Callable[[], tuple[Any, str | None]] | None = None,
 ) -> APIRouter:
     router = APIRouter(include_in_schema=False)
     env = environment()
@@ -136,6 +142,9 @@ def pages_router(
             events = provider_events(conn, addr, 50)["items"]
             rewards = provider_rewards(conn, addr)
             staking = conn.execute(select(t.meta.c.value).where(t.meta.c.key == "staking_address")).scalar()
+            ids = [s["id"] for s in doc["pending_slashes"]]
+            v = t.verdicts.c
+            evidence = dict(conn.execute(select(v.id, v.evidence_uri).where(v.id.in_(ids))).tuples().all())
             after = _stream_head(conn)
         at = max(now, doc["as_of"]["timestamp"] or 0)  # as the document was evaluated
         view = provider_view(doc, policy, parts.strikes, at)
@@ -147,6 +156,7 @@ def pages_router(
             events=events,
             rewards=rewards,
             now_at=at,
+            evidence=evidence,
             staking=staking,
             claim_selector=CLAIM_SELECTOR,
             stream=f"/v1/stream?provider={addr}",
@@ -157,9 +167,14 @@ def pages_router(
     def operator(request: Request) -> Response:
         if not operator_allowed(request):
             return page(request, "sign_in.html", 401, active="operator")
+        live, why = caps() if caps is not None else (None, "no chain configured")
         with snapshot(engine) as conn:
             doc = operator_document(conn, int(clock()), head())
             after = _stream_head(conn)
+        if live is not None:
+            doc["caps"], doc["usage"] = live_figures(live)
+        else:
+            doc["usage"], doc["usage_unavailable"] = None, why
         return page(
             request, "operator.html", o=doc, cmd=commands, now_at=doc["at"], active="operator",
             stream="/v1/stream", stream_after=after, refresh=15,

@@ -14,6 +14,7 @@ from pydantic import SecretStr
 
 from indexer.runner import Indexer
 from staking.api.app import create_app
+from staking.api.network import LiveCaps, live_caps
 from staking.api.security import SecurityOptions
 from staking.db.engine import make_engine
 from staking.domain.vocabulary import EventType, Severity
@@ -32,7 +33,8 @@ def client_for(chain: Chain, db_url: str, token: str | None = None) -> Iterator[
     Indexer(engine, chain.w3, chain.deployment).run(exit_at_head=True)
     intake = IntakeService(engine, chain.staking.domain(), None, load_policy(), max_age=3600)
     security = SecurityOptions(admin_token=SecretStr(token) if token else None)
-    app = create_app(engine, intake, clock=lambda: float(chain.now()), security=security)
+    caps = LiveCaps(lambda: live_caps(chain.staking), ttl=0)
+    app = create_app(engine, intake, clock=lambda: float(chain.now()), security=security, caps=caps)
     with TestClient(app) as client:
         yield client
     engine.dispose()
@@ -59,11 +61,18 @@ def test_the_pages_tell_what_the_chain_did(chain: Chain, db_url: str) -> None:
     assert "system attack" in provider.text
     assert network.status_code == 200 and "jailed" in network.text and p[:8] in network.text
     assert operator.status_code == 200 and f"swarm-staking slash veto {slash_id}" in operator.text
+    caps = chain.staking.caps()
+    assert f">1 of {caps.jail_cap} jails<" in operator.text  # the window's use, read live from the contract
+    assert network.status_code == 200 and client_network_ok(network.text)
     for r in (provider, network, operator):
         csp = r.headers["content-security-policy"]
         assert "default-src 'none'" in csp and "script-src 'self'" in csp and "frame-ancestors 'none'" in csp
         # Nothing from elsewhere: every src and href is this service's own path or a fragment.
         assert not re.findall(r'(?:src|href)="(?!/|#|data:)[^"]*"', r.text)
+
+
+def client_network_ok(text: str) -> bool:
+    return "Providers by status" in text and "Recent consequences" in text
 
 
 def test_a_malformed_address_is_answered_in_words_and_a_good_one_found(chain: Chain, db_url: str) -> None:

@@ -59,7 +59,7 @@ def test_durations_bars_and_short_ids() -> None:
     assert short("0x90F79bf6EB2c4f870365E785982E1f101E93b906") == "0x90F79b…b906"
 
 
-def provider_page(name: str) -> tuple[dict[str, Any], str]:
+def provider_page(name: str, evidence: dict[str, str] | None = None) -> tuple[dict[str, Any], str]:
     s = SCENARIOS[name]
     parts = parts_from_json(s["parts"])
     policy = load_policy()
@@ -68,7 +68,8 @@ def provider_page(name: str) -> tuple[dict[str, Any], str]:
     html = render(
         ENV, "provider.html", request=SimpleNamespace(query_params={}),
         v=provider_view(doc, policy, parts.strikes, at), d=doc, events=[], rewards=[], now_at=at,
-        staking=None, claim_selector="0x00000000", stream="/v1/stream", stream_after=0,
+        evidence=evidence or {}, staking=None, claim_selector="0x00000000", stream="/v1/stream",
+        stream_after=0,
     )  # fmt: skip
     return doc, html
 
@@ -93,6 +94,9 @@ def test_every_recorded_provider_document_renders_its_status_and_next_step(name:
 def test_a_timed_jail_counts_down_and_a_recovery_shows_its_stage() -> None:
     doc, html = provider_page(NAMED["timed jail running"])
     assert f'data-countdown="{doc["jail"]["until"]}"' in html and "below the minimum" in visible(html)
+    slash = doc["pending_slashes"][0]["id"]
+    _, with_uri = provider_page(NAMED["timed jail running"], {slash: "ipfs://bafy-evidence"})
+    assert 'at <code class="uri">ipfs://bafy-evidence</code>' in with_uri
     _, html = provider_page("recovery path 2 at stage 2")
     current = re.search(r'<li class="step current" aria-current="step">(.*?)</li>', html, re.S)
     assert current and "response" in current.group(1) and "recovery advance" in current.group(1)
