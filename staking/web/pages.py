@@ -144,7 +144,9 @@ def pages_router(
             staking = conn.execute(select(t.meta.c.value).where(t.meta.c.key == "staking_address")).scalar()
             ids = [s["id"] for s in doc["pending_slashes"]]
             v = t.verdicts.c
-            evidence = dict(conn.execute(select(v.id, v.evidence_uri).where(v.id.in_(ids))).tuples().all())
+            evidence = {
+                r.id: r.evidence_uri for r in conn.execute(select(v.id, v.evidence_uri).where(v.id.in_(ids)))
+            }
             after = _stream_head(conn)
         at = max(now, doc["as_of"]["timestamp"] or 0)  # as the document was evaluated
         view = provider_view(doc, policy, parts.strikes, at)
