@@ -18,11 +18,11 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import StreamingResponse
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, select
 from starlette.concurrency import run_in_threadpool
 
 from staking.api.problems import ProblemException, problem_responses
-from staking.db.stream import KINDS, stream_events
+from staking.db.stream import KINDS, newest_id, stream_events
 from staking.domain.ids import ADDRESS_PATTERN, normalize_address
 
 POLL_SECONDS = 0.25
@@ -73,7 +73,7 @@ def stream_router(engine: Engine) -> APIRouter:
 
     def newest() -> int:
         with engine.connect() as conn:
-            return int(conn.execute(select(func.coalesce(func.max(s.id), 0))).scalar_one())
+            return newest_id(conn)
 
     def fetch(after: int, provider: str | None, kinds: tuple[str, ...] | None) -> list[Any]:
         query = select(stream_events).where(s.id > after).order_by(s.id).limit(BATCH)

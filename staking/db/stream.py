@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from sqlalchemy import BigInteger, Column, Connection, Index, Integer, String, Table, Text, text
+from sqlalchemy import BigInteger, Column, Connection, Index, Integer, String, Table, Text, func, select, text
 
 from staking.db.columns import ADDRESS, metadata
 
@@ -69,3 +69,8 @@ def append(
             created_ms=now_ms,
         )
     )
+
+
+def newest_id(conn: Connection) -> int:
+    """The id of the newest stream event (0 before any): where a new subscriber starts."""
+    return int(conn.execute(select(func.coalesce(func.max(stream_events.c.id), 0))).scalar_one())

@@ -18,7 +18,7 @@ from staking.readmodel.appeals import list_appeals
 from staking.readmodel.documents import as_of
 from staking.readmodel.incidents import open_incidents
 from staking.readmodel.listings import MAX_PAGE, list_slashes
-from staking.readmodel.network import indexed_caps, totals
+from staking.readmodel.network import Live, indexed_caps, live_figures, totals
 from staking.readmodel.parts import evaluated_at
 from staking.readmodel.queries import meta
 
@@ -29,13 +29,21 @@ STUCK_AFTER_MS = 120_000
 OPEN_INTENT_STATES = (TxState.PLANNED.value, TxState.SENT.value, TxState.MINED.value, TxState.VOIDING.value)
 
 
-def operator_document(conn: Connection, now: int, head: int | None = None) -> dict[str, Any]:
+def operator_document(
+    conn: Connection,
+    now: int,
+    head: int | None = None,
+    live: Live | None = None,
+    why_not_live: str | None = None,
+) -> dict[str, Any]:
     """The operator's to-do list at `now` (unix seconds; evaluated like the provider documents, at
-    `max(now, last indexed block time)`)."""
+    `max(now, last indexed block time)`). `live`: the contract's caps and their use; without it the
+    caps come from the index and `usage` is None, with `usage_unavailable` saying why."""
     meta_ = meta(conn)
     at = evaluated_at(meta_, now)
     pending = list_slashes(conn, "pending", MAX_PAGE, now=now)["items"]
     pending.sort(key=lambda s: (s["executable_at"], s["id"]))
+    caps, usage = live_figures(live) if live is not None else (indexed_caps(conn), None)
     return {
         "at": at,
         "pending_slashes": [{**s, "seconds_left": max(0, s["executable_at"] - at)} for s in pending[:LIMIT]],
@@ -46,7 +54,9 @@ def operator_document(conn: Connection, now: int, head: int | None = None) -> di
         "held": _held(conn),
         "transactions": _troubled_intents(conn, at * 1000),
         "drift": _drift(conn),
-        "caps": indexed_caps(conn),
+        "caps": caps,
+        "usage": usage,
+        "usage_unavailable": why_not_live,
         "totals": totals(conn),
         "jobs": _jobs(conn),
         "webhooks": _outbox(conn),

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-DECIMALS = 18
+from staking.domain.vocabulary import TOKEN
+
+DECIMALS = len(str(TOKEN)) - 1  # 18
 SYMBOL = "SWARM"
 
 
@@ -16,7 +18,7 @@ def tokens(base_units: int | str | None, places: int = 4) -> str:
         return "—"
     value = int(base_units)
     sign = "-" if value < 0 else ""
-    whole, fraction = divmod(abs(value), 10**DECIMALS)
+    whole, fraction = divmod(abs(value), TOKEN)
     digits = f"{fraction:0{DECIMALS}d}"[:places].rstrip("0")
     shown = f"{whole:,}" + (f".{digits}" if digits else "")
     if value and shown == "0":

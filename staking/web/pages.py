@@ -17,14 +17,14 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
-from sqlalchemy import Connection, Engine, func, select
+from sqlalchemy import Engine, select
 
 from staking.db import schema as t
-from staking.db.stream import stream_events
+from staking.db.stream import newest_id
 from staking.domain.ids import InvalidAddress, normalize_address
 from staking.policy import Policy
 from staking.readmodel import provider_events, snapshot, standing_from_parts
-from staking.readmodel.network import live_figures, network_overview
+from staking.readmodel.network import network_overview
 from staking.readmodel.operator import operator_document
 from staking.readmodel.provider_rewards import provider_rewards
 from staking.readmodel.queries import fetch_parts
@@ -69,12 +69,6 @@ def render(env: Environment, name: str, **context: Any) -> str:
     return env.get_template(name).render({**PAGE_DEFAULTS, **context})
 
 
-def _stream_head(conn: Connection) -> int:
-    """The newest stream id the page reflects: the script follows the stream from there, so an
-    event committed between this read and its subscription is not missed."""
-    return int(conn.execute(select(func.coalesce(func.max(stream_events.c.id), 0))).scalar_one())
-
-
 def install_pages(
     app: FastAPI,
     engine: Engine,
@@ -108,11 +102,15 @@ def pages_router(
         response.headers["Cache-Control"] = "no-store"
         return response
 
+    def not_an_address(request: Request, given: str) -> Response:
+        message = f"“{given[:80]}” is not an address (0x and 40 hex digits)."
+        return page(request, "not_found.html", 400, message=message)
+
     @router.get("/", response_class=HTMLResponse)
     def network(request: Request) -> Response:
         with snapshot(engine) as conn:
             overview = network_overview(conn, int(clock()))
-            after = _stream_head(conn)
+            after = newest_id(conn)
         return page(
             request, "network.html", o=overview, now_at=overview["at"], active="network",
             stream="/v1/stream", stream_after=after, refresh=60,
@@ -124,8 +122,7 @@ def pages_router(
         try:
             addr = normalize_address(address.strip())
         except InvalidAddress:
-            message = f"“{address[:80]}” is not an address (0x and 40 hex digits)."
-            return page(request, "not_found.html", 400, message=message)
+            return not_an_address(request, address)
         return RedirectResponse(f"/providers/{addr}", status_code=303)
 
     @router.get("/providers/{address}", response_class=HTMLResponse)
@@ -133,8 +130,7 @@ def pages_router(
         try:
             addr = normalize_address(address)
         except InvalidAddress:
-            message = f"“{address[:80]}” is not an address (0x and 40 hex digits)."
-            return page(request, "not_found.html", 400, message=message)
+            return not_an_address(request, address)
         now = int(clock())
         with snapshot(engine) as conn:
             parts = fetch_parts(conn, addr, now, policy)
@@ -147,7 +143,7 @@ def pages_router(
             evidence = {
                 r.id: r.evidence_uri for r in conn.execute(select(v.id, v.evidence_uri).where(v.id.in_(ids)))
             }
-            after = _stream_head(conn)
+            after = newest_id(conn)
         at = max(now, doc["as_of"]["timestamp"] or 0)  # as the document was evaluated
         view = provider_view(doc, policy, parts.strikes, at)
         return page(
@@ -171,12 +167,8 @@ def pages_router(
             return page(request, "sign_in.html", 401, active="operator")
         live, why = caps() if caps is not None else (None, "no chain configured")
         with snapshot(engine) as conn:
-            doc = operator_document(conn, int(clock()), head())
-            after = _stream_head(conn)
-        if live is not None:
-            doc["caps"], doc["usage"] = live_figures(live)
-        else:
-            doc["usage"], doc["usage_unavailable"] = None, why
+            doc = operator_document(conn, int(clock()), head(), live, why)
+            after = newest_id(conn)
         return page(
             request, "operator.html", o=doc, cmd=commands, now_at=doc["at"], active="operator",
             stream="/v1/stream", stream_after=after, refresh=15,
